@@ -1,0 +1,33 @@
+import type {
+  ApplyResult,
+  FetchedFile,
+  PlanResult,
+  RunStatus,
+  Safeguards,
+  StageResult,
+  SyncTrigger,
+} from '../lib/contracts/sync';
+
+/**
+ * The activities a sync run calls. Workflows import this file with `import type` only.
+ * Every activity is idempotent on runId: a retry or a Temporal reset never repeats a side effect.
+ */
+export interface SyncActivities {
+  /** Creates the run row for a scheduled / file-arrived trigger (Sync Now rows are created by the API). */
+  createRun(input: { districtId: string; trigger: SyncTrigger; dryRun: boolean }): Promise<{ runId: string }>;
+  /** Marks the run running and returns the safeguards in force for it. */
+  startRun(input: { runId: string; workflowId: string }): Promise<{ safeguards: Safeguards }>;
+  fetchFile(input: { runId: string }): Promise<FetchedFile>;
+  stageFile(input: { runId: string }): Promise<StageResult>;
+  planChanges(input: { runId: string }): Promise<PlanResult>;
+  applyChanges(input: { runId: string }): Promise<ApplyResult>;
+  sendWelcomeEmails(input: { runId: string }): Promise<{ sent: number }>;
+  notifyAdmins(input: { runId: string }): Promise<{ sent: number }>;
+  /** Records the final (or held) status with a reason, and drops the run's staging data once final. */
+  finishRun(input: {
+    runId: string;
+    status: Exclude<RunStatus, 'queued' | 'running'>;
+    failureType?: string;
+    failureMessage?: string;
+  }): Promise<void>;
+}

@@ -1,0 +1,45 @@
+import { z } from 'zod';
+
+/**
+ * The one definition of rostersync's environment. Parsed once at boot into a frozen object;
+ * a bad value fails fast with the variable's name and what it expects.
+ */
+const port = z.coerce.number().int().min(1).max(65535);
+
+export const Env = z.object({
+  DATABASE_URL: z.string().url('DATABASE_URL must be a postgres:// URL'),
+  TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
+  TEMPORAL_NAMESPACE: z.string().default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().default('rostersync'),
+  SMTP_URL: z.string().default('smtp://127.0.0.1:1025'),
+  MAIL_FROM: z.string().default('rostersync <no-reply@rostersync.local>'),
+  API_HOST: z.string().default('127.0.0.1'),
+  API_PORT: port.default(3000),
+  /** Bearer token required by every API call except /health and /docs. */
+  API_TOKEN: z.string().min(16, 'API_TOKEN must be at least 16 characters'),
+  SFTP_HOST: z.string().default('127.0.0.1'),
+  SFTP_PORT: port.default(2222),
+  /** Host name districts are told to connect to (what the SFTP server is reachable as). */
+  SFTP_PUBLIC_HOST: z.string().default('127.0.0.1'),
+  DATA_DIR: z.string().default('.data'),
+  /** 32-byte key (hex or base64) encrypting credentials for districts' own SFTP servers. */
+  SECRET_KEY: z.string().min(32, 'SECRET_KEY must be 32 bytes as hex (64 chars) or base64 (44 chars)'),
+  WORKER_MAX_ACTIVITIES: z.coerce.number().int().min(1).default(4),
+  WORKER_MAX_WORKFLOW_TASKS: z.coerce.number().int().min(1).default(40),
+  CATCH_UP_WINDOW_HOURS: z.coerce.number().min(0).default(24),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+export type Env = z.infer<typeof Env>;
+
+export class ConfigError extends Error {}
+
+export function loadEnv(source: NodeJS.ProcessEnv = process.env): Readonly<Env> {
+  const parsed = Env.safeParse(source);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
+    throw new ConfigError(
+      `Invalid configuration:\n${lines.join('\n')}\nSet these environment variables and start again.`,
+    );
+  }
+  return Object.freeze(parsed.data);
+}

@@ -1,0 +1,94 @@
+import { z } from 'zod';
+
+/**
+ * Shapes that cross the Temporal boundary (workflow inputs, signals, queries, activity results).
+ * Pure: imported by workflows/, so nothing here may touch Node builtins. Only ids, refs and counts
+ * travel through Temporal; rows stay in Postgres.
+ */
+
+export const SyncTrigger = z.enum(['schedule', 'sync_now', 'file_arrived', 'catch_up', 'retry']);
+export type SyncTrigger = z.infer<typeof SyncTrigger>;
+
+export const RunStatus = z.enum(['queued', 'running', 'held', 'succeeded', 'failed', 'discarded']);
+export type RunStatus = z.infer<typeof RunStatus>;
+
+/** `ApplicationFailure.type` values. Branch on these strings, never on error classes. */
+export const FailureType = {
+  MissingColumns: 'MissingColumns',
+  FileNotFound: 'FileNotFound',
+  UnsupportedFile: 'UnsupportedFile',
+  EmptyFile: 'EmptyFile',
+  ThresholdExceeded: 'ThresholdExceeded',
+  AuthFailed: 'AuthFailed',
+  HostKeyMismatch: 'HostKeyMismatch',
+  ConfigMissing: 'ConfigMissing',
+  RunNotFound: 'RunNotFound',
+  Discarded: 'Discarded',
+} as const;
+export type FailureType = (typeof FailureType)[keyof typeof FailureType];
+/** Data and configuration problems: retrying cannot help, a person must fix the file or the config. */
+export const NON_RETRYABLE_FAILURES: string[] = Object.values(FailureType);
+
+export const districtWorkflowId = (districtId: string): string => `district-sync:${districtId}`;
+export const runWorkflowId = (districtId: string, runId: string): string => `sync-run:${districtId}:${runId}`;
+
+export const SyncNowSignal = z.object({ runId: z.string().uuid(), dryRun: z.boolean().default(false) });
+export type SyncNowSignal = z.infer<typeof SyncNowSignal>;
+
+export const FileArrivedSignal = z.object({ path: z.string() });
+export type FileArrivedSignal = z.infer<typeof FileArrivedSignal>;
+
+export const ReviewDecisionSignal = z.object({ runId: z.string().uuid(), approve: z.boolean() });
+export type ReviewDecisionSignal = z.infer<typeof ReviewDecisionSignal>;
+
+export const SyncRunInput = z.object({
+  districtId: z.string().uuid(),
+  runId: z.string().uuid(),
+  trigger: SyncTrigger,
+  dryRun: z.boolean().default(false),
+});
+export type SyncRunInput = z.infer<typeof SyncRunInput>;
+
+export interface FetchedFile {
+  fileRef: string;
+  name: string;
+  size: number;
+  sha256: string;
+}
+
+export interface StageResult {
+  rowsTotal: number;
+  rowsBlank: number;
+  rowsValid: number;
+  /** Rows skipped because of at least one row error. */
+  rowsWithErrors: number;
+  warningCount: number;
+  /** Set when the file as a whole cannot be used; nothing else applies. */
+  fatal?: { type: FailureType; message: string };
+}
+
+export interface PlanResult {
+  create: number;
+  update: number;
+  unchanged: number;
+  reactivate: number;
+  archive: number;
+  activeBefore: number;
+  /** Row count of the last applied file, for the row-drop safeguard; null on a first run. */
+  previousRowCount: number | null;
+}
+
+export interface ApplyResult {
+  applied: boolean;
+  created: number;
+  updated: number;
+  reactivated: number;
+  archived: number;
+}
+
+export interface Safeguards {
+  errorThresholdPct: number;
+  maxArchivePct: number;
+  maxArchiveCount: number;
+  maxRowDropPct: number;
+}
