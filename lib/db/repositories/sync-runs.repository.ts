@@ -1,0 +1,105 @@
+import type { Pool, PoolClient } from 'pg';
+import type { RunStatus, SyncTrigger } from '../../contracts/sync';
+
+type Queryable = Pool | PoolClient;
+
+export interface SyncRunRow {
+  id: string;
+  district_id: string;
+  trigger: SyncTrigger;
+  dry_run: boolean;
+  status: RunStatus;
+  stage: string | null;
+  workflow_id: string | null;
+  file_name: string | null;
+  file_size: number | null;
+  file_sha256: string | null;
+  file_ref: string | null;
+  rows_total: number | null;
+  rows_blank: number | null;
+  rows_valid: number | null;
+  created_count: number | null;
+  updated_count: number | null;
+  unchanged_count: number | null;
+  reactivated_count: number | null;
+  archived_count: number | null;
+  error_count: number | null;
+  warning_count: number | null;
+  timings: Record<string, number>;
+  plan_samples: unknown;
+  failure_type: string | null;
+  failure_message: string | null;
+  applied_at: Date | null;
+  retry_of: string | null;
+  created_at: Date;
+  started_at: Date | null;
+  finished_at: Date | null;
+}
+
+const COLUMNS = `id, district_id, trigger, dry_run, status, stage, workflow_id, file_name, file_size, file_sha256, file_ref,
+  rows_total, rows_blank, rows_valid, created_count, updated_count, unchanged_count, reactivated_count, archived_count,
+  error_count, warning_count, timings, plan_samples, failure_type, failure_message, applied_at, retry_of, created_at,
+  started_at, finished_at`;
+
+/** The only code that speaks SQL about sync_runs. */
+export class SyncRunsRepository {
+  constructor(private readonly db: Queryable) {}
+
+  async create(input: {
+    districtId: string;
+    trigger: SyncTrigger;
+    dryRun: boolean;
+    retryOf?: string | null;
+  }): Promise<SyncRunRow> {
+    const { rows } = await this.db.query<SyncRunRow>(
+      `INSERT INTO sync_runs (district_id, trigger, dry_run, retry_of) VALUES ($1, $2, $3, $4) RETURNING ${COLUMNS}`,
+      [input.districtId, input.trigger, input.dryRun, input.retryOf ?? null],
+    );
+    return rows[0];
+  }
+
+  async get(runId: string, districtId?: string): Promise<SyncRunRow | undefined> {
+    const { rows } = await this.db.query<SyncRunRow>(
+      `SELECT ${COLUMNS} FROM sync_runs WHERE id = $1 AND ($2::uuid IS NULL OR district_id = $2)`,
+      [runId, districtId ?? null],
+    );
+    return rows[0];
+  }
+
+  async listForDistrict(
+    districtId: string,
+    page: { limit: number; offset: number },
+  ): Promise<{ total: number; runs: SyncRunRow[] }> {
+    const [{ rows }, count] = await Promise.all([
+      this.db.query<SyncRunRow>(
+        `SELECT ${COLUMNS} FROM sync_runs WHERE district_id = $1 ORDER BY created_at DESC, id LIMIT $2 OFFSET $3`,
+        [districtId, page.limit, page.offset],
+      ),
+      this.db.query<{ n: number }>('SELECT count(*)::int AS n FROM sync_runs WHERE district_id = $1', [
+        districtId,
+      ]),
+    ]);
+    return { total: count.rows[0].n, runs: rows };
+  }
+
+  /** Records the outcome of one stage: timing in ms under the stage's name plus any counters. */
+  async update(
+    runId: string,
+    fields: Partial<Omit<SyncRunRow, 'id' | 'district_id' | 'created_at' | 'timings'>>,
+    timing?: { stage: string; ms: number },
+  ): Promise<void> {
+    const entries = Object.entries(fields).filter(([, v]) => v !== undefined);
+    const sets = entries.map(([key], i) => `${key} = $${i + 2}`);
+    const values: unknown[] = entries.map(([, v]) =>
+      v !== null && typeof v === 'object' && !(v instanceof Date) ? JSON.stringify(v) : v,
+    );
+    if (timing) {
+      sets.push(
+        `timings = timings || jsonb_build_object($${values.length + 2}::text, $${values.length + 3}::int)`,
+      );
+      values.push(timing.stage, Math.round(timing.ms));
+    }
+    if (sets.length === 0) return;
+    await this.db.query(`UPDATE sync_runs SET ${sets.join(', ')} WHERE id = $1`, [runId, ...values]);
+  }
+}
