@@ -32,7 +32,20 @@ export const NON_RETRYABLE_FAILURES: string[] = Object.values(FailureType);
 export const districtWorkflowId = (districtId: string): string => `district-sync:${districtId}`;
 export const runWorkflowId = (districtId: string, runId: string): string => `sync-run:${districtId}:${runId}`;
 
-export const SyncNowSignal = z.object({ runId: z.string().uuid(), dryRun: z.boolean().default(false) });
+/** Message names of the district workflow. */
+export const SIGNALS = {
+  syncNow: 'syncNow',
+  fileArrived: 'fileArrived',
+  configChanged: 'configChanged',
+  reviewDecision: 'reviewDecision',
+} as const;
+export const QUERIES = { status: 'status' } as const;
+
+export const SyncNowSignal = z.object({
+  runId: z.string().uuid(),
+  dryRun: z.boolean().default(false),
+  trigger: z.enum(['sync_now', 'retry']).default('sync_now'),
+});
 export type SyncNowSignal = z.infer<typeof SyncNowSignal>;
 
 export const FileArrivedSignal = z.object({ path: z.string() });
