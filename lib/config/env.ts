@@ -15,6 +15,8 @@ export const Env = z.object({
   MAIL_FROM: z.string().default('rostersync <no-reply@rostersync.local>'),
   API_HOST: z.string().default('127.0.0.1'),
   API_PORT: port.default(3000),
+  /** Base URL put in admin emails' links; defaults to http://API_HOST:API_PORT. */
+  PUBLIC_API_URL: z.string().url().optional(),
   /** Bearer token required by every API call except /health and /docs. */
   API_TOKEN: z.string().min(16, 'API_TOKEN must be at least 16 characters'),
   SFTP_HOST: z.string().default('127.0.0.1'),
@@ -24,6 +26,8 @@ export const Env = z.object({
   DATA_DIR: z.string().default('.data'),
   /** 32-byte key (hex or base64) encrypting credentials for districts' own SFTP servers. */
   SECRET_KEY: z.string().min(32, 'SECRET_KEY must be 32 bytes as hex (64 chars) or base64 (44 chars)'),
+  /** Parallel reads when downloading from a district's own SFTP server (1 for servers that mangle them). */
+  SFTP_DOWNLOAD_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
   WORKER_MAX_ACTIVITIES: z.coerce.number().int().min(1).default(4),
   WORKER_MAX_WORKFLOW_TASKS: z.coerce.number().int().min(1).default(40),
   CATCH_UP_WINDOW_HOURS: z.coerce.number().min(0).default(24),

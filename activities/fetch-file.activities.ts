@@ -1,0 +1,175 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { ApplicationFailure } from '@temporalio/common';
+import type { Pool } from 'pg';
+import { FailureType, type FetchedFile } from '../lib/contracts/sync';
+import { decryptSecret } from '../lib/crypto/secret-box';
+import { SyncRunsRepository } from '../lib/db/repositories/sync-runs.repository';
+import {
+  connectExternal,
+  downloadExternal,
+  ExternalSourceError,
+  listExternalFolder,
+} from '../lib/files/external-sftp-source';
+import { listHostedFolder, openHostedFile } from '../lib/files/hosted-source';
+import { pickFile, type DirEntry, type FileRule, type PickResult } from '../lib/files/pick-file';
+import type { ArtifactStore } from '../lib/storage/artifact-store';
+import type { SyncActivities } from './types';
+
+export interface FetchFileDeps {
+  pool: Pool;
+  artifacts: ArtifactStore;
+  /** Root of the hosted SFTP server: one folder per district, named by its slug. */
+  hostedRoot: string;
+  secretKey: string;
+  /** A plain file is read only once unchanged this long (it may still be uploading). */
+  quietMs: number;
+  /** Parallel reads for fastGet; some servers corrupt parallel reads, so 1 is always safe. */
+  downloadConcurrency: number;
+}
+
+interface SourceConfig {
+  slug: string;
+  source: 'hosted' | 'external';
+  file_rule: FileRule;
+  file_name: string | null;
+  external_host: string | null;
+  external_port: number | null;
+  external_username: string | null;
+  external_password_enc: string | null;
+  external_key_enc: string | null;
+  external_host_key: string | null;
+  external_path: string | null;
+}
+
+function failIfUnusable(pick: PickResult): asserts pick is Extract<PickResult, { kind: 'file' }> {
+  if (pick.kind === 'none') throw ApplicationFailure.nonRetryable(pick.reason, FailureType.FileNotFound);
+  // Retryable: Temporal tries again with backoff, by which time the upload has usually finished.
+  if (pick.kind === 'uploading') throw ApplicationFailure.retryable(pick.reason, 'FileStillUploading');
+}
+
+/**
+ * fetchFile: picks the district's file by its rule, copies it into the run's artifact slot and
+ * records name, size and sha256. Idempotent: a retried or replayed run re-uses the copy it made.
+ */
+export function createFetchFileActivities(deps: FetchFileDeps): Pick<SyncActivities, 'fetchFile'> {
+  const runs = new SyncRunsRepository(deps.pool);
+
+  async function sourceConfig(runId: string): Promise<SourceConfig> {
+    const { rows } = await deps.pool.query<SourceConfig>(
+      `SELECT d.slug, c.source, c.file_rule, c.file_name, c.external_host, c.external_port, c.external_username,
+              c.external_password_enc, c.external_key_enc, c.external_host_key, c.external_path
+       FROM sync_runs r JOIN districts d ON d.id = r.district_id JOIN sync_configs c ON c.district_id = d.id
+       WHERE r.id = $1`,
+      [runId],
+    );
+    if (!rows[0]) {
+      throw ApplicationFailure.nonRetryable(
+        `Run ${runId} has no district sync config: save one (PUT /districts/:id/sync-config) and run again.`,
+        FailureType.ConfigMissing,
+      );
+    }
+    return rows[0];
+  }
+
+  async function record(runId: string, name: string, fileRef: string, started: number): Promise<FetchedFile> {
+    const stat = await deps.artifacts.stat(fileRef);
+    if (!stat) throw new Error(`Copied file ${fileRef} vanished from the artifact store`);
+    await runs.update(
+      runId,
+      {
+        stage: 'fetched',
+        file_name: name,
+        file_ref: fileRef,
+        file_size: stat.size,
+        file_sha256: stat.sha256,
+      },
+      { stage: 'fetch', ms: Date.now() - started },
+    );
+    return { fileRef, name, size: stat.size, sha256: stat.sha256 };
+  }
+
+  async function fetchHosted(runId: string, cfg: SourceConfig, started: number): Promise<FetchedFile> {
+    const root = path.join(deps.hostedRoot, cfg.slug);
+    const pick = pickFile(await listHostedFolder(root), cfg.file_rule, {
+      fileName: cfg.file_name,
+      nowMs: Date.now(),
+      quietMs: deps.quietMs,
+    });
+    failIfUnusable(pick);
+    const name = path.posix.basename(pick.entry.path);
+    const fileRef = deps.artifacts.refFor(runId, name);
+    await deps.artifacts.put(fileRef, openHostedFile(root, pick.entry.path));
+    return await record(runId, name, fileRef, started);
+  }
+
+  async function fetchExternal(runId: string, cfg: SourceConfig, started: number): Promise<FetchedFile> {
+    if (!cfg.external_host || !cfg.external_username || !cfg.external_host_key) {
+      throw ApplicationFailure.nonRetryable(
+        'The sync config reads from an external SFTP server but its host, username or host key fingerprint is missing.',
+        FailureType.ConfigMissing,
+      );
+    }
+    const root = (cfg.external_path ?? '.').replace(/\/+$/, '') || '/';
+    let connection: Awaited<ReturnType<typeof connectExternal>> | undefined;
+    try {
+      connection = await connectExternal({
+        host: cfg.external_host,
+        port: cfg.external_port ?? 22,
+        username: cfg.external_username,
+        password: cfg.external_password_enc
+          ? decryptSecret(deps.secretKey, cfg.external_password_enc)
+          : undefined,
+        privateKey: cfg.external_key_enc ? decryptSecret(deps.secretKey, cfg.external_key_enc) : undefined,
+        hostKeyFingerprint: cfg.external_host_key,
+        path: root,
+      });
+      const entries: DirEntry[] = await listExternalFolder(connection.sftp, root);
+      const pick = pickFile(entries, cfg.file_rule, {
+        fileName: cfg.file_name,
+        nowMs: Date.now(),
+        quietMs: deps.quietMs,
+      });
+      failIfUnusable(pick);
+      const name = path.posix.basename(pick.entry.path);
+      const fileRef = deps.artifacts.refFor(runId, name);
+      const local = deps.artifacts.resolve(fileRef);
+      await fs.promises.mkdir(path.dirname(local), { recursive: true });
+      await downloadExternal(connection.sftp, `${root}/${pick.entry.path}`, local, {
+        concurrency: deps.downloadConcurrency,
+      });
+      const size = (await fs.promises.stat(local)).size;
+      if (size !== pick.entry.size) {
+        // Retryable: the file may have been replaced mid-download, or the server mangled parallel reads.
+        throw new Error(
+          `Downloaded ${size} bytes of ${pick.entry.path} but the server listed ${pick.entry.size}; retrying.`,
+        );
+      }
+      return await record(runId, name, fileRef, started);
+    } catch (err) {
+      if (err instanceof ExternalSourceError) throw ApplicationFailure.nonRetryable(err.message, err.type);
+      throw err;
+    } finally {
+      connection?.close();
+    }
+  }
+
+  return {
+    async fetchFile({ runId }) {
+      const started = Date.now();
+      const run = await runs.get(runId);
+      if (!run) throw ApplicationFailure.nonRetryable(`Run ${runId} does not exist`, FailureType.RunNotFound);
+      // A retry or a reset re-reads the copy this run already made: the same bytes as the first attempt.
+      if (run.file_ref && run.file_name && run.file_size !== null && run.file_sha256) {
+        const existing = await deps.artifacts.stat(run.file_ref);
+        if (existing?.sha256 === run.file_sha256) {
+          return { fileRef: run.file_ref, name: run.file_name, size: existing.size, sha256: existing.sha256 };
+        }
+      }
+      const cfg = await sourceConfig(runId);
+      return cfg.source === 'external'
+        ? await fetchExternal(runId, cfg, started)
+        : await fetchHosted(runId, cfg, started);
+    },
+  };
+}

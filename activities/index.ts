@@ -1,0 +1,40 @@
+import path from 'node:path';
+import type { Pool } from 'pg';
+import type { Env } from '../lib/config/env';
+import { createSmtpMailer, type Mailer } from '../lib/mail/mailer';
+import type { ArtifactStore } from '../lib/storage/artifact-store';
+import { createFetchFileActivities } from './fetch-file.activities';
+import { createMailActivities } from './mail.activities';
+import { createSyncEngineActivities } from './sync-engine.activities';
+import type { SyncActivities } from './types';
+
+export interface ActivityDeps {
+  pool: Pool;
+  artifacts: ArtifactStore;
+  env: Env;
+  /** Defaults to SMTP delivery through env.SMTP_URL. */
+  mailer?: Mailer;
+  /** Quiet period before a plain file is read; tests shorten it. */
+  quietMs?: number;
+}
+
+/** Builds every activity a sync run calls from its dependencies; nothing here starts work by itself. */
+export function createActivities(deps: ActivityDeps): SyncActivities {
+  const apiBaseUrl = deps.env.PUBLIC_API_URL ?? `http://${deps.env.API_HOST}:${deps.env.API_PORT}`;
+  return {
+    ...createSyncEngineActivities({ pool: deps.pool, artifacts: deps.artifacts }),
+    ...createFetchFileActivities({
+      pool: deps.pool,
+      artifacts: deps.artifacts,
+      hostedRoot: path.resolve(deps.env.DATA_DIR, 'sftp'),
+      secretKey: deps.env.SECRET_KEY,
+      quietMs: deps.quietMs ?? 5_000,
+      downloadConcurrency: deps.env.SFTP_DOWNLOAD_CONCURRENCY,
+    }),
+    ...createMailActivities({
+      pool: deps.pool,
+      mailer: deps.mailer ?? createSmtpMailer(deps.env.SMTP_URL, deps.env.MAIL_FROM),
+      apiBaseUrl,
+    }),
+  };
+}

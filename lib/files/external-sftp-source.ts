@@ -1,0 +1,117 @@
+import crypto from 'node:crypto';
+import { Client, type ConnectConfig, type SFTPWrapper } from 'ssh2';
+import type { DirEntry } from './pick-file';
+
+/** Connection settings for a district's own SFTP server (secrets already decrypted). */
+export interface ExternalSftpSettings {
+  host: string;
+  port: number;
+  username: string;
+  password?: string;
+  privateKey?: string;
+  /** OpenSSH-style 'SHA256:base64' fingerprint the server's host key must match. */
+  hostKeyFingerprint: string;
+  /** Folder on the server that plays the role of our hosted root. */
+  path: string;
+}
+
+/** Failures a person must fix; their `type` becomes the run's non-retryable failure type. */
+export class ExternalSourceError extends Error {
+  constructor(
+    readonly type: 'AuthFailed' | 'HostKeyMismatch' | 'FileNotFound',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export const openSshFingerprint = (key: Buffer): string =>
+  `SHA256:${crypto.createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
+
+export async function connectExternal(
+  settings: ExternalSftpSettings,
+): Promise<{ sftp: SFTPWrapper; close(): void }> {
+  const client = new Client();
+  let seenFingerprint: string | undefined;
+  const config: ConnectConfig = {
+    host: settings.host,
+    port: settings.port,
+    username: settings.username,
+    password: settings.password,
+    privateKey: settings.privateKey,
+    readyTimeout: 20_000,
+    keepaliveInterval: 10_000,
+    hostVerifier: (key: Buffer) => {
+      seenFingerprint = openSshFingerprint(key);
+      return seenFingerprint === settings.hostKeyFingerprint;
+    },
+  };
+  await new Promise<void>((resolve, reject) => {
+    client.once('ready', () => resolve());
+    client.once('error', (err: Error & { level?: string }) => {
+      if (seenFingerprint && seenFingerprint !== settings.hostKeyFingerprint) {
+        reject(
+          new ExternalSourceError(
+            'HostKeyMismatch',
+            `The server at ${settings.host}:${settings.port} presented host key ${seenFingerprint}, not the configured ${settings.hostKeyFingerprint}. If the district changed its server's key, update the fingerprint in the sync config; otherwise do not connect.`,
+          ),
+        );
+      } else if (err.level === 'client-authentication') {
+        reject(
+          new ExternalSourceError(
+            'AuthFailed',
+            `The server at ${settings.host}:${settings.port} refused user '${settings.username}'. Check the username, password or private key in the sync config.`,
+          ),
+        );
+      } else reject(err); // network trouble: retried with backoff
+    });
+    client.connect(config);
+  });
+  const sftp = await new Promise<SFTPWrapper>((resolve, reject) =>
+    client.sftp((err, s) => (err ? reject(err) : resolve(s))),
+  );
+  return { sftp, close: () => client.end() };
+}
+
+const MAX_ENTRIES = 10_000;
+
+/** Lists the configured folder like the hosted one: root, upload/ and upload/<epoch>/. */
+export async function listExternalFolder(sftp: SFTPWrapper, root: string): Promise<DirEntry[]> {
+  const out: DirEntry[] = [];
+  const readdir = (dir: string) =>
+    new Promise<Array<{ filename: string; attrs: { size: number; mtime: number; mode: number } }>>(
+      (resolve, reject) =>
+        sftp.readdir(dir, (err, list) => {
+          if (err && (err as Error & { code?: number }).code === 2) resolve([]);
+          else if (err) reject(err);
+          else resolve(list);
+        }),
+    );
+  async function walk(rel: string, depth: number): Promise<void> {
+    for (const item of await readdir(rel ? `${root}/${rel}` : root)) {
+      if (out.length >= MAX_ENTRIES || item.filename === '.' || item.filename === '..') continue;
+      const type = item.attrs.mode & 0o170000;
+      const isDirectory = type === 0o040000;
+      if (!isDirectory && type !== 0o100000) continue;
+      const relPath = rel ? `${rel}/${item.filename}` : item.filename;
+      out.push({ path: relPath, isDirectory, size: item.attrs.size, mtimeMs: item.attrs.mtime * 1000 });
+      if (isDirectory && depth < 2 && (depth === 1 || item.filename === 'upload'))
+        await walk(relPath, depth + 1);
+    }
+  }
+  await walk('', 0);
+  return out;
+}
+
+export async function downloadExternal(
+  sftp: SFTPWrapper,
+  remotePath: string,
+  localPath: string,
+  opts: { concurrency: number },
+): Promise<void> {
+  await new Promise<void>((resolve, reject) =>
+    sftp.fastGet(remotePath, localPath, { concurrency: opts.concurrency, chunkSize: 32 * 1024 }, (err) =>
+      err ? reject(err) : resolve(),
+    ),
+  );
+}

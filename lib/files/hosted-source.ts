@@ -1,0 +1,38 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import type { DirEntry } from './pick-file';
+
+const MAX_ENTRIES = 10_000;
+
+/** Lists a district's hosted SFTP folder (root, /upload and its epoch folders), never following symlinks. */
+export async function listHostedFolder(root: string): Promise<DirEntry[]> {
+  const out: DirEntry[] = [];
+  async function walk(rel: string, depth: number): Promise<void> {
+    let dirents: fs.Dirent[];
+    try {
+      dirents = await fs.promises.readdir(path.join(root, rel), { withFileTypes: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw err;
+    }
+    for (const d of dirents) {
+      if (out.length >= MAX_ENTRIES) return;
+      if (!d.isFile() && !d.isDirectory()) continue;
+      const relPath = rel ? `${rel}/${d.name}` : d.name;
+      const st = await fs.promises.lstat(path.join(root, relPath));
+      out.push({ path: relPath, isDirectory: d.isDirectory(), size: st.size, mtimeMs: st.mtimeMs });
+      if (d.isDirectory() && depth < 2 && (depth === 1 || d.name === 'upload'))
+        await walk(relPath, depth + 1);
+    }
+  }
+  await walk('', 0);
+  return out;
+}
+
+export function openHostedFile(root: string, relPath: string): Readable {
+  const full = path.resolve(root, relPath);
+  if (!full.startsWith(path.resolve(root) + path.sep))
+    throw new Error(`Path escapes the district folder: ${relPath}`);
+  return fs.createReadStream(full);
+}

@@ -1,0 +1,111 @@
+/**
+ * Which file a run reads, by the district's rule. Pure, so the rules are the same for our hosted
+ * server and for a district's own SFTP server, and easy to test.
+ */
+export type FileRule = 'latest' | 'specific_name' | 'epoch' | 'auto_suffix';
+
+export interface DirEntry {
+  /** Path relative to the source root, '/'-separated, no leading slash. */
+  path: string;
+  isDirectory: boolean;
+  size: number;
+  mtimeMs: number;
+}
+
+export type PickResult =
+  | { kind: 'file'; entry: DirEntry }
+  | { kind: 'none'; reason: string }
+  | { kind: 'uploading'; entry: DirEntry; reason: string };
+
+const TEMPORARY = /(\.part|\.filepart|\.tmp|\.partial|\.crdownload)$/i;
+const DATA_FILE = /\.(csv|txt)$/i;
+const EPOCH_DIR = /^upload\/(\d{8}-\d{6})$/;
+
+export const isTemporaryName = (name: string): boolean => name.startsWith('.') || TEMPORARY.test(name);
+const baseName = (p: string) => p.slice(p.lastIndexOf('/') + 1);
+
+function newest(entries: DirEntry[]): DirEntry | undefined {
+  return entries.reduce<DirEntry | undefined>(
+    (best, e) =>
+      !best || e.mtimeMs > best.mtimeMs || (e.mtimeMs === best.mtimeMs && e.path > best.path) ? e : best,
+    undefined,
+  );
+}
+
+/** A plain file counts as complete once unchanged for the quiet period. */
+function settled(entry: DirEntry, nowMs: number, quietMs: number): PickResult {
+  if (nowMs - entry.mtimeMs < quietMs) {
+    return {
+      kind: 'uploading',
+      entry,
+      reason: `${entry.path} changed ${Math.round((nowMs - entry.mtimeMs) / 1000)}s ago and may still be uploading; it is read once unchanged for ${Math.round(quietMs / 1000)}s.`,
+    };
+  }
+  return { kind: 'file', entry };
+}
+
+export function pickFile(
+  entries: DirEntry[],
+  rule: FileRule,
+  opts: { fileName?: string | null; nowMs: number; quietMs: number },
+): PickResult {
+  const files = entries.filter((e) => !e.isDirectory && !isTemporaryName(baseName(e.path)));
+  const rootFiles = files.filter((e) => !e.path.includes('/'));
+  switch (rule) {
+    case 'specific_name': {
+      const wanted = (opts.fileName ?? '').trim();
+      const entry = rootFiles.find((e) => e.path === wanted);
+      if (entry) return settled(entry, opts.nowMs, opts.quietMs);
+      const caseInsensitive = rootFiles.find((e) => e.path.toLowerCase() === wanted.toLowerCase());
+      return {
+        kind: 'none',
+        reason: caseInsensitive
+          ? `No file named '${wanted}' in the folder, but '${caseInsensitive.path}' is there: names are case-sensitive. Rename the file or change the configured file name.`
+          : `No file named '${wanted}' in the folder. Upload it there, or switch the config to 'latest file'.`,
+      };
+    }
+    case 'latest': {
+      const entry = newest(rootFiles.filter((e) => DATA_FILE.test(e.path)));
+      if (entry) return settled(entry, opts.nowMs, opts.quietMs);
+      const other = rootFiles.find((e) => !DATA_FILE.test(e.path));
+      return {
+        kind: 'none',
+        reason: other
+          ? `No .csv or .txt file in the folder (found '${other.path}'). Save the export as CSV and upload it to the top folder.`
+          : 'No .csv file in the folder. Upload the export to the top folder (files in sub-folders are not read).',
+      };
+    }
+    case 'auto_suffix': {
+      const entry = newest(files.filter((e) => /^upload\/[^/]+_auto\.csv$/i.test(e.path)));
+      if (entry) return settled(entry, opts.nowMs, opts.quietMs);
+      return {
+        kind: 'none',
+        reason:
+          "No '*_auto.csv' file in /upload/. Name the file like users_auto.csv and upload it to /upload/.",
+      };
+    }
+    case 'epoch': {
+      const complete = new Set(
+        files.filter((e) => baseName(e.path) === 'COMPLETE').map((e) => e.path.slice(0, -'/COMPLETE'.length)),
+      );
+      const epochs = [...complete].filter((dir) => EPOCH_DIR.test(dir)).sort();
+      for (const dir of epochs.reverse()) {
+        const inside = files.filter(
+          (e) =>
+            e.path.startsWith(`${dir}/`) &&
+            DATA_FILE.test(e.path) &&
+            !e.path.slice(dir.length + 1).includes('/'),
+        );
+        const entry = inside.find((e) => /users\.(csv|txt)$/i.test(e.path)) ?? newest(inside);
+        if (entry) return { kind: 'file', entry };
+      }
+      const pending = entries.find((e) => e.isDirectory && EPOCH_DIR.test(e.path) && !complete.has(e.path));
+      return {
+        kind: 'none',
+        reason: pending
+          ? `Epoch folder /${pending.path}/ has no COMPLETE file yet: upload an empty file named COMPLETE into it when the upload is finished.`
+          : 'No complete epoch folder: create /upload/YYYYMMDD-HHMMSS/, upload users.csv into it, then an empty file named COMPLETE.',
+      };
+    }
+  }
+}
