@@ -1,0 +1,214 @@
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { INestApplication } from '@nestjs/common';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import request from 'supertest';
+import { createActivities } from '../../activities';
+import { createApiApp } from '../../apps/api/app';
+import { loadEnv } from '../../lib/config/env';
+import { createSftpServer } from '../../lib/sftp-server/sftp-server';
+import { loadSftpConfig } from '../../lib/sftp-server/sftp-config';
+import { ArtifactStore } from '../../lib/storage/artifact-store';
+import { startSmtpCatcher, type SmtpCatcher } from '../../scripts/dev/smtp-catcher';
+import { FIXTURES } from '../support/paths';
+import { createTestDatabase, type TestDatabase } from '../support/postgres';
+import { makeSshKey, sftpBatch } from '../support/ssh-keys';
+import { startTestTemporal } from '../support/temporal';
+
+/**
+ * The whole path as a district lives it: an admin sets the district up through the API, the
+ * district's nightly script uploads with OpenSSH's sftp client, Sync Now runs the real workflows
+ * and activities, and the admin reads the outcome in the API, the Temporal UI and their mail.
+ */
+describe('roster sync, end to end', () => {
+  let db: TestDatabase;
+  let temporal: TestWorkflowEnvironment;
+  let catcher: SmtpCatcher;
+  let app: INestApplication;
+  let worker: Worker;
+  let workerRun: Promise<void>;
+  let sftp: Awaited<ReturnType<typeof createSftpServer>>;
+  let sftpPort: number;
+  let dataDir: string;
+  const token = crypto.randomBytes(24).toString('hex');
+  const key = makeSshKey();
+  let districtId: string;
+
+  const api = () => request(app.getHttpServer());
+  const auth = { authorization: `Bearer ${token}` };
+
+  before(async () => {
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rostersync-e2e-'));
+    [db, temporal, catcher] = await Promise.all([
+      createTestDatabase(),
+      startTestTemporal(),
+      startSmtpCatcher({ dir: path.join(dataDir, 'mail'), smtpPort: 0 }),
+    ]);
+    const env = loadEnv({
+      DATABASE_URL: db.url,
+      API_TOKEN: token,
+      SECRET_KEY: crypto.randomBytes(32).toString('hex'),
+      DATA_DIR: dataDir,
+      TEMPORAL_TASK_QUEUE: `e2e-${crypto.randomUUID()}`,
+      SMTP_URL: `smtp://127.0.0.1:${catcher.smtpPort}`,
+      LOG_LEVEL: 'warn',
+    });
+    worker = await Worker.create({
+      connection: temporal.nativeConnection,
+      taskQueue: env.TEMPORAL_TASK_QUEUE,
+      workflowsPath: require.resolve('../../workflows'),
+      activities: createActivities({ pool: db.pool, artifacts: new ArtifactStore(path.join(dataDir, 'artifacts')), env, quietMs: 0 }),
+    });
+    workerRun = worker.run();
+    sftp = await createSftpServer({
+      pool: db.pool,
+      root: path.join(dataDir, 'sftp'),
+      hostKeysDir: path.join(dataDir, 'sftp-host-keys'),
+      config: loadSftpConfig({}),
+      onUploadComplete: () => undefined,
+    });
+    sftpPort = await sftp.listen(0, '127.0.0.1');
+    app = await createApiApp({ env, pool: db.pool, temporalClient: temporal.client });
+    await app.init();
+  });
+
+  after(async () => {
+    await app?.close();
+    await sftp?.close();
+    worker?.shutdown();
+    await workerRun;
+    await temporal?.teardown();
+    await catcher?.close();
+    await db?.drop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+    fs.rmSync(key.dir, { recursive: true, force: true });
+  });
+
+  async function upload(fixture: string): Promise<void> {
+    const staging = fs.mkdtempSync(path.join(os.tmpdir(), 'upload-'));
+    fs.copyFileSync(path.join(FIXTURES, 'e2e', fixture), path.join(staging, 'users.csv'));
+    sftpBatch({ port: sftpPort, username: 'springfield', keyPath: key.privateKeyPath, commands: ['put users.csv'], cwd: staging });
+    fs.rmSync(staging, { recursive: true, force: true });
+  }
+
+  async function syncNowAndWait(): Promise<Record<string, unknown>> {
+    const started = await api().post(`/districts/${districtId}/sync-now`).set(auth).send({}).expect(202);
+    const runId = started.body.runId as string;
+    const deadline = Date.now() + 90_000;
+    for (;;) {
+      const run = await api().get(`/districts/${districtId}/runs/${runId}`).set(auth).expect(200);
+      if (['succeeded', 'failed', 'held', 'discarded'].includes(run.body.status)) return run.body;
+      if (Date.now() > deadline) assert.fail(`run ${runId} still ${run.body.status} after 90s`);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  }
+
+  async function activeUsers(): Promise<Map<string, Record<string, unknown>>> {
+    const res = await api().get(`/districts/${districtId}/users?status=active&limit=100`).set(auth).expect(200);
+    const users = (res.body.users ?? res.body) as Array<Record<string, unknown>>;
+    return new Map(users.map((u) => [u.email as string, u]));
+  }
+
+  it('sets a district up through the API', async () => {
+    const district = await api()
+      .post('/districts')
+      .set(auth)
+      .send({ name: 'Springfield Public Schools', slug: 'springfield', timeZone: 'America/Chicago' })
+      .expect(201);
+    districtId = district.body.id;
+    for (const name of ['Lincoln Elementary School', 'Washington Middle School']) {
+      await api().post(`/districts/${districtId}/schools`).set(auth).send({ name }).expect(201);
+    }
+    await api()
+      .put(`/districts/${districtId}/sync-config`)
+      .set(auth)
+      .send({
+        enabled: false,
+        frequency: 'daily',
+        startDate: '2026-09-01',
+        timeOfDay: '02:00',
+        source: 'hosted',
+        fileRule: 'latest',
+        processOnArrival: false,
+        matchingKey: 'internal_id',
+        coachingGroups: ['individual'],
+        errorThresholdPct: 25,
+        maxArchivePct: 30,
+        maxArchiveCount: 100,
+        maxRowDropPct: 50,
+        welcomeEmails: true,
+        notifyEmails: ['it-admin@springfield.example.org'],
+        notifyOnSuccess: true,
+      })
+      .expect(200);
+    await api().post(`/districts/${districtId}/sftp-credentials/keys`).set(auth).send({ publicKey: key.publicKey }).expect(201);
+  });
+
+  it('imports the initial roster uploaded over SFTP and welcomes every new user', async () => {
+    await upload('01-initial-roster.csv');
+    const run = await syncNowAndWait();
+    assert.equal(run.status, 'succeeded', JSON.stringify(run));
+    assert.equal(run.createdCount ?? run.created_count, 10);
+    assert.equal(run.fileName ?? run.file_name, 'users.csv');
+
+    const users = await activeUsers();
+    assert.equal(users.size, 10);
+    assert.equal(users.get('maria.garcia@springfield.example.org')?.internalId ?? users.get('maria.garcia@springfield.example.org')?.internal_id, '000101');
+
+    const mail = await catcher.messages();
+    const welcomed = mail.filter((m) => /^Welcome/.test(m.subject)).flatMap((m) => m.to).sort();
+    assert.equal(welcomed.length, 10);
+    assert.ok(welcomed.includes('ana.lopez@springfield.example.org'));
+    assert.ok(mail.some((m) => m.to.includes('it-admin@springfield.example.org') && /succeeded/.test(m.subject)));
+
+    // Both workflows are there for support to inspect in the Temporal UI.
+    const district = await temporal.client.workflow.getHandle(`district-sync:${districtId}`).describe();
+    assert.equal(district.status.name, 'RUNNING');
+    const child = await temporal.client.workflow.getHandle(`sync-run:${districtId}:${run.id as string}`).describe();
+    assert.equal(child.status.name, 'COMPLETED');
+  });
+
+  it('applies a changed file: updates, archives the leaver, creates the newcomer, leaves a bad row alone', async () => {
+    await upload('02-changes.csv');
+    const run = await syncNowAndWait();
+    assert.equal(run.status, 'succeeded', JSON.stringify(run));
+    const users = await activeUsers();
+    // Matched by internal ID: Maria keeps her profile under her new email.
+    assert.equal(users.get('maria.reyes@springfield.example.org')?.lastName ?? users.get('maria.reyes@springfield.example.org')?.last_name, 'Garcia-Reyes');
+    assert.ok(!users.has('jennifer.moore@springfield.example.org'), 'the leaver is archived');
+    assert.ok(users.has('susan.clark@springfield.example.org'), 'the newcomer is created');
+    assert.ok(users.has('james.smith@springfield.example.org'), 'a row with an error never archives its user');
+
+    const errors = await api().get(`/districts/${districtId}/runs/${run.id as string}/errors.csv`).set(auth).expect(200);
+    assert.match(errors.headers['content-type'], /text\/csv/);
+    assert.match(errors.text, /UNKNOWN_SCHOOL/);
+    assert.match(errors.text, /Lincoln Elementary School/, 'the error names the closest existing school');
+  });
+
+  it('holds a truncated file for review and applies nothing', async () => {
+    const before = await activeUsers();
+    await upload('03-truncated.csv');
+    const run = await syncNowAndWait();
+    assert.equal(run.status, 'held', JSON.stringify(run));
+    assert.deepEqual([...(await activeUsers()).keys()].sort(), [...before.keys()].sort());
+    await api().post(`/districts/${districtId}/runs/${run.id as string}/discard`).set(auth).expect(202);
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const after = await api().get(`/districts/${districtId}/runs/${run.id as string}`).set(auth).expect(200);
+      if (after.body.status === 'discarded') break;
+      if (Date.now() > deadline) assert.fail(`held run not discarded: ${after.body.status}`);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    const history = await api().get(`/districts/${districtId}/runs`).set(auth).expect(200);
+    assert.deepEqual(
+      history.body.runs.map((r: { status: string }) => r.status),
+      ['discarded', 'succeeded', 'succeeded'],
+      'history lists runs newest first',
+    );
+  });
+});

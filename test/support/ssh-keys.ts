@@ -1,0 +1,30 @@
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+/** A fresh ed25519 key pair made by OpenSSH's own ssh-keygen, as a district's script would have. */
+export function makeSshKey(): { dir: string; privateKeyPath: string; publicKey: string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rostersync-key-'));
+  const privateKeyPath = path.join(dir, 'id_ed25519');
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'nightly-export', '-f', privateKeyPath]);
+  return { dir, privateKeyPath, publicKey: fs.readFileSync(`${privateKeyPath}.pub`, 'utf8').trim() };
+}
+
+/** Runs OpenSSH's sftp client in batch mode with a key; resolves with its output or rejects with it. */
+export function sftpBatch(opts: { port: number; username: string; keyPath: string; commands: string[]; cwd?: string }): string {
+  return execFileSync(
+    'sftp',
+    [
+      '-b', '-',
+      '-P', String(opts.port),
+      '-i', opts.keyPath,
+      '-o', 'StrictHostKeyChecking=no',
+      '-o', 'UserKnownHostsFile=/dev/null',
+      '-o', 'BatchMode=yes',
+      '-o', 'LogLevel=ERROR',
+      `${opts.username}@127.0.0.1`,
+    ],
+    { input: opts.commands.join('\n') + '\n', cwd: opts.cwd, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] },
+  );
+}
