@@ -1,0 +1,25 @@
+# One image for api, worker and sftp; docker-compose.yml picks the entrypoint.
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json ./
+COPY apps apps
+COPY activities activities
+COPY workflows workflows
+COPY lib lib
+COPY scripts scripts
+COPY test test
+COPY bench bench
+RUN npx tsc -p tsconfig.json && npm prune --omit=dev
+
+FROM node:20-bookworm-slim
+WORKDIR /app
+ENV NODE_ENV=production
+COPY --from=build /app/node_modules node_modules
+COPY --from=build /app/dist dist
+COPY --from=build /app/package.json package.json
+# Migrations are read as .sql files at run time.
+COPY lib/db/migrations lib/db/migrations
+USER node
+CMD ["node", "dist/apps/api/main.js"]
