@@ -64,6 +64,8 @@ export const QueuedRun = z.object({
   dryRun: z.boolean(),
   /** Set when an admin approved a held run: only apply what was already staged and planned. */
   resumeApproved: z.boolean().default(false),
+  /** Sync Now run rows merged into this run; they end `discarded` ("Coalesced into run X") when it starts. */
+  coalesced: z.array(z.string()).default([]),
 });
 export type QueuedRun = z.infer<typeof QueuedRun>;
 
@@ -73,8 +75,11 @@ export const DistrictState = z.object({
   queued: QueuedRun.nullable(),
   /** An approved held run goes before anything queued. */
   approved: QueuedRun.nullable().default(null),
-  heldRunId: z.string().nullable(),
+  /** The run waiting for a review decision, with its trigger (kept for the resumed child's search attribute). */
+  held: z.object({ runId: z.string(), trigger: SyncTrigger }).nullable().default(null),
   lastOutcome: RunOutcome.nullable(),
+  /** Run ids started lately: a re-delivered Sync Now for a finished run is ignored, not run twice. */
+  recentRunIds: z.array(z.string()).default([]),
 });
 export type DistrictState = z.infer<typeof DistrictState>;
 

@@ -1,0 +1,34 @@
+import type { ActivityOptions, RetryPolicy } from '@temporalio/workflow';
+import { NON_RETRYABLE_FAILURES } from '../lib/contracts/sync';
+
+/**
+ * Timeouts and retries of the sync activities, in one place. Network and database errors retry with
+ * exponential backoff (an SFTP outage of a few minutes heals by itself); data and configuration
+ * failures (NON_RETRYABLE_FAILURES, by ApplicationFailure.type) fail at once: a person must act.
+ */
+export const RETRY: RetryPolicy = {
+  initialInterval: '1 second',
+  backoffCoefficient: 2,
+  maximumInterval: '2 minutes',
+  maximumAttempts: 10,
+  nonRetryableErrorTypes: NON_RETRYABLE_FAILURES,
+};
+
+/** Bookkeeping on the run row: quick statements. */
+export const BOOKKEEPING: ActivityOptions = { startToCloseTimeout: '1 minute', retry: RETRY };
+
+/** Downloading a large export can take a while; the size check after download guards partial copies. */
+export const FETCH: ActivityOptions = { startToCloseTimeout: '30 minutes', retry: RETRY };
+
+/**
+ * Long, streaming database work. The heartbeat timeout notices a dead worker within a minute, so
+ * another worker resumes the run instead of waiting out the whole start-to-close timeout.
+ */
+export const HEAVY: ActivityOptions = {
+  startToCloseTimeout: '1 hour',
+  heartbeatTimeout: '1 minute',
+  retry: RETRY,
+};
+
+/** Mail goes through the outbox: a retry never sends twice, so it may retry generously. */
+export const MAIL: ActivityOptions = { startToCloseTimeout: '10 minutes', retry: RETRY };

@@ -1,0 +1,272 @@
+import {
+  CancellationScope,
+  condition,
+  continueAsNew,
+  defineQuery,
+  defineSignal,
+  executeChild,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { SyncActivities } from '../activities/types';
+import {
+  DistrictSchedule,
+  DistrictSyncInput,
+  type DistrictState,
+  type DistrictStatus,
+  type QueuedRun,
+  type RunOutcome,
+} from '../lib/contracts/schedule';
+import {
+  FailureType,
+  type FileArrivedSignal,
+  QUERIES,
+  type ReviewDecisionSignal,
+  runWorkflowId,
+  SIGNALS,
+  SyncNowSignal,
+} from '../lib/contracts/sync';
+import { nextDueFor, toLocalIso } from '../lib/schedule/next-due';
+import { DistrictIdKey, SyncTriggerKey } from '../lib/temporal/search-attributes';
+import { BOOKKEEPING, RETRY } from './activity-options';
+import { describeFailure, rootApplicationFailure } from './failure-info';
+import { syncRunWorkflow } from './sync-run.workflow';
+
+export const syncNowSignal = defineSignal<[SyncNowSignal]>(SIGNALS.syncNow);
+export const configChangedSignal = defineSignal<[DistrictSchedule]>(SIGNALS.configChanged);
+export const fileArrivedSignal = defineSignal<[FileArrivedSignal]>(SIGNALS.fileArrived);
+export const reviewDecisionSignal = defineSignal<[ReviewDecisionSignal]>(SIGNALS.reviewDecision);
+export const statusQuery = defineQuery<DistrictStatus>(QUERIES.status);
+
+// Creating a run row only fails while Postgres is away: keep trying (capped backoff) rather than drop the trigger.
+const book = proxyActivities<Pick<SyncActivities, 'createRun' | 'finishRun'>>({
+  ...BOOKKEEPING,
+  retry: { ...RETRY, maximumAttempts: 0, maximumInterval: '5 minutes' },
+});
+
+const RECENT_RUN_IDS = 50;
+
+/**
+ * A district's schedule as one long-lived workflow (id `district-sync:<districtId>`): durable timers
+ * to the next due time, Sync Now / file arrival / config change / review decision as signals, runs
+ * as child workflows one at a time. Extra triggers while a run is in flight coalesce into ONE queued
+ * run. A failed run never ends this workflow: the failure is recorded as the last outcome.
+ * docs/schedules.md describes the rules; docs/runbook.md how to change this code safely (patched()).
+ */
+export async function districtSyncWorkflow(rawInput: DistrictSyncInput): Promise<void> {
+  const input = DistrictSyncInput.parse(rawInput);
+  const { districtId } = input;
+  let schedule = input.schedule;
+  const state: DistrictState = input.state ?? {
+    nextDueAt: nextDueFor(schedule, Date.now()),
+    queued: null,
+    approved: null,
+    held: null,
+    lastOutcome: null,
+    recentRunIds: [],
+  };
+  let inFlight: { runId: string | null; dryRun: boolean } | null = null;
+  let runsThisExecution = 0;
+  /** Set by a config change: the timer in progress waits for a stale due time. */
+  let rescheduled = false;
+  /** Set when a run ends, so the loop looks again (continue-as-new, next queued run). */
+  let runEnded = false;
+  /** Run rows to close as discarded; signal handlers are synchronous, the main loop records them. */
+  const discards: { runId: string; message: string }[] = [];
+
+  const isKnown = (runId: string): boolean =>
+    runId === inFlight?.runId ||
+    runId === state.queued?.runId ||
+    runId === state.approved?.runId ||
+    state.queued?.coalesced.includes(runId) === true ||
+    state.recentRunIds.includes(runId);
+
+  /** Puts a request in the single queued slot, merging with what is already waiting. */
+  function enqueue(request: QueuedRun): void {
+    if (request.runId !== null && isKnown(request.runId)) return; // a re-delivered signal
+    const waiting = state.queued;
+    if (!waiting) {
+      state.queued = request;
+      return;
+    }
+    // The merged run is a dry run only if every request was one: nobody asking for a real sync loses it.
+    const dryRun = waiting.dryRun && request.dryRun;
+    // Keep the newest request of the right kind, preferring one whose run row the API already created.
+    const candidates = [request, waiting].filter((r) => r.dryRun === dryRun);
+    const keep = candidates.find((r) => r.runId !== null) ?? candidates[0];
+    const drop = keep === request ? waiting : request;
+    state.queued = {
+      ...keep,
+      coalesced: [...waiting.coalesced, ...request.coalesced, ...(drop.runId !== null ? [drop.runId] : [])],
+    };
+  }
+
+  setHandler(syncNowSignal, (raw) => {
+    const signal = SyncNowSignal.parse(raw);
+    enqueue({
+      runId: signal.runId,
+      trigger: signal.trigger,
+      dryRun: signal.dryRun,
+      resumeApproved: false,
+      coalesced: [],
+    });
+  });
+
+  setHandler(fileArrivedSignal, () => {
+    if (!schedule.processOnArrival) return;
+    enqueue({ runId: null, trigger: 'file_arrived', dryRun: false, resumeApproved: false, coalesced: [] });
+  });
+
+  setHandler(configChangedSignal, (raw) => {
+    schedule = DistrictSchedule.parse(raw);
+    state.nextDueAt = nextDueFor(schedule, Date.now());
+    rescheduled = true;
+  });
+
+  setHandler(reviewDecisionSignal, ({ runId, approve }) => {
+    // Only the run actually waiting counts: a decision for a superseded or decided run changes nothing.
+    if (state.held?.runId !== runId) return;
+    const held = state.held;
+    state.held = null;
+    if (approve) {
+      state.approved = { runId, trigger: held.trigger, dryRun: false, resumeApproved: true, coalesced: [] };
+    } else {
+      discards.push({ runId, message: 'Rejected at review: nothing was applied.' });
+    }
+  });
+
+  setHandler(statusQuery, (): DistrictStatus => ({
+    enabled: schedule.enabled,
+    frequency: schedule.frequency,
+    nextRunAt: state.nextDueAt === null ? null : new Date(state.nextDueAt).toISOString(),
+    nextRunLocal: state.nextDueAt === null ? null : toLocalIso(state.nextDueAt, schedule.timeZone),
+    inFlightRunId: inFlight?.runId ?? null,
+    queued: state.queued !== null || state.approved !== null,
+    heldRunId: state.held?.runId ?? null,
+    lastOutcome: state.lastOutcome,
+  }));
+
+  async function recordDiscards(): Promise<void> {
+    while (discards.length > 0) {
+      const { runId, message } = discards[0];
+      await book.finishRun({
+        runId,
+        status: 'discarded',
+        failureType: FailureType.Discarded,
+        failureMessage: message,
+      });
+      discards.shift();
+    }
+  }
+
+  function finished(outcome: RunOutcome): void {
+    state.lastOutcome = outcome;
+  }
+
+  /** Runs one queued run to its end as a child workflow. Never throws: the district goes on. */
+  async function run(next: QueuedRun): Promise<void> {
+    inFlight = { runId: next.runId, dryRun: next.dryRun };
+    let runId = next.runId;
+    try {
+      if (runId === null) {
+        runId = (await book.createRun({ districtId, trigger: next.trigger, dryRun: next.dryRun })).runId;
+        inFlight.runId = runId;
+      }
+      state.recentRunIds = [...state.recentRunIds, runId].slice(-RECENT_RUN_IDS);
+      for (const other of next.coalesced)
+        discards.push({ runId: other, message: `Coalesced into run ${runId}.` });
+      // A newer full run makes the plan waiting for review stale: it replaces it.
+      if (!next.dryRun && !next.resumeApproved && state.held && state.held.runId !== runId) {
+        discards.push({ runId: state.held.runId, message: `Superseded by run ${runId} before review.` });
+        state.held = null;
+      }
+      const result = await executeChild(syncRunWorkflow, {
+        workflowId: runWorkflowId(districtId, runId),
+        args: [
+          {
+            districtId,
+            runId,
+            trigger: next.trigger,
+            dryRun: next.dryRun,
+            resumeApproved: next.resumeApproved,
+          },
+        ],
+        typedSearchAttributes: [
+          { key: DistrictIdKey, value: districtId },
+          { key: SyncTriggerKey, value: next.trigger },
+        ],
+      });
+      if (result.status === 'held') state.held = { runId, trigger: next.trigger };
+      finished({ runId, status: result.status, finishedAt: new Date().toISOString() });
+    } catch (err) {
+      const { type, message } = describeFailure(err);
+      finished({
+        runId: runId ?? 'not-created',
+        status: 'failed',
+        failureType: type,
+        finishedAt: new Date().toISOString(),
+      });
+      // A child that ended without its own ApplicationFailure (terminated, timed out) never recorded
+      // its failure on the run row: do it here so history does not show it running forever.
+      if (runId !== null && !rootApplicationFailure(err)) {
+        const id = runId;
+        await CancellationScope.nonCancellable(() =>
+          book.finishRun({ runId: id, status: 'failed', failureType: type, failureMessage: message }),
+        ).catch(() => undefined);
+      }
+    } finally {
+      inFlight = null;
+      runsThisExecution++;
+      runEnded = true;
+    }
+  }
+
+  function shouldContinueAsNew(): boolean {
+    const info = workflowInfo();
+    return (
+      info.continueAsNewSuggested ||
+      (input.maxHistoryEvents !== undefined && info.historyLength >= input.maxHistoryEvents) ||
+      (input.maxRunsPerExecution !== undefined && runsThisExecution >= input.maxRunsPerExecution)
+    );
+  }
+
+  /** The timer fired (or fired late because no worker was up): queue a scheduled or catch-up run. */
+  function onDue(due: number): void {
+    const now = Date.now();
+    const late = now - due;
+    // Only the next slot after now: missed slots collapse into at most one catch-up run.
+    state.nextDueAt = nextDueFor(schedule, now);
+    const trigger = late <= input.catchUpGraceMs ? 'schedule' : 'catch_up';
+    if (trigger === 'catch_up' && late > input.catchUpWindowHours * 3_600_000) return; // too old to matter now
+    enqueue({ runId: null, trigger, dryRun: false, resumeApproved: false, coalesced: [] });
+  }
+
+  for (;;) {
+    await recordDiscards();
+    if (inFlight === null) {
+      // Between runs is the one safe moment to start afresh: no child to orphan, state is plain data.
+      if (shouldContinueAsNew()) {
+        await continueAsNew<typeof districtSyncWorkflow>({ ...input, schedule, state });
+      }
+      const next = state.approved ?? state.queued;
+      if (next) {
+        if (next === state.approved) state.approved = null;
+        else state.queued = null;
+        void run(next);
+        continue;
+      }
+    }
+    const due = state.nextDueAt;
+    const attention = (): boolean =>
+      rescheduled ||
+      runEnded ||
+      discards.length > 0 ||
+      (inFlight === null && (state.queued !== null || state.approved !== null));
+    if (due === null) await condition(attention);
+    else await condition(attention, Math.max(1, due - Date.now()));
+    rescheduled = false;
+    runEnded = false;
+    if (state.nextDueAt !== null && Date.now() >= state.nextDueAt) onDue(state.nextDueAt);
+  }
+}

@@ -1,0 +1,3 @@
+// The workflows the worker registers (bundled from dist/workflows/index.js).
+export { districtSyncWorkflow } from './district-sync.workflow';
+export { syncRunWorkflow } from './sync-run.workflow';

@@ -1,0 +1,75 @@
+import { ApplicationFailure, CancellationScope, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import type { SyncActivities } from '../activities/types';
+import { SyncRunWorkflowInput, type SyncRunResult } from '../lib/contracts/schedule';
+import { evaluateSafeguards } from '../lib/sync/safeguards';
+import { BOOKKEEPING, FETCH, HEAVY, MAIL } from './activity-options';
+import { describeFailure } from './failure-info';
+
+const book = proxyActivities<Pick<SyncActivities, 'startRun' | 'finishRun'>>(BOOKKEEPING);
+const fetch = proxyActivities<Pick<SyncActivities, 'fetchFile'>>(FETCH);
+const heavy = proxyActivities<Pick<SyncActivities, 'stageFile' | 'planChanges' | 'applyChanges'>>(HEAVY);
+const mail = proxyActivities<Pick<SyncActivities, 'sendWelcomeEmails' | 'notifyAdmins'>>(MAIL);
+
+/**
+ * One sync run, as a child of the district workflow (id `sync-run:<districtId>:<runId>`).
+ *
+ * Held runs: when a safeguard asks for review, the run is recorded `held` (its staged rows and plan
+ * stay in Postgres) and this workflow COMPLETES. The district workflow remembers the held run; on
+ * approval it starts this workflow again with `resumeApproved`, which applies the stored plan. A held
+ * run therefore never blocks the district's one-run-at-a-time slot for days, and a newer full run
+ * supersedes it (docs/schedules.md).
+ *
+ * Any failure: the run row gets failed + type + message, admins are told, and the workflow fails
+ * with a non-retryable ApplicationFailure of the same type so the Temporal UI shows the cause.
+ */
+export async function syncRunWorkflow(rawInput: SyncRunWorkflowInput): Promise<SyncRunResult> {
+  const input = SyncRunWorkflowInput.parse(rawInput);
+  const { runId } = input;
+  try {
+    const { safeguards } = await book.startRun({ runId, workflowId: workflowInfo().workflowId });
+    if (!input.resumeApproved) {
+      await fetch.fetchFile({ runId });
+      const stage = await heavy.stageFile({ runId });
+      if (stage.fatal) {
+        throw ApplicationFailure.nonRetryable(stage.fatal.message, stage.fatal.type);
+      }
+      const plan = await heavy.planChanges({ runId });
+      const verdict = evaluateSafeguards(stage, plan, safeguards);
+      if (verdict.decision === 'fail') {
+        throw ApplicationFailure.nonRetryable(verdict.message, verdict.type);
+      }
+      if (input.dryRun) {
+        // A preview: counts are on the run row; nothing is applied and nobody gets a welcome mail.
+        const note =
+          verdict.decision === 'hold'
+            ? `Dry run. A real run would be held: ${verdict.reasons.join('; ')}`
+            : undefined;
+        await book.finishRun({ runId, status: 'succeeded', failureMessage: note });
+        return { runId, status: 'succeeded', applied: false };
+      }
+      if (verdict.decision === 'hold') {
+        await book.finishRun({ runId, status: 'held', failureMessage: verdict.reasons.join('; ') });
+        await mail.notifyAdmins({ runId });
+        return { runId, status: 'held', applied: false };
+      }
+    }
+    const applied = await heavy.applyChanges({ runId });
+    await mail.sendWelcomeEmails({ runId });
+    await mail.notifyAdmins({ runId });
+    await book.finishRun({ runId, status: 'succeeded' });
+    return { runId, status: 'succeeded', applied: applied.applied };
+  } catch (err) {
+    const { type, message } = describeFailure(err);
+    // Record the failure even if this workflow is being cancelled: the run row must not stay "running".
+    await CancellationScope.nonCancellable(async () => {
+      await book.finishRun({ runId, status: 'failed', failureType: type, failureMessage: message });
+      await mail.notifyAdmins({ runId });
+    });
+    throw ApplicationFailure.create({
+      message,
+      type,
+      nonRetryable: true,
+      cause: err instanceof Error ? err : undefined,
+    });
+  }
+}
