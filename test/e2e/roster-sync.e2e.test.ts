@@ -62,7 +62,12 @@ describe('roster sync, end to end', () => {
       connection: temporal.nativeConnection,
       taskQueue: env.TEMPORAL_TASK_QUEUE,
       workflowsPath: require.resolve('../../workflows'),
-      activities: createActivities({ pool: db.pool, artifacts: new ArtifactStore(path.join(dataDir, 'artifacts')), env, quietMs: 0 }),
+      activities: createActivities({
+        pool: db.pool,
+        artifacts: new ArtifactStore(path.join(dataDir, 'artifacts')),
+        env,
+        quietMs: 0,
+      }),
     });
     workerRun = worker.run();
     sftp = await createSftpServer({
@@ -92,7 +97,13 @@ describe('roster sync, end to end', () => {
   async function upload(fixture: string): Promise<void> {
     const staging = fs.mkdtempSync(path.join(os.tmpdir(), 'upload-'));
     fs.copyFileSync(path.join(FIXTURES, 'e2e', fixture), path.join(staging, 'users.csv'));
-    sftpBatch({ port: sftpPort, username: 'springfield', keyPath: key.privateKeyPath, commands: ['put users.csv'], cwd: staging });
+    sftpBatch({
+      port: sftpPort,
+      username: 'springfield',
+      keyPath: key.privateKeyPath,
+      commands: ['put users.csv'],
+      cwd: staging,
+    });
     fs.rmSync(staging, { recursive: true, force: true });
   }
 
@@ -109,7 +120,10 @@ describe('roster sync, end to end', () => {
   }
 
   async function activeUsers(): Promise<Map<string, Record<string, unknown>>> {
-    const res = await api().get(`/districts/${districtId}/users?status=active&limit=100`).set(auth).expect(200);
+    const res = await api()
+      .get(`/districts/${districtId}/users?status=active&limit=100`)
+      .set(auth)
+      .expect(200);
     const users = (res.body.users ?? res.body) as Array<Record<string, unknown>>;
     return new Map(users.map((u) => [u.email as string, u]));
   }
@@ -146,7 +160,11 @@ describe('roster sync, end to end', () => {
         notifyOnSuccess: true,
       })
       .expect(200);
-    await api().post(`/districts/${districtId}/sftp-credentials/keys`).set(auth).send({ publicKey: key.publicKey }).expect(201);
+    await api()
+      .post(`/districts/${districtId}/sftp-credentials/keys`)
+      .set(auth)
+      .send({ publicKey: key.publicKey })
+      .expect(201);
   });
 
   it('imports the initial roster uploaded over SFTP and welcomes every new user', async () => {
@@ -158,18 +176,29 @@ describe('roster sync, end to end', () => {
 
     const users = await activeUsers();
     assert.equal(users.size, 10);
-    assert.equal(users.get('maria.garcia@springfield.example.org')?.internalId ?? users.get('maria.garcia@springfield.example.org')?.internal_id, '000101');
+    assert.equal(
+      users.get('maria.garcia@springfield.example.org')?.internalId ??
+        users.get('maria.garcia@springfield.example.org')?.internal_id,
+      '000101',
+    );
 
     const mail = await catcher.messages();
-    const welcomed = mail.filter((m) => /^Welcome/.test(m.subject)).flatMap((m) => m.to).sort();
+    const welcomed = mail
+      .filter((m) => /^Welcome/.test(m.subject))
+      .flatMap((m) => m.to)
+      .sort();
     assert.equal(welcomed.length, 10);
     assert.ok(welcomed.includes('ana.lopez@springfield.example.org'));
-    assert.ok(mail.some((m) => m.to.includes('it-admin@springfield.example.org') && /succeeded/.test(m.subject)));
+    assert.ok(
+      mail.some((m) => m.to.includes('it-admin@springfield.example.org') && /succeeded/.test(m.subject)),
+    );
 
     // Both workflows are there for support to inspect in the Temporal UI.
     const district = await temporal.client.workflow.getHandle(`district-sync:${districtId}`).describe();
     assert.equal(district.status.name, 'RUNNING');
-    const child = await temporal.client.workflow.getHandle(`sync-run:${districtId}:${run.id as string}`).describe();
+    const child = await temporal.client.workflow
+      .getHandle(`sync-run:${districtId}:${run.id as string}`)
+      .describe();
     assert.equal(child.status.name, 'COMPLETED');
   });
 
@@ -179,12 +208,22 @@ describe('roster sync, end to end', () => {
     assert.equal(run.status, 'succeeded', JSON.stringify(run));
     const users = await activeUsers();
     // Matched by internal ID: Maria keeps her profile under her new email.
-    assert.equal(users.get('maria.reyes@springfield.example.org')?.lastName ?? users.get('maria.reyes@springfield.example.org')?.last_name, 'Garcia-Reyes');
+    assert.equal(
+      users.get('maria.reyes@springfield.example.org')?.lastName ??
+        users.get('maria.reyes@springfield.example.org')?.last_name,
+      'Garcia-Reyes',
+    );
     assert.ok(!users.has('jennifer.moore@springfield.example.org'), 'the leaver is archived');
     assert.ok(users.has('susan.clark@springfield.example.org'), 'the newcomer is created');
-    assert.ok(users.has('james.smith@springfield.example.org'), 'a row with an error never archives its user');
+    assert.ok(
+      users.has('james.smith@springfield.example.org'),
+      'a row with an error never archives its user',
+    );
 
-    const errors = await api().get(`/districts/${districtId}/runs/${run.id as string}/errors.csv`).set(auth).expect(200);
+    const errors = await api()
+      .get(`/districts/${districtId}/runs/${run.id as string}/errors.csv`)
+      .set(auth)
+      .expect(200);
     assert.match(errors.headers['content-type'], /text\/csv/);
     assert.match(errors.text, /UNKNOWN_SCHOOL/);
     assert.match(errors.text, /Lincoln Elementary School/, 'the error names the closest existing school');
@@ -196,10 +235,16 @@ describe('roster sync, end to end', () => {
     const run = await syncNowAndWait();
     assert.equal(run.status, 'held', JSON.stringify(run));
     assert.deepEqual([...(await activeUsers()).keys()].sort(), [...before.keys()].sort());
-    await api().post(`/districts/${districtId}/runs/${run.id as string}/discard`).set(auth).expect(202);
+    await api()
+      .post(`/districts/${districtId}/runs/${run.id as string}/discard`)
+      .set(auth)
+      .expect(202);
     const deadline = Date.now() + 30_000;
     for (;;) {
-      const after = await api().get(`/districts/${districtId}/runs/${run.id as string}`).set(auth).expect(200);
+      const after = await api()
+        .get(`/districts/${districtId}/runs/${run.id as string}`)
+        .set(auth)
+        .expect(200);
       if (after.body.status === 'discarded') break;
       if (Date.now() > deadline) assert.fail(`held run not discarded: ${after.body.status}`);
       await new Promise((r) => setTimeout(r, 300));

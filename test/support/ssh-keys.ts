@@ -12,19 +12,37 @@ export function makeSshKey(): { dir: string; privateKeyPath: string; publicKey: 
 }
 
 /** Runs OpenSSH's sftp client in batch mode with a key; resolves with its output or rejects with it. */
-export function sftpBatch(opts: { port: number; username: string; keyPath: string; commands: string[]; cwd?: string }): string {
+export function sftpBatch(opts: {
+  port: number;
+  username: string;
+  keyPath: string;
+  commands: string[];
+  cwd?: string;
+}): string {
   return execFileSync(
     'sftp',
     [
-      '-b', '-',
-      '-P', String(opts.port),
-      '-i', opts.keyPath,
-      '-o', 'StrictHostKeyChecking=no',
-      '-o', 'UserKnownHostsFile=/dev/null',
-      '-o', 'BatchMode=yes',
-      '-o', 'LogLevel=ERROR',
+      '-b',
+      '-',
+      '-P',
+      String(opts.port),
+      '-i',
+      opts.keyPath,
+      '-o',
+      'StrictHostKeyChecking=no',
+      '-o',
+      'UserKnownHostsFile=/dev/null',
+      '-o',
+      'BatchMode=yes',
+      '-o',
+      'LogLevel=ERROR',
       `${opts.username}@127.0.0.1`,
     ],
-    { input: opts.commands.join('\n') + '\n', cwd: opts.cwd, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] },
+    {
+      input: opts.commands.join('\n') + '\n',
+      cwd: opts.cwd,
+      encoding: 'utf8',
+      stdio: ['pipe', 'pipe', 'pipe'],
+    },
   );
 }
