@@ -1,0 +1,67 @@
+/**
+ * Edit distance and "did you mean" lookups, used for misspelled headers, roles and school names.
+ * Optimal string alignment distance: like Levenshtein, but a swap of two neighbouring letters
+ * ("Emial") costs 1, since that is the commonest typo.
+ */
+export function editDistance(a: string, b: string, max = Infinity): number {
+  if (a === b) return 0;
+  if (Math.abs(a.length - b.length) > max) return max + 1;
+  const rows = a.length + 1;
+  const cols = b.length + 1;
+  // Three rolling rows are enough for the transposition rule.
+  let prev2 = new Array<number>(cols).fill(0);
+  let prev = Array.from({ length: cols }, (_, j) => j);
+  let cur = new Array<number>(cols).fill(0);
+  for (let i = 1; i < rows; i++) {
+    cur[0] = i;
+    let rowMin = cur[0];
+    for (let j = 1; j < cols; j++) {
+      const cost = a.charCodeAt(i - 1) === b.charCodeAt(j - 1) ? 0 : 1;
+      let d = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = Math.min(d, prev2[j - 2] + 1);
+      cur[j] = d;
+      if (d < rowMin) rowMin = d;
+    }
+    if (rowMin > max) return max + 1;
+    [prev2, prev, cur] = [prev, cur, prev2];
+  }
+  return prev[cols - 1];
+}
+
+/** How many edits still count as a typo of a word of this length. */
+export function typoBudget(length: number): number {
+  if (length <= 3) return 1;
+  if (length <= 8) return 2;
+  return 3;
+}
+
+/**
+ * The candidate closest to `value` after both go through `normalize`, if it is within the typo
+ * budget, or if one contains the other as whole words ("Minty Middle" / "Minty Middle School").
+ */
+export function closestMatch(
+  value: string,
+  candidates: readonly string[],
+  normalize: (s: string) => string,
+): string | null {
+  const target = normalize(value);
+  if (target.length === 0) return null;
+  let best: string | null = null;
+  let bestScore = Infinity;
+  for (const candidate of candidates) {
+    const norm = normalize(candidate);
+    if (norm === target) return candidate;
+    let score = editDistance(target, norm, typoBudget(Math.max(target.length, norm.length)));
+    if (score > typoBudget(Math.max(target.length, norm.length))) {
+      // Containment as whole words: a district leaving "School" off, or adding "Elementary".
+      const [short, long] = target.length < norm.length ? [target, norm] : [norm, target];
+      if (short.length >= 4 && ` ${long} `.includes(` ${short} `)) score = 10 + (long.length - short.length);
+      else continue;
+    }
+    if (score < bestScore) {
+      bestScore = score;
+      best = candidate;
+    }
+  }
+  return best;
+}

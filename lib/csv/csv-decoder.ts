@@ -1,0 +1,202 @@
+import { isAscii, isUtf8 } from 'node:buffer';
+import iconv from 'iconv-lite';
+import { fatal } from './roster-findings';
+
+/**
+ * Turns the raw bytes of a district's file into UTF-8 bytes for the CSV parser, chunk by chunk.
+ *
+ * - The first bytes decide: UTF-8 BOM, UTF-16 LE/BE BOM (or UTF-16 without BOM, recognised by its
+ *   NUL pattern), or refusal of workbooks, archives, PDFs and other binary data.
+ * - Otherwise the file is taken as UTF-8 and validated as it streams. When invalid UTF-8 appears
+ *   and every byte before it was plain ASCII, the file is Windows-1252 (Excel's "CSV (Comma
+ *   delimited)" on Windows): the two agree on ASCII, so everything already parsed is exactly what a
+ *   Windows-1252 reading would have produced, and decoding switches to Windows-1252 from that chunk
+ *   on — no restart, no buffering of the whole file. When invalid UTF-8 appears after valid
+ *   non-ASCII UTF-8 was already passed on, the file mixes encodings; that is fatal (MIXED_ENCODING),
+ *   because either reading would garble some names. (Granularity is the chunk: within the chunk
+ *   where the switch happens, any UTF-8 sequences are read as Windows-1252 too.)
+ */
+export type DetectedEncoding = 'utf-8' | 'utf-8-bom' | 'utf-16le' | 'utf-16be' | 'windows-1252';
+
+/** Bytes looked at before deciding what the file is. */
+const SNIFF_BYTES = 4096;
+
+type IconvDecoder = ReturnType<typeof iconv.getDecoder>;
+
+export class CsvDecoder {
+  encoding: DetectedEncoding | null = null;
+  /** True once the file turned out to be Windows-1252; the reader warns once. */
+  fellBackTo1252 = false;
+  /** Bytes received so far, including the sniffed head. */
+  bytesSeen = 0;
+
+  private head: Buffer[] = [];
+  private headLength = 0;
+  private carry: Buffer | null = null;
+  private sawNonAscii = false;
+  private legacy: IconvDecoder | null = null;
+
+  constructor(
+    private readonly fileName: string,
+    /** First line of the row being read, for the MIXED_ENCODING message. */
+    private readonly currentRow: () => number,
+  ) {}
+
+  write(chunk: Buffer): Buffer {
+    this.bytesSeen += chunk.length;
+    if (this.encoding === null) {
+      this.head.push(chunk);
+      this.headLength += chunk.length;
+      if (this.headLength < SNIFF_BYTES) return EMPTY;
+      return this.decodeHead();
+    }
+    return this.decode(chunk);
+  }
+
+  end(): Buffer {
+    const out: Buffer[] = [];
+    if (this.encoding === null) out.push(this.decodeHead());
+    if (this.legacy) {
+      const rest = this.legacy.end();
+      if (rest) out.push(Buffer.from(rest, 'utf8'));
+    } else if (this.carry) {
+      // A multi-byte sequence cut off by the end of the file.
+      out.push(this.decode(EMPTY, true));
+    }
+    return out.length === 1 ? out[0] : Buffer.concat(out);
+  }
+
+  private decodeHead(): Buffer {
+    const head = this.head.length === 1 ? this.head[0] : Buffer.concat(this.head, this.headLength);
+    this.head = [];
+    this.encoding = this.sniff(head);
+    let body = head;
+    if (this.encoding === 'utf-8-bom') body = head.subarray(3);
+    else if (this.encoding === 'utf-16le' || this.encoding === 'utf-16be') {
+      // iconv-lite's utf16 decoders strip the BOM themselves.
+      this.legacy = iconv.getDecoder(this.encoding === 'utf-16le' ? 'utf-16le' : 'utf-16be');
+    }
+    return this.decode(body);
+  }
+
+  private decode(chunk: Buffer, atEnd = false): Buffer {
+    if (this.legacy) return Buffer.from(this.legacy.write(chunk), 'utf8');
+    let data = this.carry ? Buffer.concat([this.carry, chunk]) : chunk;
+    this.carry = null;
+    const tail = atEnd ? 0 : incompleteUtf8Tail(data);
+    if (tail > 0) {
+      this.carry = Buffer.from(data.subarray(data.length - tail));
+      data = data.subarray(0, data.length - tail);
+    }
+    if (isUtf8(data)) {
+      if (!this.sawNonAscii && !isAscii(data)) this.sawNonAscii = true;
+      return data;
+    }
+    if (this.sawNonAscii) {
+      throw fatal(
+        'MIXED_ENCODING',
+        `Around row ${this.currentRow()} the file stops being valid UTF-8, although earlier rows were UTF-8 with accented letters.`,
+        { rowNumber: this.currentRow() },
+      );
+    }
+    this.encoding = 'windows-1252';
+    this.fellBackTo1252 = true;
+    this.legacy = iconv.getDecoder('windows-1252');
+    const pending = this.carry ? Buffer.concat([data, this.carry]) : data;
+    this.carry = null;
+    return Buffer.from(this.legacy.write(pending), 'utf8');
+  }
+
+  private sniff(head: Buffer): DetectedEncoding {
+    if (head.length >= 3 && head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf) return 'utf-8-bom';
+    if (head.length >= 2 && head[0] === 0xff && head[1] === 0xfe) return 'utf-16le';
+    if (head.length >= 2 && head[0] === 0xfe && head[1] === 0xff) return 'utf-16be';
+    this.refuseBinary(head);
+    if (head.includes(0)) {
+      const utf16 = utf16WithoutBom(head);
+      if (utf16) return utf16;
+      throw fatal(
+        'UNSUPPORTED_FILE',
+        `'${this.fileName}' contains binary data, not text.`,
+        {},
+        "Export the roster as CSV text: in a spreadsheet program choose Save As > 'CSV UTF-8 (Comma delimited) (*.csv)', and upload that file.",
+      );
+    }
+    return 'utf-8';
+  }
+
+  private refuseBinary(head: Buffer): void {
+    const saveAsCsv = "Save it as 'CSV UTF-8 (Comma delimited)' and upload again.";
+    const latin = head.toString('latin1', 0, Math.min(head.length, SNIFF_BYTES));
+    if (head[0] === 0x50 && head[1] === 0x4b && (head[2] === 0x03 || head[2] === 0x05)) {
+      if (latin.includes('xl/') || latin.includes('[Content_Types].xml')) {
+        throw fatal(
+          'UNSUPPORTED_FILE',
+          `'${this.fileName}' looks like an Excel workbook (.xlsx).`,
+          {},
+          saveAsCsv,
+        );
+      }
+      throw fatal(
+        'UNSUPPORTED_FILE',
+        `'${this.fileName}' is a zip archive, not a CSV file.`,
+        {},
+        'Unzip it and upload the CSV file inside (one roster file, not the archive).',
+      );
+    }
+    if (head[0] === 0xd0 && head[1] === 0xcf && head[2] === 0x11 && head[3] === 0xe0) {
+      throw fatal(
+        'UNSUPPORTED_FILE',
+        `'${this.fileName}' looks like an Excel 97-2003 workbook (.xls).`,
+        {},
+        saveAsCsv,
+      );
+    }
+    if (latin.startsWith('%PDF')) {
+      throw fatal(
+        'UNSUPPORTED_FILE',
+        `'${this.fileName}' is a PDF document, not a CSV file.`,
+        {},
+        'Export the roster from your source system as CSV and upload that file.',
+      );
+    }
+    if (head[0] === 0x1f && head[1] === 0x8b) {
+      throw fatal(
+        'UNSUPPORTED_FILE',
+        `'${this.fileName}' is gzip-compressed.`,
+        {},
+        'Decompress it and upload the CSV file inside.',
+      );
+    }
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** Length of a UTF-8 sequence cut off at the end of the chunk (0 to 3 bytes), to carry to the next one. */
+function incompleteUtf8Tail(buf: Buffer): number {
+  const end = buf.length;
+  for (let back = 1; back <= 3 && back <= end; back++) {
+    const byte = buf[end - back];
+    if ((byte & 0xc0) === 0x80) continue; // continuation byte: keep looking for the lead
+    if (byte < 0x80) return 0;
+    const needed = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : byte >= 0xc0 ? 2 : 1;
+    return back < needed ? back : 0;
+  }
+  return 0;
+}
+
+/** UTF-16 without a BOM: text made of ASCII has a NUL in every other byte. */
+function utf16WithoutBom(head: Buffer): DetectedEncoding | null {
+  const pairs = Math.floor(head.length / 2);
+  if (pairs < 2) return null;
+  let evenZero = 0;
+  let oddZero = 0;
+  for (let i = 0; i < pairs * 2; i += 2) {
+    if (head[i] === 0) evenZero++;
+    if (head[i + 1] === 0) oddZero++;
+  }
+  if (oddZero > pairs * 0.6 && evenZero === 0) return 'utf-16le';
+  if (evenZero > pairs * 0.6 && oddZero === 0) return 'utf-16be';
+  return null;
+}

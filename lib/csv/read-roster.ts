@@ -1,0 +1,283 @@
+import type { Readable } from 'node:stream';
+import { CsvChunkParser, type CsvParseError } from './csv-chunk-parser';
+import { CsvDecoder } from './csv-decoder';
+import { type ColumnPlan, headerScore, planColumns } from './roster-header';
+import { RosterFileError, fatal, makeFinding } from './roster-findings';
+import type { Finding, MatchingKey, RosterRecord } from './roster-record';
+import { RosterRowValidator } from './roster-row-validator';
+
+/**
+ * Reads a district's roster file as a stream: decode (BOM, UTF-16, Windows-1252), parse, find the
+ * header, validate each row. Yields one batch per chunk of the file and returns the summary.
+ *
+ * Contract for the caller (staging): when the returned summary has `fatal`, nothing from the file
+ * may be applied — including batches already yielded. Most fatal problems (not a CSV, empty,
+ * missing columns) are found before the first batch; two can only show up later in the file
+ * (MIXED_ENCODING, MALFORMED_CSV), so staging must always check `fatal` before planning.
+ *
+ * Row numbers are line numbers of the row's first line (the header is row 1 unless metadata lines
+ * precede it); a value with line breaks inside quotes makes the next row number jump accordingly.
+ * Counts: rowsTotal = every line-record after the header = rowsBlank + rowsValid + rowsWithErrors.
+ */
+export interface ReadRosterOptions {
+  fileName: string;
+  matchingKey: MatchingKey;
+  schools: readonly string[];
+}
+
+export interface RosterBatch {
+  records: RosterRecord[];
+  findings: Finding[];
+}
+
+export interface ReadSummary {
+  rowsTotal: number;
+  rowsBlank: number;
+  rowsValid: number;
+  rowsWithErrors: number;
+  warningCount: number;
+  encoding: string;
+  headers: string[];
+  fatal?: Finding;
+}
+
+/** Lines looked at for the header row before giving up and taking the first one. */
+const MAX_LINES_BEFORE_HEADER = 10;
+/** Row numbers of blank rows listed in the BLANK_ROWS_SKIPPED message. */
+const BLANK_ROWS_LISTED = 10;
+
+export async function* readRoster(
+  source: NodeJS.ReadableStream | Readable,
+  opts: ReadRosterOptions,
+): AsyncGenerator<RosterBatch, ReadSummary> {
+  const reader = new RosterReadState(opts);
+  const decoder = new CsvDecoder(opts.fileName, () => reader.nextLine);
+  const parser = new CsvChunkParser((cells) => reader.onRecord(cells));
+  let warned1252 = false;
+  const feed = (bytes: Buffer, end: boolean): void => {
+    if (decoder.fellBackTo1252 && !warned1252) {
+      warned1252 = true;
+      reader.fileWarning(
+        makeFinding(
+          'WINDOWS_1252_DETECTED',
+          `'${opts.fileName}' is not UTF-8; it was read as Windows-1252 (ANSI).`,
+        ),
+      );
+    }
+    const err = end ? (parser.push(bytes) ?? parser.end()) : parser.push(bytes);
+    reader.throwIfFailed();
+    if (err) throw malformed(err, reader.nextLine);
+  };
+
+  try {
+    for await (const chunk of source as AsyncIterable<Buffer | string>) {
+      feed(decoder.write(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk), false);
+      const batch = reader.takeBatch();
+      if (batch) yield batch;
+    }
+    feed(decoder.end(), true);
+    if (decoder.bytesSeen === 0) throw fatal('EMPTY_FILE', `'${opts.fileName}' is empty (0 bytes).`);
+    reader.finish();
+    const batch = reader.takeBatch();
+    if (batch) yield batch;
+    return reader.summary(decoder.encoding ?? 'utf-8');
+  } catch (err) {
+    if (err instanceof RosterFileError) return reader.summary(decoder.encoding ?? 'utf-8', err.finding);
+    throw err;
+  }
+}
+
+function malformed(err: CsvParseError, row: number): RosterFileError {
+  const place = { rowNumber: row };
+  switch (err.code) {
+    case 'CSV_QUOTE_NOT_CLOSED':
+    case 'CSV_MAX_RECORD_SIZE':
+      return fatal(
+        'MALFORMED_CSV',
+        'A double quote opened on this row is never closed, so the rest of the file reads as one value.',
+        place,
+      );
+    case 'CSV_INVALID_CLOSING_QUOTE':
+      return fatal(
+        'MALFORMED_CSV',
+        'A quoted value is followed by more text before the next comma (like "Smith"Jr).',
+        place,
+      );
+    default:
+      return fatal('MALFORMED_CSV', `The row cannot be read as CSV (${err.message}).`, place);
+  }
+}
+
+/** Counts line breaks inside the cells (quoted values), \r\n counting as one. */
+function lineBreaks(cells: readonly string[]): number {
+  let n = 0;
+  for (const cell of cells) {
+    if (cell.length === 0 || (cell.indexOf('\n') === -1 && cell.indexOf('\r') === -1)) continue;
+    for (let i = 0; i < cell.length; i++) {
+      const c = cell.charCodeAt(i);
+      if (c === 10) n++;
+      else if (c === 13) {
+        n++;
+        if (cell.charCodeAt(i + 1) === 10) i++;
+      }
+    }
+  }
+  return n;
+}
+
+function isBlank(cells: readonly string[]): boolean {
+  for (const cell of cells) if (cell.length > 0 && cell.trim().length > 0) return false;
+  return true;
+}
+
+/** Everything the reader knows between chunks: header plan, counts, the batch being filled. */
+class RosterReadState {
+  /** First line of the next record. */
+  nextLine = 1;
+  private plan: ColumnPlan | null = null;
+  private validator: RosterRowValidator | null = null;
+  private beforeHeader: Array<{ cells: string[]; row: number }> = [];
+  private records: RosterRecord[] = [];
+  private findings: Finding[] = [];
+  private failure: unknown = null;
+  private rowsTotal = 0;
+  private rowsBlank = 0;
+  private rowsValid = 0;
+  private rowsWithErrors = 0;
+  private warningCount = 0;
+  private blankRows: number[] = [];
+
+  constructor(private readonly opts: ReadRosterOptions) {}
+
+  onRecord(cells: string[]): void {
+    const row = this.nextLine;
+    this.nextLine += 1 + lineBreaks(cells);
+    if (this.failure !== null) return;
+    try {
+      if (this.plan === null) this.seekHeader(cells, row);
+      else this.dataRow(cells, row);
+    } catch (err) {
+      // Thrown out of the parser's callback it would be lost or wrapped; re-thrown after the chunk.
+      this.failure = err;
+    }
+  }
+
+  throwIfFailed(): void {
+    if (this.failure !== null) throw this.failure;
+  }
+
+  fileWarning(finding: Finding): void {
+    this.findings.push(finding);
+    this.warningCount++;
+  }
+
+  takeBatch(): RosterBatch | null {
+    if (this.records.length === 0 && this.findings.length === 0) return null;
+    const batch = { records: this.records, findings: this.findings };
+    this.records = [];
+    this.findings = [];
+    return batch;
+  }
+
+  /** End of file: settle the header if still pending, then the file-level checks. */
+  finish(): void {
+    if (this.plan === null) {
+      const [first, ...rest] = this.beforeHeader;
+      if (!first) {
+        throw fatal('EMPTY_FILE', `'${this.opts.fileName}' has no header row and no data, only blank lines.`);
+      }
+      this.adoptHeader(first.cells, first.row, []);
+      for (const line of rest) this.dataRow(line.cells, line.row);
+      this.throwIfFailed();
+    }
+    if (this.rowsValid + this.rowsWithErrors === 0) {
+      throw fatal(
+        'HEADER_ONLY',
+        `'${this.opts.fileName}' has a header row but no data rows, so nothing was changed and nobody was archived.`,
+      );
+    }
+    if (this.rowsBlank > 0) {
+      const listed = this.blankRows.join(', ') + (this.rowsBlank > this.blankRows.length ? ', ...' : '');
+      this.fileWarning(
+        makeFinding(
+          'BLANK_ROWS_SKIPPED',
+          `Skipped ${this.rowsBlank} blank row${this.rowsBlank > 1 ? 's' : ''} (row ${listed}).`,
+        ),
+      );
+    }
+  }
+
+  summary(encoding: string, fatalFinding?: Finding): ReadSummary {
+    return {
+      rowsTotal: this.rowsTotal,
+      rowsBlank: this.rowsBlank,
+      rowsValid: this.rowsValid,
+      rowsWithErrors: this.rowsWithErrors,
+      warningCount: this.warningCount,
+      encoding,
+      headers: this.plan?.headers ?? [],
+      ...(fatalFinding ? { fatal: fatalFinding } : {}),
+    };
+  }
+
+  /**
+   * The header is the first line naming at least two known columns; non-blank lines before it are
+   * metadata (report titles, export banners) and are skipped with a warning.
+   */
+  private seekHeader(cells: string[], row: number): void {
+    if (isBlank(cells)) return;
+    if (headerScore(cells) >= 2) {
+      this.adoptHeader(cells, row, this.beforeHeader);
+      this.beforeHeader = [];
+      return;
+    }
+    this.beforeHeader.push({ cells, row });
+    if (this.beforeHeader.length >= MAX_LINES_BEFORE_HEADER) {
+      // No recognisable header near the top: take the first line, so the error names its columns.
+      const [first, ...rest] = this.beforeHeader;
+      this.beforeHeader = [];
+      this.adoptHeader(first.cells, first.row, []);
+      for (const line of rest) this.dataRow(line.cells, line.row);
+    }
+  }
+
+  private adoptHeader(cells: string[], row: number, metadata: Array<{ cells: string[]; row: number }>): void {
+    for (const line of metadata) {
+      const text = line.cells.filter((c) => c.trim().length > 0).join(', ');
+      this.fileWarning(
+        makeFinding(
+          'METADATA_LINE_SKIPPED',
+          `Line '${text.slice(0, 80)}' above the header row was skipped.`,
+          {
+            rowNumber: line.row,
+            value: text.slice(0, 255),
+          },
+        ),
+      );
+    }
+    const plan = planColumns(cells, row, this.opts.matchingKey);
+    this.plan = plan;
+    this.validator = new RosterRowValidator(plan, this.opts.matchingKey, this.opts.schools);
+    for (const warning of plan.warnings) this.fileWarning(warning);
+  }
+
+  private dataRow(cells: string[], row: number): void {
+    this.rowsTotal++;
+    if (isBlank(cells)) {
+      this.rowsBlank++;
+      if (this.blankRows.length < BLANK_ROWS_LISTED) this.blankRows.push(row);
+      return;
+    }
+    const before = this.findings.length;
+    const record = this.validator!.validate(cells, row, this.findings);
+    for (let i = before; i < this.findings.length; i++) {
+      if (this.findings[i].severity === 'warning') this.warningCount++;
+    }
+    if (record) {
+      this.rowsValid++;
+      this.records.push(record);
+    } else {
+      this.rowsWithErrors++;
+    }
+  }
+}

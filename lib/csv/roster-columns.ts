@@ -1,0 +1,76 @@
+import type { MatchingKey, RosterRecord } from './roster-record';
+
+/**
+ * The default template's known columns, how headers are matched to them, and which are required.
+ * Any other column becomes a custom field, keyed by its header as written.
+ */
+export type KnownField = Exclude<keyof RosterRecord, 'rowNumber' | 'custom'>;
+
+export interface KnownColumn {
+  field: KnownField;
+  /** Header as the blank template writes it. */
+  header: string;
+}
+
+/** In template order: a district that fills in the blank template gets exactly these columns. */
+export const KNOWN_COLUMNS: readonly KnownColumn[] = Object.freeze([
+  { field: 'firstName', header: 'First Name' },
+  { field: 'lastName', header: 'Last Name' },
+  { field: 'email', header: 'Email' },
+  { field: 'internalId', header: 'Internal ID' },
+  { field: 'school', header: 'School' },
+  { field: 'role', header: 'Role' },
+  { field: 'coachEmail', header: 'Coach Email' },
+  { field: 'accountingId', header: 'Accounting ID' },
+  { field: 'cleverId', header: 'Clever ID' },
+  { field: 'platformId', header: 'Platform ID' },
+  { field: 'phone', header: 'Phone' },
+]);
+
+export const TEMPLATE_HEADERS: readonly string[] = Object.freeze(KNOWN_COLUMNS.map((c) => c.header));
+
+/** Longest value accepted in a known column, and in a custom column. */
+export const MAX_KNOWN_VALUE = 255;
+export const MAX_CUSTOM_VALUE = 1000;
+
+export const KEY_FIELD: Readonly<Record<MatchingKey, KnownField>> = Object.freeze({
+  email: 'email',
+  internal_id: 'internalId',
+  accounting_id: 'accountingId',
+  clever_id: 'cleverId',
+  platform_id: 'platformId',
+});
+
+export const ID_FIELDS: readonly KnownField[] = ['internalId', 'accountingId', 'cleverId', 'platformId'];
+
+export function requiredFields(matchingKey: MatchingKey): KnownField[] {
+  return ['firstName', 'lastName', 'role', KEY_FIELD[matchingKey]];
+}
+
+export function headerOf(field: KnownField): string {
+  return KNOWN_COLUMNS.find((c) => c.field === field)!.header;
+}
+
+const SEPARATORS = /[\s\-_]+/g;
+const SURROUNDING_QUOTES = /^["'`]+|["'`]+$/g;
+
+/**
+ * Header comparison key: case, surrounding spaces and quotes, BOM/no-break spaces, and spaces,
+ * dashes and underscores do not matter — `first_name`, `FIRST-NAME`, ` "First Name" ` and
+ * `FirstName` are all First Name. Dropping separators entirely is safe because no two known
+ * columns differ only by them.
+ */
+export function normalizeHeader(header: string): string {
+  return header
+    .replace(/[\uFEFF\u00A0]/g, ' ')
+    .trim()
+    .replace(SURROUNDING_QUOTES, '')
+    .toLowerCase()
+    .replace(SEPARATORS, '');
+}
+
+const BY_NORMALIZED = new Map(KNOWN_COLUMNS.map((c) => [normalizeHeader(c.header), c]));
+
+export function knownColumn(header: string): KnownColumn | undefined {
+  return BY_NORMALIZED.get(normalizeHeader(header));
+}

@@ -1,0 +1,247 @@
+import { z } from 'zod';
+import { closestMatch } from './closest-match';
+import {
+  ID_FIELDS,
+  KEY_FIELD,
+  MAX_CUSTOM_VALUE,
+  MAX_KNOWN_VALUE,
+  type KnownField,
+  headerOf,
+} from './roster-columns';
+import { makeFinding, quoteValue } from './roster-findings';
+import type { Finding, MatchingKey, RosterRecord } from './roster-record';
+import { DISTRICT_WIDE_ROLES, ROLES, canonicalRole, normalizeRole } from './roster-roles';
+import type { ColumnPlan } from './roster-header';
+
+/**
+ * Turns one data row into a RosterRecord, or into row errors. This is the hot path (hundreds of
+ * thousands of rows per second), so the checks are hand-written rather than a zod object parse;
+ * the email check reuses zod's own email pattern so the API and the file agree on what an email is.
+ * Every problem of a row is reported, not just the first, so one round of fixes is enough.
+ */
+const EMAIL = z.regexes.email;
+/** Excel's rendering of a long number it could not keep: 1.23457E+11, 4E+12. */
+const SCIENTIFIC = /^\d(?:\.\d+)?E\+\d{1,3}$/i;
+/** Digits, spaces, + - . ( ) and an optional extension; at least 3 digits. */
+const PHONE = /^\+?[\d\s().-]*\d[\d\s().-]*\d[\d\s().-]*\d[\d\s().-]*(?:(?:x|ext\.?)\s*\d{1,6})?$/i;
+
+/** Remembered school suggestions, so a thousand rows with the same bad school cost one lookup. */
+const SUGGESTION_CACHE_LIMIT = 10_000;
+
+const normalizeSchool = (s: string): string => s.trim().replace(/\s+/g, ' ').toLowerCase();
+
+export class RosterRowValidator {
+  private readonly schools: ReadonlySet<string>;
+  private readonly schoolList: readonly string[];
+  private readonly suggestions = new Map<string, string | null>();
+  private readonly keyField: KnownField;
+  private readonly idx: ColumnPlan['index'];
+
+  constructor(
+    private readonly plan: ColumnPlan,
+    matchingKey: MatchingKey,
+    schools: readonly string[],
+  ) {
+    this.schools = new Set(schools);
+    this.schoolList = [...this.schools];
+    this.keyField = KEY_FIELD[matchingKey];
+    this.idx = plan.index;
+  }
+
+  /** Pushes the row's findings to `out`; returns the record, or null when the row has an error. */
+  validate(cells: readonly string[], rowNumber: number, out: Finding[]): RosterRecord | null {
+    const idx = this.idx;
+    let errors = 0;
+    const error = (code: string, problem: string, column: string | null, value: string | null): void => {
+      out.push(makeFinding(code, problem, { rowNumber, column, value }));
+      errors++;
+    };
+    const warn = (code: string, problem: string, column: string | null, value: string | null): void => {
+      out.push(makeFinding(code, problem, { rowNumber, column, value }));
+    };
+
+    const read = (field: KnownField): string => {
+      const i = idx[field];
+      if (i < 0 || i >= cells.length) return '';
+      const value = cells[i].trim();
+      if (value.length > MAX_KNOWN_VALUE) {
+        error(
+          'VALUE_TOO_LONG',
+          `${headerOf(field)} is ${value.length} characters long (at most ${MAX_KNOWN_VALUE}): ${quoteValue(value)}.`,
+          headerOf(field),
+          value.slice(0, MAX_KNOWN_VALUE),
+        );
+      }
+      return value;
+    };
+
+    const firstName = read('firstName');
+    const lastName = read('lastName');
+    const email = read('email').toLowerCase();
+    const internalId = read('internalId');
+    const accountingId = read('accountingId');
+    const cleverId = read('cleverId');
+    const platformId = read('platformId');
+    const roleText = read('role');
+    const schoolText = read('school');
+    const coachText = read('coachEmail').toLowerCase();
+    const phoneText = read('phone');
+
+    if (firstName.length === 0) error('MISSING_REQUIRED_VALUE', 'First Name is empty.', 'First Name', '');
+    if (lastName.length === 0) error('MISSING_REQUIRED_VALUE', 'Last Name is empty.', 'Last Name', '');
+
+    const ids: Record<string, string> = { internalId, accountingId, cleverId, platformId, email };
+    if (ids[this.keyField].length === 0) {
+      const header = headerOf(this.keyField);
+      error('MISSING_KEY', `${header} is empty, and ${header} is the matching key of this sync.`, header, '');
+    }
+    if (email.length > 0 && email.length <= MAX_KNOWN_VALUE && !EMAIL.test(email)) {
+      error('INVALID_EMAIL', `Email ${quoteValue(email)} is not a valid email address.`, 'Email', email);
+    }
+    for (const field of ID_FIELDS) {
+      const value = ids[field];
+      if (value.length > 0 && SCIENTIFIC.test(value)) {
+        error(
+          'SCIENTIFIC_NOTATION_ID',
+          `${headerOf(field)} ${quoteValue(value)} is in scientific notation; a spreadsheet program rounded the ID.`,
+          headerOf(field),
+          value,
+        );
+      }
+    }
+
+    let role: string | undefined;
+    if (roleText.length === 0) {
+      error('MISSING_REQUIRED_VALUE', 'Role is empty.', 'Role', '');
+    } else {
+      role = canonicalRole(roleText);
+      if (role === undefined) {
+        const near = closestMatch(roleText, ROLES, normalizeRole);
+        error(
+          'UNKNOWN_ROLE',
+          `Role ${quoteValue(roleText)} is not a known role${near ? `; did you mean '${near}'?` : '.'}`,
+          'Role',
+          roleText,
+        );
+      }
+    }
+
+    let school: string | null = null;
+    if (role !== undefined && DISTRICT_WIDE_ROLES.has(role)) {
+      // District-wide roles see every school; a School value on their row is ignored.
+      school = null;
+    } else if (schoolText.length === 0) {
+      if (role !== undefined) {
+        error('MISSING_SCHOOL', `School is empty, and a ${role} must belong to a school.`, 'School', '');
+      }
+    } else if (this.schools.has(schoolText)) {
+      school = schoolText;
+    } else if (schoolText.length <= MAX_KNOWN_VALUE) {
+      const near = this.suggestSchool(schoolText);
+      error(
+        'UNKNOWN_SCHOOL',
+        `School ${quoteValue(schoolText)} does not exist in this district${near ? `; did you mean '${near}'?` : '.'}`,
+        'School',
+        schoolText,
+      );
+    }
+
+    let coachEmail: string | null = null;
+    if (coachText.length > 0 && coachText.length <= MAX_KNOWN_VALUE) {
+      if (EMAIL.test(coachText)) coachEmail = coachText;
+      else
+        warn(
+          'INVALID_COACH_EMAIL',
+          `Coach Email ${quoteValue(coachText)} is not a valid email address; it was ignored.`,
+          'Coach Email',
+          coachText,
+        );
+    }
+
+    let phone: string | null = null;
+    if (phoneText.length > 0 && phoneText.length <= MAX_KNOWN_VALUE) {
+      if (PHONE.test(phoneText)) phone = phoneText;
+      else
+        warn(
+          'INVALID_PHONE',
+          `Phone ${quoteValue(phoneText)} is not a phone number; it was ignored.`,
+          'Phone',
+          phoneText,
+        );
+    }
+
+    const custom: Record<string, string> = {};
+    for (const { index, key } of this.plan.custom) {
+      const value = index < cells.length ? cells[index].trim() : '';
+      if (value.length > MAX_CUSTOM_VALUE) {
+        error(
+          'VALUE_TOO_LONG',
+          `${key} is ${value.length} characters long (at most ${MAX_CUSTOM_VALUE} in a custom column): ${quoteValue(value)}.`,
+          key,
+          value.slice(0, MAX_CUSTOM_VALUE),
+        );
+      }
+      custom[key] = value;
+    }
+
+    for (const index of this.plan.unnamed) {
+      if (index < cells.length && cells[index].trim().length > 0) {
+        const value = cells[index].trim();
+        warn(
+          'UNNAMED_COLUMN_VALUE',
+          `Value ${quoteValue(value)} is in column ${index + 1}, which has no header; it was ignored.`,
+          null,
+          value,
+        );
+      }
+    }
+
+    const width = this.plan.width;
+    if (cells.length > width) {
+      for (let i = width; i < cells.length; i++) {
+        const value = cells[i].trim();
+        if (value.length > 0) {
+          error(
+            'CELLS_BEYOND_HEADER',
+            `The row has ${cells.length} values but the header only ${width} columns; value ${quoteValue(value)} is in column ${i + 1}, past the last header.`,
+            null,
+            value,
+          );
+          break;
+        }
+      }
+    } else if (cells.length < width) {
+      warn(
+        'TOO_FEW_CELLS',
+        `The row has ${cells.length} values but the header has ${width} columns; the missing values were treated as empty.`,
+        null,
+        null,
+      );
+    }
+
+    if (errors > 0 || role === undefined) return null;
+    return {
+      rowNumber,
+      firstName,
+      lastName,
+      email: email.length > 0 ? email : null,
+      internalId: internalId.length > 0 ? internalId : null,
+      accountingId: accountingId.length > 0 ? accountingId : null,
+      cleverId: cleverId.length > 0 ? cleverId : null,
+      platformId: platformId.length > 0 ? platformId : null,
+      role,
+      school,
+      coachEmail,
+      phone,
+      custom,
+    };
+  }
+
+  private suggestSchool(value: string): string | null {
+    const cached = this.suggestions.get(value);
+    if (cached !== undefined) return cached;
+    const near = closestMatch(value, this.schoolList, normalizeSchool);
+    if (this.suggestions.size < SUGGESTION_CACHE_LIMIT) this.suggestions.set(value, near);
+    return near;
+  }
+}
