@@ -1,0 +1,137 @@
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { createFetchFileActivities } from '../../../activities/fetch-file.activities';
+import { encryptSecret } from '../../../lib/crypto/secret-box';
+import { SyncRunsRepository } from '../../../lib/db/repositories/sync-runs.repository';
+import { ArtifactStore } from '../../../lib/storage/artifact-store';
+import { startOpenSshServer, type OpenSshServer } from '../../support/openssh-server';
+import { FIXTURES } from '../../support/paths';
+import { createTestDatabase, type TestDatabase } from '../../support/postgres';
+
+/** fetchFile against the real places files come from: our hosted folder and OpenSSH's sshd. */
+describe('fetching the district file', () => {
+  let db: TestDatabase;
+  let sshd: OpenSshServer;
+  let dataDir: string;
+  let remoteDir: string;
+  const secretKey = crypto.randomBytes(32).toString('hex');
+  const roster = fs.readFileSync(path.join(FIXTURES, 'e2e', '01-initial-roster.csv'));
+  const sha256 = crypto.createHash('sha256').update(roster).digest('hex');
+
+  before(async () => {
+    [db, sshd] = await Promise.all([createTestDatabase(), startOpenSshServer()]);
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rostersync-fetch-'));
+    remoteDir = path.join(sshd.dir, 'exports');
+    fs.mkdirSync(remoteDir);
+  });
+  after(async () => {
+    await sshd?.stop();
+    await db?.drop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const activities = () =>
+    createFetchFileActivities({
+      pool: db.pool,
+      artifacts: new ArtifactStore(path.join(dataDir, 'artifacts')),
+      hostedRoot: path.join(dataDir, 'sftp'),
+      secretKey,
+      quietMs: 0,
+      downloadConcurrency: 4,
+    });
+
+  async function districtWithConfig(slug: string, config: Record<string, unknown>): Promise<string> {
+    const { rows } = await db.pool.query<{ id: string }>(
+      `INSERT INTO districts (name, slug, time_zone) VALUES ($1, $1, 'America/Chicago') RETURNING id`,
+      [slug],
+    );
+    const columns = Object.keys(config);
+    await db.pool.query(
+      `INSERT INTO sync_configs (district_id, ${columns.join(', ')}) VALUES ($1, ${columns.map((_, i) => `$${i + 2}`).join(', ')})`,
+      [rows[0].id, ...Object.values(config)],
+    );
+    return rows[0].id;
+  }
+
+  const newRun = async (districtId: string) =>
+    (await new SyncRunsRepository(db.pool).create({ districtId, trigger: 'sync_now', dryRun: false })).id;
+
+  it('copies the latest file from the hosted folder, byte for byte, and records it on the run', async () => {
+    const districtId = await districtWithConfig('hosted-district', { source: 'hosted', file_rule: 'latest' });
+    fs.mkdirSync(path.join(dataDir, 'sftp', 'hosted-district'), { recursive: true });
+    fs.writeFileSync(path.join(dataDir, 'sftp', 'hosted-district', 'users.csv'), roster);
+    fs.writeFileSync(path.join(dataDir, 'sftp', 'hosted-district', 'next.csv.filepart'), 'half');
+    const runId = await newRun(districtId);
+    const fetched = await activities().fetchFile({ runId });
+    assert.equal(fetched.name, 'users.csv');
+    assert.equal(fetched.sha256, sha256);
+    const run = await new SyncRunsRepository(db.pool).get(runId);
+    assert.equal(run?.file_sha256, sha256);
+    assert.equal(run?.file_size, roster.length);
+  });
+
+  it("downloads from a district's own SFTP server with a pinned host key and an encrypted key", async () => {
+    fs.writeFileSync(path.join(remoteDir, 'staff_export.csv'), roster);
+    const districtId = await districtWithConfig('own-server', {
+      source: 'external',
+      file_rule: 'specific_name',
+      file_name: 'staff_export.csv',
+      external_host: '127.0.0.1',
+      external_port: sshd.port,
+      external_username: sshd.username,
+      external_key_enc: encryptSecret(secretKey, sshd.privateKey),
+      external_host_key: sshd.hostKeyFingerprint,
+      external_path: remoteDir,
+    });
+    const runId = await newRun(districtId);
+    const store = new ArtifactStore(path.join(dataDir, 'artifacts'));
+    const fetched = await activities().fetchFile({ runId });
+    assert.equal(fetched.sha256, sha256);
+    assert.deepEqual(fs.readFileSync(store.resolve(fetched.fileRef)), roster);
+    // A retry re-uses the copy it made, even if the server's file changed since.
+    fs.writeFileSync(path.join(remoteDir, 'staff_export.csv'), 'changed');
+    assert.equal((await activities().fetchFile({ runId })).sha256, sha256);
+  });
+
+  it('refuses a server whose host key does not match, with a non-retryable HostKeyMismatch', async () => {
+    const districtId = await districtWithConfig('spoofed', {
+      source: 'external',
+      file_rule: 'latest',
+      external_host: '127.0.0.1',
+      external_port: sshd.port,
+      external_username: sshd.username,
+      external_key_enc: encryptSecret(secretKey, sshd.privateKey),
+      external_host_key: 'SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA',
+      external_path: remoteDir,
+    });
+    await assert.rejects(
+      activities().fetchFile({ runId: await newRun(districtId) }),
+      (err: Error & { type?: string; nonRetryable?: boolean }) => {
+        assert.equal(err.type, 'HostKeyMismatch');
+        assert.equal(err.nonRetryable, true);
+        assert.match(err.message, new RegExp(sshd.hostKeyFingerprint.replace(/[+/]/g, '.')));
+        return true;
+      },
+    );
+  });
+
+  it('reports a missing file as FileNotFound with what to do', async () => {
+    const districtId = await districtWithConfig('no-file', {
+      source: 'hosted',
+      file_rule: 'specific_name',
+      file_name: 'users.csv',
+    });
+    await assert.rejects(
+      activities().fetchFile({ runId: await newRun(districtId) }),
+      (err: Error & { type?: string }) => {
+        assert.equal(err.type, 'FileNotFound');
+        assert.match(err.message, /No file named 'users.csv'/);
+        return true;
+      },
+    );
+  });
+});
