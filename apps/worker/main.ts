@@ -1,0 +1,32 @@
+import { Runtime } from '@temporalio/worker';
+import { loadEnv } from '../../lib/config/env';
+import { createPool } from '../../lib/db/pool';
+import { connectWorker } from '../../lib/temporal/connection';
+import { createWorker } from './worker';
+
+/**
+ * The Temporal worker process. SIGTERM / SIGINT start a graceful shutdown (the SDK's runtime
+ * installs those handlers): polling stops, running activities get the grace time, then it exits.
+ */
+async function run(): Promise<void> {
+  const env = loadEnv();
+  Runtime.install({ shutdownSignals: ['SIGINT', 'SIGTERM'] });
+  const connection = await connectWorker(env);
+  const pool = createPool(env.DATABASE_URL, env.WORKER_MAX_ACTIVITIES + 2);
+  try {
+    const worker = await createWorker({ connection, pool, env });
+    console.log(
+      `worker polling task queue "${env.TEMPORAL_TASK_QUEUE}" at ${env.TEMPORAL_ADDRESS} ` +
+        `(activities ${env.WORKER_MAX_ACTIVITIES}, workflow tasks ${env.WORKER_MAX_WORKFLOW_TASKS})`,
+    );
+    await worker.run();
+  } finally {
+    await pool.end();
+    await connection.close();
+  }
+}
+
+run().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});
