@@ -18,6 +18,8 @@ export interface SyncRunRow {
   rows_total: number | null;
   rows_blank: number | null;
   rows_valid: number | null;
+  rows_with_errors: number | null;
+  active_before: number | null;
   created_count: number | null;
   updated_count: number | null;
   unchanged_count: number | null;
@@ -37,7 +39,7 @@ export interface SyncRunRow {
 }
 
 const COLUMNS = `id, district_id, trigger, dry_run, status, stage, workflow_id, file_name, file_size, file_sha256, file_ref,
-  rows_total, rows_blank, rows_valid, created_count, updated_count, unchanged_count, reactivated_count, archived_count,
+  rows_total, rows_blank, rows_valid, rows_with_errors, active_before, created_count, updated_count, unchanged_count, reactivated_count, archived_count,
   error_count, warning_count, timings, plan_samples, failure_type, failure_message, applied_at, retry_of, created_at,
   started_at, finished_at`;
 
@@ -101,5 +103,53 @@ export class SyncRunsRepository {
     }
     if (sets.length === 0) return;
     await this.db.query(`UPDATE sync_runs SET ${sets.join(', ')} WHERE id = $1`, [runId, ...values]);
+  }
+
+  /**
+   * Marks a run running (idempotent: a retried start keeps the first started_at). Returns false when
+   * the run is already final, so a stray retry cannot revive it.
+   */
+  async markRunning(runId: string, workflowId: string): Promise<boolean> {
+    const res = await this.db.query(
+      `UPDATE sync_runs SET status = 'running', workflow_id = $2, started_at = COALESCE(started_at, now())
+       WHERE id = $1 AND status IN ('queued', 'running', 'held')`,
+      [runId, workflowId],
+    );
+    return res.rowCount === 1;
+  }
+
+  /** Another run of the same district that is running right now (runs of a district never overlap). */
+  async otherRunning(runId: string, districtId: string): Promise<SyncRunRow | undefined> {
+    const { rows } = await this.db.query<SyncRunRow>(
+      `SELECT ${COLUMNS} FROM sync_runs WHERE district_id = $1 AND id <> $2 AND status = 'running' LIMIT 1`,
+      [districtId, runId],
+    );
+    return rows[0];
+  }
+
+  /** Data rows (blank rows excluded) of the district's last applied file: the row-drop safeguard's baseline. */
+  async lastAppliedRowCount(districtId: string, excludeRunId: string): Promise<number | null> {
+    const { rows } = await this.db.query<{ n: number | null }>(
+      `SELECT rows_total - COALESCE(rows_blank, 0) AS n FROM sync_runs
+       WHERE district_id = $1 AND id <> $2 AND applied_at IS NOT NULL AND NOT dry_run AND rows_total IS NOT NULL
+       ORDER BY applied_at DESC LIMIT 1`,
+      [districtId, excludeRunId],
+    );
+    return rows[0]?.n ?? null;
+  }
+
+  /** Final (or held) status with its reason; finished_at only once final. */
+  async finish(
+    runId: string,
+    status: Exclude<RunStatus, 'queued' | 'running'>,
+    failure: { type?: string; message?: string },
+  ): Promise<void> {
+    await this.db.query(
+      `UPDATE sync_runs SET status = $2, stage = CASE WHEN $2 = 'held' THEN 'review' ELSE 'done' END,
+              failure_type = $3, failure_message = $4,
+              finished_at = CASE WHEN $2 = 'held' THEN NULL ELSE COALESCE(finished_at, now()) END
+       WHERE id = $1`,
+      [runId, status, failure.type ?? null, failure.message ?? null],
+    );
   }
 }

@@ -1,0 +1,250 @@
+import { once } from 'node:events';
+import type { Pool } from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import type { Writable } from 'node:stream';
+import { errorCode } from '../csv/error-codes';
+import type { Finding, MatchingKey, RosterRecord } from '../csv/roster-record';
+import { copyLine } from './copy-text';
+import { heartbeat } from './heartbeat';
+import { KEY_LABEL, recordKey } from './matching-key';
+import { customJson, rowHash } from './row-hash';
+import { assertRunId, stagePartition } from './run-id';
+
+/** The batches the CSV reader yields; its return value (the summary) is passed through. */
+export interface Batch {
+  records: RosterRecord[];
+  findings: Finding[];
+  /**
+   * Matching keys of rows rejected with a row error (normalised like a record's key). Staged so the
+   * users of those rows are left as they are instead of being archived because of the error.
+   */
+  errorKeys?: ReadonlyArray<{ rowNumber: number; key: string }>;
+}
+
+const STAGE_COLUMNS =
+  'run_id, row_number, match_key, email, first_name, last_name, internal_id, accounting_id, clever_id, platform_id, role, school, coach_email, phone, custom, row_hash, has_error';
+const ERROR_COLUMNS = 'run_id, row_number, column_name, value, code, severity, message';
+
+/** Only this module speaks SQL about staging tables. */
+export class StagingRepository {
+  constructor(private readonly pool: Pool) {}
+
+  /** Clears whatever an earlier attempt of this run left: staging, findings and plan. */
+  async reset(runId: string): Promise<void> {
+    const id = assertRunId(runId);
+    const part = stagePartition(id);
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query(`DROP TABLE IF EXISTS ${part}`);
+      await client.query(
+        `CREATE UNLOGGED TABLE ${part} PARTITION OF stage_rows FOR VALUES IN ('${id}') WITH (autovacuum_enabled = false)`,
+      );
+      await client.query('DELETE FROM run_errors WHERE run_id = $1', [id]);
+      await client.query('DELETE FROM run_plan WHERE run_id = $1', [id]);
+      await client.query('COMMIT');
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  async exists(runId: string): Promise<boolean> {
+    const { rows } = await this.pool.query<{ t: string | null }>('SELECT to_regclass($1)::text AS t', [
+      stagePartition(runId),
+    ]);
+    return rows[0].t !== null;
+  }
+
+  async drop(runId: string): Promise<void> {
+    await this.pool.query(`DROP TABLE IF EXISTS ${stagePartition(runId)}`);
+  }
+
+  /**
+   * Streams every batch into staging (records) and run_errors (findings) through two COPY streams
+   * at once, with back-pressure: memory holds one batch whatever the file's size.
+   * Returns the generator's return value (the reader's summary).
+   */
+  async copyBatches<S>(runId: string, key: MatchingKey, batches: AsyncGenerator<Batch, S>): Promise<S> {
+    const id = assertRunId(runId);
+    const [stageClient, errorClient] = [await this.pool.connect(), await this.pool.connect()];
+    const stageCopy = stageClient.query(copyFrom(`COPY ${stagePartition(id)} (${STAGE_COLUMNS}) FROM STDIN`));
+    const errorCopy = errorClient.query(copyFrom(`COPY run_errors (${ERROR_COLUMNS}) FROM STDIN`));
+    const done = [finished(stageCopy), finished(errorCopy)];
+    // Observed here so an early COPY failure is not an unhandled rejection; awaited below.
+    for (const p of done) p.catch(() => undefined);
+    let failure: unknown;
+    try {
+      let batchNo = 0;
+      for (;;) {
+        const next = await batches.next();
+        if (next.done) {
+          stageCopy.end();
+          errorCopy.end();
+          await Promise.all(done);
+          return next.value;
+        }
+        const { records, findings } = next.value;
+        const errorRows = new Set<number>();
+        let errorText = '';
+        for (const f of findings) {
+          if (f.severity === 'error' && f.rowNumber !== null) errorRows.add(f.rowNumber);
+          errorText += copyLine([id, f.rowNumber, f.column, f.value, f.code, f.severity, f.message]);
+        }
+        let stageText = '';
+        for (const r of records) {
+          stageText += copyLine([
+            id,
+            r.rowNumber,
+            recordKey(r, key),
+            r.email,
+            r.firstName,
+            r.lastName,
+            r.internalId,
+            r.accountingId,
+            r.cleverId,
+            r.platformId,
+            r.role,
+            r.school,
+            r.coachEmail,
+            r.phone,
+            customJson(r.custom),
+            rowHash(r),
+            errorRows.has(r.rowNumber) ? 't' : 'f',
+          ]);
+        }
+        for (const e of next.value.errorKeys ?? []) {
+          const k = key === 'platform_id' ? e.key.toLowerCase() : e.key;
+          stageText += copyLine([
+            id,
+            e.rowNumber,
+            k,
+            null,
+            '',
+            '',
+            null,
+            null,
+            null,
+            null,
+            '',
+            null,
+            null,
+            null,
+            '{}',
+            '',
+            't',
+          ]);
+        }
+        await Promise.all([write(stageCopy, stageText), write(errorCopy, errorText)]);
+        if (++batchNo % 20 === 0) heartbeat({ batches: batchNo });
+      }
+    } catch (err) {
+      failure = err;
+      stageCopy.destroy(err as Error);
+      errorCopy.destroy(err as Error);
+      await Promise.allSettled(done);
+      throw err;
+    } finally {
+      // A client whose COPY was aborted is not reused.
+      stageClient.release(failure as Error | undefined);
+      errorClient.release(failure as Error | undefined);
+    }
+  }
+
+  /**
+   * Within-file duplicates, found in SQL once everything is staged: every copy of a duplicated
+   * matching key (DUPLICATE_KEY) or email (DUPLICATE_EMAIL) becomes a row error, so none of them is
+   * applied, and the message names the other rows so the admin can find them.
+   */
+  async flagDuplicates(runId: string, key: MatchingKey): Promise<void> {
+    const id = assertRunId(runId);
+    const part = stagePartition(id);
+    await this.insertDuplicates(id, part, 'match_key', 'DUPLICATE_KEY', KEY_LABEL[key]);
+    if (key !== 'email') await this.insertDuplicates(id, part, 'email', 'DUPLICATE_EMAIL', 'Email');
+  }
+
+  private async insertDuplicates(
+    id: string,
+    part: string,
+    column: 'match_key' | 'email',
+    code: 'DUPLICATE_KEY' | 'DUPLICATE_EMAIL',
+    label: string,
+  ): Promise<void> {
+    errorCode(code); // the code must exist in the dictionary served to admins
+    await this.pool.query(
+      `WITH dup AS (
+         SELECT ${column} AS v FROM ${part} WHERE ${column} IS NOT NULL GROUP BY ${column} HAVING count(*) > 1
+       ), grouped AS (
+         SELECT s.${column} AS v, array_agg(s.row_number ORDER BY s.row_number) AS rows
+         FROM ${part} s JOIN dup ON dup.v = s.${column} GROUP BY s.${column}
+       )
+       INSERT INTO run_errors (${ERROR_COLUMNS})
+       SELECT $1, r, $2, g.v, $3, 'error',
+              format('%s "%s" appears on %s rows (%s); none of them was applied. Keep one row per person.',
+                     $2::text, g.v, cardinality(g.rows), array_to_string(g.rows[1:10], ', ')
+                     || CASE WHEN cardinality(g.rows) > 10 THEN ', …' ELSE '' END)
+       FROM grouped g, unnest(g.rows) AS r`,
+      [id, label, code],
+    );
+  }
+
+  /** Marks staged rows that have any row error (findings may arrive in another batch than their row). */
+  async markErrorRows(runId: string): Promise<void> {
+    const id = assertRunId(runId);
+    await this.pool.query(
+      `UPDATE ${stagePartition(id)} s SET has_error = true
+       FROM (SELECT DISTINCT row_number FROM run_errors WHERE run_id = $1 AND severity = 'error' AND row_number IS NOT NULL) e
+       WHERE s.row_number = e.row_number AND NOT s.has_error`,
+      [id],
+    );
+  }
+
+  /** The file-level finding that stopped the run, recorded once (the reader may already have yielded it). */
+  async recordFatal(runId: string, fatal: Finding): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO run_errors (${ERROR_COLUMNS})
+       SELECT $1, $2, $3, $4, $5, 'fatal', $6
+       WHERE NOT EXISTS (SELECT 1 FROM run_errors WHERE run_id = $1 AND severity = 'fatal')`,
+      [assertRunId(runId), fatal.rowNumber, fatal.column, fatal.value, fatal.code, fatal.message],
+    );
+  }
+
+  async analyze(runId: string): Promise<void> {
+    await this.pool.query(`ANALYZE ${stagePartition(runId)}`);
+  }
+
+  async counts(
+    runId: string,
+  ): Promise<{ valid: number; rowsWithErrors: number; errors: number; warnings: number }> {
+    const id = assertRunId(runId);
+    const { rows } = await this.pool.query<{
+      valid: number;
+      rows_with_errors: number;
+      errors: number;
+      warnings: number;
+    }>(
+      `SELECT (SELECT count(*)::int FROM ${stagePartition(id)} WHERE NOT has_error) AS valid,
+              count(DISTINCT row_number) FILTER (WHERE severity = 'error')::int AS rows_with_errors,
+              count(*) FILTER (WHERE severity = 'error')::int AS errors,
+              count(*) FILTER (WHERE severity = 'warning')::int AS warnings
+       FROM run_errors WHERE run_id = $1`,
+      [id],
+    );
+    const r = rows[0];
+    return { valid: r.valid, rowsWithErrors: r.rows_with_errors, errors: r.errors, warnings: r.warnings };
+  }
+}
+
+async function write(stream: Writable, text: string): Promise<void> {
+  if (text.length === 0) return;
+  if (!stream.write(text)) await once(stream, 'drain');
+}
+
+function finished(stream: Writable): Promise<void> {
+  return new Promise((resolve, reject) => {
+    stream.once('finish', resolve);
+    stream.once('error', reject);
+  });
+}

@@ -1,0 +1,300 @@
+import type { Readable } from 'node:stream';
+import { ApplicationFailure } from '@temporalio/common';
+import type { Pool } from 'pg';
+import {
+  FailureType,
+  type ApplyResult,
+  type PlanResult,
+  type RunStatus,
+  type Safeguards,
+  type StageResult,
+  type SyncTrigger,
+} from '../contracts/sync';
+import { errorCode } from '../csv/error-codes';
+import type { Finding, MatchingKey } from '../csv/roster-record';
+import { readRoster as realReadRoster } from '../csv/read-roster';
+import type { ReadRosterOptions, ReadSummary, RosterBatch } from '../csv/read-roster';
+import { SchoolsRepository } from '../db/repositories/schools.repository';
+import { SyncConfigsRepository, type SyncConfigRecord } from '../db/repositories/sync-configs.repository';
+import { SyncRunsRepository, type SyncRunRow } from '../db/repositories/sync-runs.repository';
+import type { ArtifactStore } from '../storage/artifact-store';
+import { ApplyRepository } from './apply.repository';
+import { CoachingGroupsRepository } from './coaching-groups.repository';
+import { fatalFailureType } from './fatal-type';
+import { withHeartbeat } from './heartbeat';
+import { PlanRepository } from './plan.repository';
+import { StagingRepository } from './staging.repository';
+
+export type ReadRoster = (
+  source: Readable,
+  opts: ReadRosterOptions,
+) => AsyncGenerator<RosterBatch, ReadSummary>;
+
+export interface SyncEngineDeps {
+  pool: Pool;
+  artifacts: ArtifactStore;
+  /** The streaming CSV reader; replaceable only so tests can feed hand-made batches. */
+  readRoster?: ReadRoster;
+}
+
+/**
+ * A run's life in the database: create, start, stage the file, plan, apply, finish. Every step is
+ * idempotent on the run id, so Temporal can retry or reset any of them.
+ */
+export class SyncEngine {
+  private readonly runs: SyncRunsRepository;
+  private readonly configs: SyncConfigsRepository;
+  private readonly staging: StagingRepository;
+  private readonly plans: PlanRepository;
+  private readonly readRoster: ReadRoster;
+
+  constructor(private readonly deps: SyncEngineDeps) {
+    this.runs = new SyncRunsRepository(deps.pool);
+    this.configs = new SyncConfigsRepository(deps.pool);
+    this.staging = new StagingRepository(deps.pool);
+    this.plans = new PlanRepository(deps.pool);
+    this.readRoster = deps.readRoster ?? realReadRoster;
+  }
+
+  async createRun(input: {
+    districtId: string;
+    trigger: SyncTrigger;
+    dryRun: boolean;
+  }): Promise<{ runId: string }> {
+    await this.config(input.districtId);
+    const run = await this.runs.create(input);
+    return { runId: run.id };
+  }
+
+  async startRun(input: { runId: string; workflowId: string }): Promise<{ safeguards: Safeguards }> {
+    const run = await this.run(input.runId);
+    const config = await this.config(run.district_id);
+    const other = await this.runs.otherRunning(run.id, run.district_id);
+    if (other) {
+      // Retryable on purpose: the other run finishes, then this one starts.
+      throw ApplicationFailure.create({
+        type: 'RunInProgress',
+        message: `Run ${other.id} of this district is still running; runs of one district never overlap.`,
+        nonRetryable: false,
+      });
+    }
+    await this.runs.markRunning(run.id, input.workflowId);
+    return {
+      safeguards: {
+        errorThresholdPct: config.errorThresholdPct,
+        maxArchivePct: config.maxArchivePct,
+        maxArchiveCount: config.maxArchiveCount,
+        maxRowDropPct: config.maxRowDropPct,
+      },
+    };
+  }
+
+  async stageFile(input: { runId: string }): Promise<StageResult> {
+    const started = Date.now();
+    const run = await this.run(input.runId);
+    const config = await this.config(run.district_id);
+    if (!run.file_ref) {
+      throw ApplicationFailure.nonRetryable(
+        'The run has no file to read: fetching the file did not complete.',
+        FailureType.FileNotFound,
+      );
+    }
+    const schools = (await new SchoolsRepository(this.deps.pool).listForDistrict(run.district_id)).map(
+      (s) => s.name,
+    );
+    await this.staging.reset(run.id);
+    const source = this.deps.artifacts.open(run.file_ref);
+    let summary: ReadSummary;
+    try {
+      summary = await this.staging.copyBatches(
+        run.id,
+        config.matchingKey,
+        this.readRoster(source, {
+          fileName: run.file_name ?? 'roster.csv',
+          matchingKey: config.matchingKey,
+          schools,
+        }),
+      );
+    } finally {
+      source.destroy();
+    }
+    const copied = Date.now();
+    await this.runs.update(run.id, { stage: 'staging' }, { stage: 'stage_copy', ms: copied - started });
+
+    let fatal = summary.fatal;
+    if (!fatal) {
+      await withHeartbeat('checking rows', async () => {
+        await this.staging.flagDuplicates(run.id, config.matchingKey);
+        await this.staging.markErrorRows(run.id);
+        await this.staging.analyze(run.id);
+      });
+    }
+    const counts = await this.staging.counts(run.id);
+    if (!fatal && counts.valid + counts.rowsWithErrors === 0) fatal = headerOnly();
+    if (fatal) await this.staging.recordFatal(run.id, fatal);
+
+    const result: StageResult = {
+      rowsTotal: summary.rowsTotal,
+      rowsBlank: summary.rowsBlank,
+      rowsValid: fatal ? 0 : counts.valid,
+      rowsWithErrors: counts.rowsWithErrors,
+      warningCount: counts.warnings,
+      ...(fatal ? { fatal: { type: fatalFailureType(fatal.code), message: fatal.message } } : {}),
+    };
+    await this.runs.update(
+      run.id,
+      {
+        stage: 'staged',
+        rows_total: result.rowsTotal,
+        rows_blank: result.rowsBlank,
+        rows_valid: result.rowsValid,
+        rows_with_errors: result.rowsWithErrors,
+        error_count: counts.errors + (fatal ? 1 : 0),
+        warning_count: counts.warnings,
+      },
+      { stage: 'stage_checks', ms: Date.now() - copied },
+    );
+    await this.runs.update(run.id, {}, { stage: 'stage', ms: Date.now() - started });
+    return result;
+  }
+
+  async planChanges(input: { runId: string }): Promise<PlanResult> {
+    const started = Date.now();
+    const run = await this.run(input.runId);
+    const config = await this.config(run.district_id);
+    const previousRowCount = await this.runs.lastAppliedRowCount(run.district_id, run.id);
+    if (run.applied_at) {
+      // Already applied (a reset replayed this step): the stored plan is the plan; users changed since.
+      const counts = await this.plans.counts(run.id);
+      return {
+        ...counts,
+        unchanged: run.unchanged_count ?? 0,
+        activeBefore: run.active_before ?? 0,
+        previousRowCount,
+      };
+    }
+    await this.requireStaging(run.id);
+    const activeBefore = await this.plans.activeUsers(run.district_id);
+    const counts = await withHeartbeat('planning', async () => {
+      await this.plans.clear(run.id);
+      const rows = await this.plans.planRows(run.id, run.district_id, config.matchingKey);
+      const archive = await this.plans.planArchives(run.id, run.district_id, config.matchingKey);
+      return { ...rows, archive };
+    });
+    const unchanged = Math.max(0, (run.rows_valid ?? 0) - counts.create - counts.update - counts.reactivate);
+    const samples = await this.plans.samples(run.id);
+    await this.runs.update(
+      run.id,
+      {
+        stage: 'planned',
+        created_count: counts.create,
+        updated_count: counts.update,
+        unchanged_count: unchanged,
+        reactivated_count: counts.reactivate,
+        archived_count: counts.archive,
+        plan_samples: samples,
+        active_before: activeBefore,
+      },
+      { stage: 'plan', ms: Date.now() - started },
+    );
+    return { ...counts, unchanged, activeBefore, previousRowCount };
+  }
+
+  async applyChanges(input: { runId: string }): Promise<ApplyResult> {
+    const started = Date.now();
+    const run = await this.run(input.runId);
+    const config = await this.config(run.district_id);
+    const client = await this.deps.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const apply = new ApplyRepository(client);
+      await apply.lockDistrict(run.district_id);
+      if (!(await apply.claim(run.id))) {
+        await client.query('ROLLBACK');
+        const now = await this.run(run.id);
+        return {
+          applied: false,
+          created: now.applied_at ? (now.created_count ?? 0) : 0,
+          updated: now.applied_at ? (now.updated_count ?? 0) : 0,
+          reactivated: now.applied_at ? (now.reactivated_count ?? 0) : 0,
+          archived: now.applied_at ? (now.archived_count ?? 0) : 0,
+        };
+      }
+      await this.requireStaging(run.id);
+      const counts = await withHeartbeat('applying', async () => {
+        const applied = await apply.apply(run.id, run.district_id);
+        await new CoachingGroupsRepository(client).sync(run.district_id, config.coachingGroups);
+        return applied;
+      });
+      await new SyncRunsRepository(client).update(
+        run.id,
+        {
+          stage: 'applied',
+          created_count: counts.created,
+          updated_count: counts.updated,
+          reactivated_count: counts.reactivated,
+          archived_count: counts.archived,
+        },
+        { stage: 'apply', ms: Date.now() - started },
+      );
+      await client.query('COMMIT');
+      return { applied: true, ...counts };
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  async finishRun(input: {
+    runId: string;
+    status: Exclude<RunStatus, 'queued' | 'running'>;
+    failureType?: string;
+    failureMessage?: string;
+  }): Promise<void> {
+    const run = await this.run(input.runId);
+    await this.runs.finish(run.id, input.status, { type: input.failureType, message: input.failureMessage });
+    // A held run keeps its staging for the review decision; a final run keeps plan and errors only.
+    if (input.status !== 'held') await this.staging.drop(run.id);
+  }
+
+  private async run(runId: string): Promise<SyncRunRow> {
+    const run = await this.runs.get(runId);
+    if (!run) throw ApplicationFailure.nonRetryable(`Run ${runId} does not exist.`, FailureType.RunNotFound);
+    return run;
+  }
+
+  private async config(districtId: string): Promise<SyncConfigRecord & { matchingKey: MatchingKey }> {
+    const config = await this.configs.get(districtId);
+    if (!config) {
+      throw ApplicationFailure.nonRetryable(
+        'The district has no sync configuration; save one on the sync settings page first.',
+        FailureType.ConfigMissing,
+      );
+    }
+    return config;
+  }
+
+  private async requireStaging(runId: string): Promise<void> {
+    if (!(await this.staging.exists(runId))) {
+      // Staging is dropped once a run is final; a reset to a later step needs the file staged again.
+      throw ApplicationFailure.nonRetryable(
+        'The staged rows of this run are gone (the run was already finished); reset the run to stageFile.',
+        'StagingMissing',
+      );
+    }
+  }
+}
+
+function headerOnly(): Finding {
+  const entry = errorCode('HEADER_ONLY');
+  return {
+    code: entry.code,
+    severity: 'fatal',
+    rowNumber: null,
+    column: null,
+    value: null,
+    message: entry.title,
+  };
+}
