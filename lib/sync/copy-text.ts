@@ -2,14 +2,24 @@
  * Postgres COPY text format, written by hand: it is the fastest way to move a million rows from
  * the reader into staging (no CSV quoting pass on the server, one string per batch).
  */
-const SPECIAL = /[\\\n\r\t\u0000]/;
+const NUL = String.fromCharCode(0);
+
+function needsEscape(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    // backslash, newline, carriage return, tab, NUL (Postgres text cannot hold NUL: it is dropped)
+    if (c === 92 || c === 10 || c === 13 || c === 9 || c === 0) return true;
+  }
+  return false;
+}
 
 export function copyValue(value: string | number | boolean | null | undefined): string {
   if (value === null || value === undefined) return '\\N';
   const text = String(value);
-  if (!SPECIAL.test(text)) return text;
+  if (!needsEscape(text)) return text;
   return text
-    .replace(/\u0000/g, '')
+    .split(NUL)
+    .join('')
     .replace(/\\/g, '\\\\')
     .replace(/\n/g, '\\n')
     .replace(/\r/g, '\\r')
