@@ -1,0 +1,73 @@
+import { z } from 'zod';
+
+/**
+ * Limits of the hosted SFTP server, from optional environment variables. Parsed once at boot;
+ * a bad value fails fast naming the variable.
+ */
+const positiveInt = z.coerce.number().int().positive();
+
+export const SftpConfig = z.object({
+  /** Largest single file a district may upload. */
+  SFTP_MAX_FILE_BYTES: positiveInt.default(2 * 1024 ** 3),
+  /** Total bytes stored in one district's folder. */
+  SFTP_QUOTA_BYTES: positiveInt.default(10 * 1024 ** 3),
+  /** Open file and directory handles per session. */
+  SFTP_MAX_HANDLES: positiveInt.default(64),
+  /** Concurrent SFTP sessions per account. */
+  SFTP_MAX_SESSIONS_PER_ACCOUNT: positiveInt.default(4),
+  /** A connection with no SFTP request for this long is closed. */
+  SFTP_IDLE_TIMEOUT_SECONDS: positiveInt.default(600),
+  /** Failed logins per username and client address within 15 minutes before a 15-minute lockout. */
+  SFTP_MAX_FAILED_LOGINS: positiveInt.default(5),
+  /** A plain uploaded file counts as complete once closed and unchanged for this long. */
+  SFTP_QUIET_SECONDS: z.coerce.number().min(0).default(30),
+});
+export type SftpConfigEnv = z.infer<typeof SftpConfig>;
+
+export interface SftpLimits {
+  maxFileBytes: number;
+  quotaBytes: number;
+  maxHandles: number;
+  maxSessionsPerAccount: number;
+  idleTimeoutMs: number;
+  maxFailedLogins: number;
+  failedLoginWindowMs: number;
+  lockoutMs: number;
+  quietMs: number;
+  /** Largest READ answered at once; clients ask again for the rest. */
+  maxReadBytes: number;
+  /** Requests a session may have in flight before new ones are refused (bounds memory). */
+  maxPendingRequests: number;
+  /** Time allowed between TCP connect and a successful login. */
+  loginGraceMs: number;
+}
+
+export const LOCKOUT_WINDOW_MS = 15 * 60 * 1000;
+
+export function loadSftpConfig(source: NodeJS.ProcessEnv = process.env): Readonly<SftpLimits> {
+  const parsed = SftpConfig.safeParse(source);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
+    throw new Error(
+      `Invalid SFTP configuration:\n${lines.join('\n')}\nFix these environment variables and start again.`,
+    );
+  }
+  return Object.freeze(toLimits(parsed.data));
+}
+
+export function toLimits(env: SftpConfigEnv): SftpLimits {
+  return {
+    maxFileBytes: env.SFTP_MAX_FILE_BYTES,
+    quotaBytes: env.SFTP_QUOTA_BYTES,
+    maxHandles: env.SFTP_MAX_HANDLES,
+    maxSessionsPerAccount: env.SFTP_MAX_SESSIONS_PER_ACCOUNT,
+    idleTimeoutMs: env.SFTP_IDLE_TIMEOUT_SECONDS * 1000,
+    maxFailedLogins: env.SFTP_MAX_FAILED_LOGINS,
+    failedLoginWindowMs: LOCKOUT_WINDOW_MS,
+    lockoutMs: LOCKOUT_WINDOW_MS,
+    quietMs: env.SFTP_QUIET_SECONDS * 1000,
+    maxReadBytes: 256 * 1024,
+    maxPendingRequests: 1024,
+    loginGraceMs: 120 * 1000,
+  };
+}

@@ -1,0 +1,268 @@
+import fs from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import type { Pool } from 'pg';
+import type { Logger } from 'pino';
+import { type AuthContext, type Connection, Server, utils } from 'ssh2';
+import { decoyHash, verifyPassword } from '../security/password';
+import { AccountRegistry } from './account-usage';
+import { ensureHostKeys } from './host-keys';
+import { Jail } from './jail-path';
+import { LoginThrottle } from './login-throttle';
+import type { SftpLimits } from './sftp-config';
+import { type SftpLoginAccount, SftpAccountsRepository } from './sftp-accounts.repository';
+import { serveSftp } from './sftp-session';
+import { type OnUploadComplete, UploadCompletion } from './upload-completion';
+import { UPLOAD_DIR } from './upload-rules';
+
+/**
+ * The hosted SFTP server: SSH transport and login (password or public key, with lockout), one
+ * jailed folder per district, SFTP only (no shell, exec or forwarding), and upload-completion
+ * callbacks. Listens wherever it is told; apps/sftp decides (loopback by default).
+ */
+
+export interface SftpServerOptions {
+  pool: Pool;
+  /** Folder holding one sub-folder per account (`<root>/<username>/`). */
+  root: string;
+  hostKeysDir: string;
+  config: SftpLimits;
+  log: Logger;
+  onUploadComplete: OnUploadComplete;
+}
+
+export interface SftpServer {
+  listen(port: number, host: string): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** Same rule as districts.slug: anything else cannot be an account, so no query is made. */
+const USERNAME = /^[a-z0-9][a-z0-9-]{1,62}$/;
+const AUTH_METHODS: AuthContext['method'][] = ['publickey', 'password'];
+
+/**
+ * Ciphers offered. AES-GCM first (one pass, hardware AES through OpenSSL); CTR for older GUI clients.
+ * chacha20-poly1305 is left out: clients prefer it, and without AES it is the slower path here.
+ */
+const CIPHERS = [
+  'aes128-gcm@openssh.com',
+  'aes256-gcm@openssh.com',
+  'aes128-ctr',
+  'aes192-ctr',
+  'aes256-ctr',
+] as const;
+
+export function createSftpServer(opts: SftpServerOptions): SftpServer {
+  const { config, log } = opts;
+  const accounts = new SftpAccountsRepository(opts.pool);
+  const throttle = new LoginThrottle(config.maxFailedLogins, config.failedLoginWindowMs, config.lockoutMs);
+  const registry = new AccountRegistry(config.maxSessionsPerAccount);
+  const completion = new UploadCompletion({
+    quietMs: config.quietMs,
+    log,
+    onUploadComplete: opts.onUploadComplete,
+  });
+  const connections = new Set<Connection>();
+  let server: Server | undefined;
+
+  const accountDir = (username: string): string => path.join(opts.root, username);
+
+  async function authenticate(
+    ctx: AuthContext,
+    address: string,
+    connLog: Logger,
+  ): Promise<SftpLoginAccount | undefined> {
+    const username = ctx.username;
+    if (ctx.method !== 'password' && ctx.method !== 'publickey') {
+      ctx.reject(AUTH_METHODS);
+      return undefined;
+    }
+    const lockedMs = throttle.lockedFor(username, address);
+    if (lockedMs > 0) {
+      connLog.warn(
+        { username, method: ctx.method, lockedSeconds: Math.ceil(lockedMs / 1000) },
+        'login refused: locked out',
+      );
+      ctx.reject(AUTH_METHODS);
+      return undefined;
+    }
+    const account = USERNAME.test(username) ? await accounts.findByUsername(username) : undefined;
+    const failed = (reason: string): undefined => {
+      const lockedNow = throttle.recordFailure(username, address);
+      connLog.warn({ username, method: ctx.method, reason, lockedNow }, 'login failed');
+      ctx.reject(AUTH_METHODS);
+      return undefined;
+    };
+
+    if (ctx.method === 'password') {
+      if (!account?.passwordHash) {
+        await verifyPassword(ctx.password, await decoyHash()); // same cost as a real check
+        return failed(account ? 'account has no password' : 'unknown username');
+      }
+      if (!(await verifyPassword(ctx.password, account.passwordHash))) return failed('wrong password');
+      throttle.recordSuccess(username, address);
+      ctx.accept();
+      return account;
+    }
+
+    const presented = ctx.key.data;
+    const match = account?.publicKeys.find((k) =>
+      Buffer.from(k.publicKey.split(' ')[1] ?? '', 'base64').equals(presented),
+    );
+    if (!match) {
+      // Clients offer every key they hold; an unlisted one is a normal probe, not an attack.
+      if (ctx.signature) return failed('unknown key');
+      ctx.reject(AUTH_METHODS);
+      return undefined;
+    }
+    if (!ctx.signature) {
+      ctx.accept(); // "would this key do?" — the client signs next
+      return undefined;
+    }
+    const parsed = utils.parseKey(match.publicKey);
+    if (parsed instanceof Error || Array.isArray(parsed)) return failed('stored key unreadable');
+    // ssh2 does not verify the signature itself: without this check anyone knowing the public key could log in.
+    if (parsed.verify(ctx.blob as Buffer, ctx.signature, ctx.hashAlgo) !== true)
+      return failed('bad signature');
+    throttle.recordSuccess(username, address);
+    connLog.info({ username, key: match.fingerprint }, 'public key accepted');
+    ctx.accept();
+    return account;
+  }
+
+  async function prepareFolder(username: string): Promise<Jail> {
+    const dir = accountDir(username);
+    await fs.mkdir(path.join(dir, UPLOAD_DIR), { recursive: true, mode: 0o700 });
+    return await Jail.open(dir);
+  }
+
+  function onConnection(client: Connection, info: { ip: string }): void {
+    const address = info.ip;
+    const connLog = log.child({ client: address });
+    connections.add(client);
+    let account: SftpLoginAccount | undefined;
+    let idle: NodeJS.Timeout | undefined;
+    const arm = (ms: number, why: string): void => {
+      if (idle) clearTimeout(idle);
+      idle = setTimeout(() => {
+        connLog.info({ district: account?.districtId, username: account?.username }, why);
+        client.end();
+      }, ms);
+      idle.unref();
+    };
+    arm(config.loginGraceMs, 'connection closed: no login in time');
+
+    client.on('authentication', (ctx) => {
+      authenticate(ctx, address, connLog).then(
+        (accepted) => {
+          if (accepted) account = accepted;
+        },
+        (err: unknown) => {
+          connLog.error({ err, username: ctx.username }, 'login check failed');
+          ctx.reject(AUTH_METHODS);
+        },
+      );
+    });
+
+    client.on('ready', () => {
+      if (!account) return void client.end();
+      const acct = account;
+      const sessionLog = connLog.child({ district: acct.districtId, username: acct.username });
+      sessionLog.info('login');
+      const touch = (): void => arm(config.idleTimeoutMs, 'connection closed: idle timeout');
+      touch();
+
+      client.on('session', (acceptSession) => {
+        const session = acceptSession();
+        session.on('sftp', (acceptSftp, rejectSftp) => {
+          const usage = registry.acquire(acct.username, accountDir(acct.username));
+          if (!usage) {
+            sessionLog.warn(
+              { limit: config.maxSessionsPerAccount },
+              'sftp session refused: too many sessions for this account (SFTP_MAX_SESSIONS_PER_ACCOUNT)',
+            );
+            return void rejectSftp();
+          }
+          let released = false;
+          const release = (): void => {
+            if (!released) registry.release(usage);
+            released = true;
+          };
+          Promise.all([prepareFolder(acct.username), usage.ready()]).then(
+            ([jail]) => {
+              const sftp = acceptSftp();
+              sftp.on('close', release);
+              sftp.on('end', release);
+              client.once('close', release);
+              serveSftp(sftp, {
+                account: { districtId: acct.districtId, username: acct.username, jail, usage },
+                limits: config,
+                log: sessionLog,
+                completion,
+                touch,
+              });
+            },
+            (err: unknown) => {
+              release();
+              sessionLog.error({ err }, 'sftp session could not start');
+              rejectSftp();
+            },
+          );
+        });
+        // SFTP only: no shell, no commands, no terminals.
+        session.on('exec', (_accept, reject) => reject());
+        session.on('shell', (_accept, reject) => reject());
+        session.on('pty', (_accept, reject) => reject?.());
+        session.on('subsystem', (_accept, reject) => reject());
+      });
+      client.on('tcpip', (_accept, reject) => reject());
+      client.on('openssh.streamlocal', (_accept, reject) => reject());
+      client.on('request', (_accept, reject) => reject?.());
+    });
+
+    client.on('error', (err) => connLog.debug({ err: err.message }, 'connection error'));
+    client.on('close', () => {
+      if (idle) clearTimeout(idle);
+      connections.delete(client);
+      if (account) connLog.info({ district: account.districtId, username: account.username }, 'logout');
+    });
+  }
+
+  return {
+    async listen(port: number, host: string): Promise<number> {
+      const hostKeys = await ensureHostKeys(opts.hostKeysDir);
+      await fs.mkdir(opts.root, { recursive: true, mode: 0o700 });
+      server = new Server(
+        {
+          hostKeys,
+          ident: 'rostersync',
+          algorithms: { cipher: [...CIPHERS] },
+          keepaliveInterval: 30_000,
+          keepaliveCountMax: 4,
+        },
+        onConnection,
+      );
+      const listening = server;
+      await new Promise<void>((resolve, reject) => {
+        listening.once('error', reject);
+        listening.listen(port, host, () => {
+          listening.off('error', reject);
+          resolve();
+        });
+      });
+      listening.on('error', (err: Error) => log.error({ err }, 'sftp server error'));
+      const actual = (listening.address() as AddressInfo).port;
+      log.info({ host, port: actual }, 'sftp server listening');
+      return actual;
+    },
+
+    async close(): Promise<void> {
+      const closing = server
+        ? new Promise<void>((resolve) => (server as Server).close(() => resolve()))
+        : Promise.resolve();
+      for (const client of connections) client.end();
+      await closing;
+      await completion.close();
+    },
+  };
+}

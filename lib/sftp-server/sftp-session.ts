@@ -1,0 +1,673 @@
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { utils, type SFTPWrapper } from 'ssh2';
+import type { AccountUsage } from './account-usage';
+import { PathRejectedError, normalizeVirtualPath } from './jail-path';
+import { longname } from './ls-long-format';
+import type { SftpLimits } from './sftp-config';
+import type { UploadAccount, UploadCompletion } from './upload-completion';
+
+/**
+ * One SFTP session of one account: answers the protocol requests real clients send, on the
+ * account's jailed folder, within the configured limits. Every file access goes through the jail;
+ * reads and writes are positional and asynchronous so many requests overlap (clients pipeline).
+ */
+
+const { STATUS_CODE, OPEN_MODE } = utils.sftp;
+const { O_RDONLY, O_WRONLY, O_RDWR, O_CREAT, O_TRUNC, O_EXCL, O_APPEND, O_NOFOLLOW } = fs.constants;
+const READDIR_BATCH = 64;
+const FILE_MODE = 0o600;
+const DIR_MODE = 0o700;
+
+export interface SessionAccount extends UploadAccount {
+  usage: AccountUsage;
+}
+
+export interface SessionContext {
+  account: SessionAccount;
+  limits: SftpLimits;
+  log: Logger;
+  completion: UploadCompletion;
+  /** Called on every request: the connection is not idle. */
+  touch(): void;
+}
+
+/** A request refused on purpose, with the status and the message the client shows. */
+class Refusal extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+interface FileEntry {
+  kind: 'file';
+  fd: number;
+  virtualPath: string;
+  writable: boolean;
+  append: boolean;
+  /** Largest size the file has reached through this handle (or had when opened). */
+  size: number;
+  bytesIn: number;
+  bytesOut: number;
+  pending: Set<Promise<unknown>>;
+  closing: boolean;
+}
+
+interface DirEntry {
+  kind: 'dir';
+  dir: fs.Dir;
+  virtualPath: string;
+  realPath: string;
+  queue: Promise<unknown>;
+  done: boolean;
+}
+
+type Entry = FileEntry | DirEntry;
+
+interface Attrs {
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  size?: number;
+  atime?: number;
+  mtime?: number;
+}
+
+const toAttrs = (st: fs.Stats) => ({
+  mode: st.mode,
+  uid: st.uid,
+  gid: st.gid,
+  size: st.size,
+  atime: Math.floor(st.atimeMs / 1000),
+  mtime: Math.floor(st.mtimeMs / 1000),
+});
+
+function statusFor(err: unknown): { code: number; message: string } {
+  if (err instanceof Refusal) return { code: err.code, message: err.message };
+  if (err instanceof PathRejectedError) return { code: STATUS_CODE.PERMISSION_DENIED, message: err.message };
+  switch ((err as NodeJS.ErrnoException).code) {
+    case 'ENOENT':
+      return { code: STATUS_CODE.NO_SUCH_FILE, message: 'No such file or directory' };
+    case 'EACCES':
+    case 'EPERM':
+      return { code: STATUS_CODE.PERMISSION_DENIED, message: 'Permission denied' };
+    case 'ELOOP':
+      return { code: STATUS_CODE.PERMISSION_DENIED, message: 'Symbolic links are not followed here' };
+    case 'EEXIST':
+      return { code: STATUS_CODE.FAILURE, message: 'Already exists' };
+    case 'ENOTEMPTY':
+      return { code: STATUS_CODE.FAILURE, message: 'Directory not empty' };
+    case 'EISDIR':
+      return { code: STATUS_CODE.FAILURE, message: 'Is a directory' };
+    case 'ENOTDIR':
+      return { code: STATUS_CODE.NO_SUCH_FILE, message: 'Not a directory' };
+    case 'EINVAL':
+      return { code: STATUS_CODE.FAILURE, message: 'Invalid argument' };
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return { code: STATUS_CODE.FAILURE, message: 'No space left on the server; contact support' };
+    default:
+      return { code: STATUS_CODE.FAILURE, message: 'Operation failed' };
+  }
+}
+
+const readP = (fd: number, buf: Buffer, len: number, pos: number) =>
+  new Promise<number>((resolve, reject) =>
+    fs.read(fd, buf, 0, len, pos, (err, n) => (err ? reject(err) : resolve(n))),
+  );
+const writeP = (fd: number, buf: Buffer, pos: number | null) =>
+  new Promise<void>((resolve, reject) => {
+    const step = (off: number, p: number | null): void => {
+      fs.write(fd, buf, off, buf.length - off, p, (err, n) => {
+        if (err) return reject(err);
+        if (off + n >= buf.length) return resolve();
+        step(off + n, p === null ? null : p + n);
+      });
+    };
+    step(0, pos);
+  });
+const fstatP = (fd: number) =>
+  new Promise<fs.Stats>((resolve, reject) => fs.fstat(fd, (err, st) => (err ? reject(err) : resolve(st))));
+const closeFd = (fd: number) => new Promise<void>((resolve) => fs.close(fd, () => resolve()));
+
+export function serveSftp(sftp: SFTPWrapper, ctx: SessionContext): void {
+  const { account, limits, completion } = ctx;
+  const { jail, usage } = account;
+  const handles = new Map<number, Entry>();
+  let nextHandle = 1;
+  let pendingRequests = 0;
+  let ended = false;
+
+  const log = ctx.log;
+
+  const lookup = (handle: Buffer): Entry | undefined =>
+    handle.length === 4 ? handles.get(handle.readUInt32BE(0)) : undefined;
+
+  const newHandle = (entry: Entry): Buffer => {
+    const id = nextHandle++;
+    handles.set(id, entry);
+    const buf = Buffer.alloc(4);
+    buf.writeUInt32BE(id, 0);
+    return buf;
+  };
+
+  const reply = (reqid: number, code: number, message?: string): void => {
+    if (!ended) sftp.status(reqid, code, message);
+  };
+
+  const fail = (reqid: number, op: string, err: unknown, detail?: Record<string, unknown>): void => {
+    const { code, message } = statusFor(err);
+    const expected =
+      err instanceof Refusal || err instanceof PathRejectedError || code !== STATUS_CODE.FAILURE;
+    if (expected) log.info({ op, ...detail, reason: message }, 'sftp request refused');
+    else log.warn({ op, ...detail, err }, 'sftp request failed');
+    reply(reqid, code, message);
+  };
+
+  /** Runs one request: activity, the in-flight cap, and errors turned into statuses. */
+  const run = (
+    reqid: number,
+    op: string,
+    work: () => Promise<void>,
+    detail?: Record<string, unknown>,
+  ): void => {
+    ctx.touch();
+    if (pendingRequests >= limits.maxPendingRequests) {
+      reply(reqid, STATUS_CODE.FAILURE, 'Too many requests in flight; slow down');
+      return;
+    }
+    pendingRequests++;
+    work()
+      .catch((err: unknown) => fail(reqid, op, err, detail))
+      .finally(() => {
+        pendingRequests--;
+      });
+  };
+
+  const vpath = (input: string): string => normalizeVirtualPath(input);
+
+  const refuseRoot = (virtualPath: string, what: string): void => {
+    if (virtualPath === '/')
+      throw new Refusal(STATUS_CODE.PERMISSION_DENIED, `Cannot ${what} your top folder`);
+  };
+
+  const checkHandleRoom = (): void => {
+    if (handles.size >= limits.maxHandles) {
+      throw new Refusal(
+        STATUS_CODE.FAILURE,
+        `Too many open files in this session (limit ${limits.maxHandles}); close some first`,
+      );
+    }
+  };
+
+  const fileEntry = (handle: Buffer): FileEntry => {
+    const entry = lookup(handle);
+    if (!entry || entry.kind !== 'file' || entry.closing)
+      throw new Refusal(STATUS_CODE.FAILURE, 'Invalid handle');
+    return entry;
+  };
+
+  sftp.on('OPEN', (reqid: number, filename: string, pflags: number) =>
+    run(
+      reqid,
+      'open',
+      async () => {
+        checkHandleRoom();
+        const virtualPath = vpath(filename);
+        const read = (pflags & OPEN_MODE.READ) !== 0;
+        const write = (pflags & OPEN_MODE.WRITE) !== 0 || (pflags & OPEN_MODE.APPEND) !== 0;
+        let flags = (read && write ? O_RDWR : write ? O_WRONLY : O_RDONLY) | O_NOFOLLOW;
+        if (write) {
+          refuseRoot(virtualPath, 'write to');
+          if (pflags & OPEN_MODE.CREAT) flags |= O_CREAT;
+          if (pflags & OPEN_MODE.TRUNC) flags |= O_TRUNC;
+          if (pflags & OPEN_MODE.EXCL) flags |= O_EXCL;
+          if (pflags & OPEN_MODE.APPEND) flags |= O_APPEND;
+        }
+        const real = await jail.resolve(virtualPath, true);
+        let truncated = 0;
+        if (flags & O_TRUNC) {
+          try {
+            const before = await fsp.lstat(real);
+            if (before.isFile()) truncated = before.size;
+          } catch {
+            // does not exist yet
+          }
+        }
+        const fd = await new Promise<number>((resolve, reject) =>
+          fs.open(real, flags, FILE_MODE, (err, value) => (err ? reject(err) : resolve(value))),
+        );
+        let st: fs.Stats;
+        try {
+          st = await fstatP(fd);
+          if (!st.isFile()) throw new Refusal(STATUS_CODE.FAILURE, 'Not a regular file');
+        } catch (err) {
+          await closeFd(fd);
+          throw err;
+        }
+        usage.release(truncated);
+        if (ended) {
+          await closeFd(fd);
+          return;
+        }
+        const entry: FileEntry = {
+          kind: 'file',
+          fd,
+          virtualPath,
+          writable: write,
+          append: (flags & O_APPEND) !== 0,
+          size: st.size,
+          bytesIn: 0,
+          bytesOut: 0,
+          pending: new Set(),
+          closing: false,
+        };
+        if (write) completion.writerOpened(account, virtualPath);
+        log.debug({ op: 'open', path: virtualPath, write }, 'sftp open');
+        sftp.handle(reqid, newHandle(entry));
+      },
+      { path: filename },
+    ),
+  );
+
+  sftp.on('READ', (reqid: number, handle: Buffer, offset: number, length: number) =>
+    run(reqid, 'read', async () => {
+      const entry = fileEntry(handle);
+      const len = Math.min(length, limits.maxReadBytes);
+      const buf = Buffer.allocUnsafe(len);
+      const work = readP(entry.fd, buf, len, offset);
+      entry.pending.add(work);
+      let n: number;
+      try {
+        n = await work;
+      } finally {
+        entry.pending.delete(work);
+      }
+      if (ended) return;
+      if (n === 0 && len > 0) {
+        sftp.status(reqid, STATUS_CODE.EOF);
+        return;
+      }
+      entry.bytesOut += n;
+      sftp.data(reqid, n === len ? buf : buf.subarray(0, n));
+    }),
+  );
+
+  sftp.on('WRITE', (reqid: number, handle: Buffer, offset: number, data: Buffer) =>
+    run(reqid, 'write', async () => {
+      const entry = fileEntry(handle);
+      if (!entry.writable)
+        throw new Refusal(STATUS_CODE.PERMISSION_DENIED, 'File was not opened for writing');
+      const end = (entry.append ? entry.size : offset) + data.length;
+      if (end > limits.maxFileBytes) {
+        throw new Refusal(
+          STATUS_CODE.FAILURE,
+          `File too large: the limit is ${limits.maxFileBytes} bytes per file (SFTP_MAX_FILE_BYTES)`,
+        );
+      }
+      if (end > entry.size) {
+        if (!usage.claim(end - entry.size, limits.quotaBytes)) {
+          throw new Refusal(
+            STATUS_CODE.FAILURE,
+            `Quota exceeded: your folder may hold ${limits.quotaBytes} bytes (SFTP_QUOTA_BYTES); remove old files`,
+          );
+        }
+        entry.size = end;
+      }
+      // ssh2 hands us a view of a fresh packet buffer, so it may be written asynchronously without a copy.
+      const work = writeP(entry.fd, data, entry.append ? null : offset);
+      entry.pending.add(work);
+      try {
+        await work;
+      } finally {
+        entry.pending.delete(work);
+      }
+      entry.bytesIn += data.length;
+      reply(reqid, STATUS_CODE.OK);
+    }),
+  );
+
+  const closeEntry = async (entry: Entry, abandoned: boolean): Promise<void> => {
+    if (entry.kind === 'dir') {
+      await entry.queue.catch(() => undefined);
+      await entry.dir.close().catch(() => undefined);
+      return;
+    }
+    entry.closing = true;
+    await Promise.allSettled([...entry.pending]);
+    await closeFd(entry.fd);
+    if (entry.writable) {
+      log.info(
+        { op: 'upload', path: entry.virtualPath, bytes: entry.bytesIn, size: entry.size, abandoned },
+        abandoned ? 'upload interrupted' : 'upload closed',
+      );
+      if (abandoned) completion.writerAbandoned(account, entry.virtualPath);
+      else completion.writerClosed(account, entry.virtualPath);
+    } else if (entry.bytesOut > 0) {
+      log.info({ op: 'download', path: entry.virtualPath, bytes: entry.bytesOut }, 'download closed');
+    }
+  };
+
+  sftp.on('CLOSE', (reqid: number, handle: Buffer) =>
+    run(reqid, 'close', async () => {
+      const entry = lookup(handle);
+      if (!entry) throw new Refusal(STATUS_CODE.FAILURE, 'Invalid handle');
+      handles.delete(handle.readUInt32BE(0));
+      await closeEntry(entry, false);
+      reply(reqid, STATUS_CODE.OK);
+    }),
+  );
+
+  sftp.on('FSTAT', (reqid: number, handle: Buffer) =>
+    run(reqid, 'fstat', async () => {
+      const entry = lookup(handle);
+      if (!entry) throw new Refusal(STATUS_CODE.FAILURE, 'Invalid handle');
+      const st = entry.kind === 'file' ? await fstatP(entry.fd) : await fsp.stat(entry.realPath);
+      if (!ended) sftp.attrs(reqid, toAttrs(st));
+    }),
+  );
+
+  const statPath = (reqid: number, op: 'stat' | 'lstat', input: string) =>
+    run(
+      reqid,
+      op,
+      async () => {
+        const virtualPath = vpath(input);
+        const real = await jail.resolve(virtualPath, op === 'stat');
+        const st = op === 'stat' ? await fsp.stat(real) : await fsp.lstat(real);
+        if (!ended) sftp.attrs(reqid, toAttrs(st));
+      },
+      { path: input },
+    );
+  sftp.on('STAT', (reqid: number, p: string) => statPath(reqid, 'stat', p));
+  sftp.on('LSTAT', (reqid: number, p: string) => statPath(reqid, 'lstat', p));
+
+  /** Size and times; permissions and ownership are the server's business and silently kept. */
+  const applyAttrs = async (
+    attrs: Attrs,
+    target: { fd: number } | { real: string },
+    entry?: FileEntry,
+  ): Promise<void> => {
+    if (attrs.size !== undefined) {
+      const st = 'fd' in target ? await fstatP(target.fd) : await fsp.stat(target.real);
+      if (!st.isFile()) throw new Refusal(STATUS_CODE.FAILURE, 'Not a regular file');
+      if (attrs.size > limits.maxFileBytes) {
+        throw new Refusal(
+          STATUS_CODE.FAILURE,
+          `File too large: the limit is ${limits.maxFileBytes} bytes per file`,
+        );
+      }
+      if (attrs.size > st.size && !usage.claim(attrs.size - st.size, limits.quotaBytes)) {
+        throw new Refusal(
+          STATUS_CODE.FAILURE,
+          `Quota exceeded: your folder may hold ${limits.quotaBytes} bytes`,
+        );
+      }
+      if ('fd' in target) {
+        await new Promise<void>((resolve, reject) =>
+          fs.ftruncate(target.fd, attrs.size, (err) => (err ? reject(err) : resolve())),
+        );
+      } else {
+        await fsp.truncate(target.real, attrs.size);
+      }
+      if (attrs.size < st.size) usage.release(st.size - attrs.size);
+      if (entry) entry.size = attrs.size;
+    }
+    if (attrs.atime !== undefined || attrs.mtime !== undefined) {
+      const st = 'fd' in target ? await fstatP(target.fd) : await fsp.stat(target.real);
+      const atime = attrs.atime ?? st.atimeMs / 1000;
+      const mtime = attrs.mtime ?? st.mtimeMs / 1000;
+      if ('fd' in target) {
+        await new Promise<void>((resolve, reject) =>
+          fs.futimes(target.fd, atime, mtime, (err) => (err ? reject(err) : resolve())),
+        );
+      } else {
+        await fsp.utimes(target.real, atime, mtime);
+      }
+    }
+  };
+
+  sftp.on('SETSTAT', (reqid: number, p: string, attrs: Attrs) =>
+    run(
+      reqid,
+      'setstat',
+      async () => {
+        const virtualPath = vpath(p);
+        const real = await jail.resolve(virtualPath, true);
+        await applyAttrs(attrs, { real });
+        reply(reqid, STATUS_CODE.OK);
+      },
+      { path: p },
+    ),
+  );
+
+  sftp.on('FSETSTAT', (reqid: number, handle: Buffer, attrs: Attrs) =>
+    run(reqid, 'fsetstat', async () => {
+      const entry = lookup(handle);
+      if (!entry) throw new Refusal(STATUS_CODE.FAILURE, 'Invalid handle');
+      if (entry.kind === 'dir')
+        await applyAttrs({ atime: attrs.atime, mtime: attrs.mtime }, { real: entry.realPath });
+      else {
+        if (attrs.size !== undefined && !entry.writable) {
+          throw new Refusal(STATUS_CODE.PERMISSION_DENIED, 'File was not opened for writing');
+        }
+        await Promise.allSettled([...entry.pending]);
+        await applyAttrs(attrs, { fd: entry.fd }, entry);
+      }
+      reply(reqid, STATUS_CODE.OK);
+    }),
+  );
+
+  sftp.on('OPENDIR', (reqid: number, p: string) =>
+    run(
+      reqid,
+      'opendir',
+      async () => {
+        checkHandleRoom();
+        const virtualPath = vpath(p);
+        const real = await jail.resolve(virtualPath, true);
+        const dir = await fsp.opendir(real, { bufferSize: READDIR_BATCH });
+        if (ended) {
+          await dir.close();
+          return;
+        }
+        sftp.handle(
+          reqid,
+          newHandle({ kind: 'dir', dir, virtualPath, realPath: real, queue: Promise.resolve(), done: false }),
+        );
+      },
+      { path: p },
+    ),
+  );
+
+  sftp.on('READDIR', (reqid: number, handle: Buffer) =>
+    run(reqid, 'readdir', async () => {
+      const entry = lookup(handle);
+      if (!entry || entry.kind !== 'dir') throw new Refusal(STATUS_CODE.FAILURE, 'Invalid handle');
+      // Dir.read must not run concurrently on one handle: chain this batch after the previous one.
+      const batch = entry.queue.then(async () => {
+        const names: fs.Dirent[] = [];
+        while (!entry.done && names.length < READDIR_BATCH) {
+          const dirent = await entry.dir.read();
+          if (dirent === null) entry.done = true;
+          else names.push(dirent);
+        }
+        return names;
+      });
+      entry.queue = batch.catch(() => undefined);
+      const names = await batch;
+      if (names.length === 0) {
+        reply(reqid, STATUS_CODE.EOF);
+        return;
+      }
+      const now = Date.now();
+      const listed = await Promise.all(
+        names.map(async (dirent) => {
+          try {
+            const st = await fsp.lstat(path.join(entry.realPath, dirent.name));
+            return {
+              filename: dirent.name,
+              longname: longname(dirent.name, st, account.username, now),
+              attrs: toAttrs(st),
+            };
+          } catch {
+            return undefined; // removed between the listing and the stat
+          }
+        }),
+      );
+      const present = listed.filter((item) => item !== undefined);
+      if (ended) return;
+      if (present.length === 0 && entry.done) sftp.status(reqid, STATUS_CODE.EOF);
+      else sftp.name(reqid, present as never);
+    }),
+  );
+
+  sftp.on('REMOVE', (reqid: number, p: string) =>
+    run(
+      reqid,
+      'remove',
+      async () => {
+        const virtualPath = vpath(p);
+        refuseRoot(virtualPath, 'remove');
+        const real = await jail.resolve(virtualPath, false);
+        const st = await fsp.lstat(real);
+        if (st.isDirectory()) throw new Refusal(STATUS_CODE.FAILURE, 'Is a directory; use rmdir');
+        await fsp.unlink(real);
+        if (st.isFile()) usage.release(st.size);
+        completion.removed(account, virtualPath);
+        log.info({ op: 'remove', path: virtualPath, bytes: st.size }, 'sftp remove');
+        reply(reqid, STATUS_CODE.OK);
+      },
+      { path: p },
+    ),
+  );
+
+  sftp.on('MKDIR', (reqid: number, p: string) =>
+    run(
+      reqid,
+      'mkdir',
+      async () => {
+        const virtualPath = vpath(p);
+        refuseRoot(virtualPath, 'create');
+        const real = await jail.resolve(virtualPath, false);
+        await fsp.mkdir(real, { mode: DIR_MODE });
+        log.info({ op: 'mkdir', path: virtualPath }, 'sftp mkdir');
+        reply(reqid, STATUS_CODE.OK);
+      },
+      { path: p },
+    ),
+  );
+
+  sftp.on('RMDIR', (reqid: number, p: string) =>
+    run(
+      reqid,
+      'rmdir',
+      async () => {
+        const virtualPath = vpath(p);
+        refuseRoot(virtualPath, 'remove');
+        const real = await jail.resolve(virtualPath, false);
+        await fsp.rmdir(real);
+        log.info({ op: 'rmdir', path: virtualPath }, 'sftp rmdir');
+        reply(reqid, STATUS_CODE.OK);
+      },
+      { path: p },
+    ),
+  );
+
+  /** Rename with overwrite of an existing file (what upload-then-rename clients expect). */
+  const rename = async (from: string, to: string): Promise<void> => {
+    const source = vpath(from);
+    const target = vpath(to);
+    refuseRoot(source, 'rename');
+    refuseRoot(target, 'replace');
+    const realSource = await jail.resolve(source, false);
+    const realTarget = await jail.resolve(target, false);
+    const st = await fsp.lstat(realSource);
+    let replaced = 0;
+    try {
+      const existing = await fsp.lstat(realTarget);
+      if (existing.isDirectory()) throw new Refusal(STATUS_CODE.FAILURE, 'A folder with that name exists');
+      if (st.isDirectory()) throw new Refusal(STATUS_CODE.FAILURE, 'A file with that name exists');
+      if (existing.isFile() && realTarget !== realSource) replaced = existing.size;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    await fsp.rename(realSource, realTarget);
+    usage.release(replaced);
+    log.info(
+      { op: 'rename', path: source, to: target, bytes: st.isFile() ? st.size : undefined },
+      'sftp rename',
+    );
+    completion.removed(account, source);
+    if (st.isDirectory()) completion.directoryAppeared(account, target);
+    else completion.changed(account, target);
+  };
+
+  sftp.on('RENAME', (reqid: number, from: string, to: string) =>
+    run(
+      reqid,
+      'rename',
+      async () => {
+        await rename(from, to);
+        reply(reqid, STATUS_CODE.OK);
+      },
+      { path: from, to },
+    ),
+  );
+
+  sftp.on('EXTENDED', (reqid: number, name: string, data: Buffer | undefined) =>
+    run(reqid, `extended:${name}`, async () => {
+      if (name !== 'posix-rename@openssh.com' || !data) {
+        throw new Refusal(STATUS_CODE.OP_UNSUPPORTED, `Extension ${name} is not supported`);
+      }
+      const readString = (at: number): [string, number] => {
+        if (at + 4 > data.length)
+          throw new Refusal(STATUS_CODE.BAD_MESSAGE, 'Malformed posix-rename request');
+        const len = data.readUInt32BE(at);
+        if (at + 4 + len > data.length)
+          throw new Refusal(STATUS_CODE.BAD_MESSAGE, 'Malformed posix-rename request');
+        return [data.toString('utf8', at + 4, at + 4 + len), at + 4 + len];
+      };
+      const [from, next] = readString(0);
+      const [to] = readString(next);
+      await rename(from, to);
+      reply(reqid, STATUS_CODE.OK);
+    }),
+  );
+
+  sftp.on('REALPATH', (reqid: number, p: string) =>
+    run(reqid, 'realpath', async () => {
+      // Lexical on purpose: answering with a symlink's real target would reveal the server's layout.
+      const virtualPath = vpath(p);
+      if (!ended) sftp.name(reqid, [{ filename: virtualPath, longname: virtualPath, attrs: {} }] as never);
+    }),
+  );
+
+  sftp.on('READLINK', (reqid: number) =>
+    run(reqid, 'readlink', async () => {
+      throw new Refusal(STATUS_CODE.OP_UNSUPPORTED, 'Symbolic links are not supported on this server');
+    }),
+  );
+
+  sftp.on('SYMLINK', (reqid: number) =>
+    run(reqid, 'symlink', async () => {
+      throw new Refusal(STATUS_CODE.PERMISSION_DENIED, 'Symbolic links are not allowed on this server');
+    }),
+  );
+
+  const shutdown = (): void => {
+    if (ended) return;
+    ended = true;
+    const open = [...handles.values()];
+    handles.clear();
+    // An upload still open when the connection drops is partial: never report it as complete.
+    for (const entry of open) void closeEntry(entry, true).catch(() => undefined);
+  };
+  sftp.on('end', shutdown);
+  sftp.on('close', shutdown);
+}
