@@ -1,0 +1,126 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { createTestDatabase, type TestDatabase } from '../../support/postgres';
+import { SyncHarness } from './sync-harness';
+
+describe('sync engine rules', () => {
+  let db: TestDatabase;
+  const harnesses: SyncHarness[] = [];
+  const harness = async (config: Parameters<SyncHarness['setup']>[0]): Promise<SyncHarness> => {
+    const h = await new SyncHarness(db.pool).setup(config);
+    harnesses.push(h);
+    return h;
+  };
+
+  before(async () => {
+    db = await createTestDatabase();
+  });
+  after(async () => {
+    for (const h of harnesses) h.cleanup();
+    await db.drop();
+  });
+
+  it('matching by email: a changed email archives the old profile and creates a new one', async () => {
+    const h = await harness({ matchingKey: 'email' });
+    await h.sync({ fixture: 'email-v1.csv' });
+    const old = await h.user('email', 'maria.garcia@district.org');
+    const r = await h.sync({ fixture: 'email-v2.csv' });
+    assert.equal(r.plan?.create, 1);
+    assert.equal(r.plan?.archive, 1);
+    // Email case does not matter: JOHN.SMITH@ is John.
+    assert.equal(r.plan?.unchanged, 1);
+    assert.equal((await h.user('u.id::text', old!.id))?.status, 'archived');
+    const fresh = await h.user('email', 'maria.garcia-lopez@district.org');
+    assert.equal(fresh?.status, 'active');
+    assert.notEqual(fresh?.id, old?.id);
+  });
+
+  it('within-file duplicates: every copy is a row error and none is applied', async () => {
+    const h = await harness({ matchingKey: 'internal_id' });
+    const r = await h.sync({ fixture: 'duplicates.csv' });
+    const errors = await h.errors(r.runId);
+    const dupKey = errors.filter((e) => e.code === 'DUPLICATE_KEY');
+    assert.deepEqual(
+      dupKey.map((e) => e.row_number),
+      [2, 3],
+    );
+    assert.match(dupKey[0].message, /Internal ID "S100" appears on 2 rows \(2, 3\)/);
+    assert.deepEqual(
+      errors.filter((e) => e.code === 'DUPLICATE_EMAIL').map((e) => e.row_number),
+      [4, 5],
+    );
+    assert.equal(r.stage.rowsWithErrors, 5); // 2 + 2 duplicates + the formula-looking school
+    assert.equal(r.stage.rowsValid, 1);
+    const users = await h.users();
+    assert.deepEqual(
+      users.map((u) => u.email),
+      ['lou.reed@district.org'],
+    );
+    assert.equal(r.run.rows_with_errors, 5);
+  });
+
+  it('a header-only file is fatal and archives nobody', async () => {
+    const h = await harness({ matchingKey: 'internal_id' });
+    await h.sync({ fixture: 'roster-v1.csv' });
+    const r = await h.sync({ fixture: 'header-only.csv' });
+    assert.equal(r.stage.fatal?.type, 'EmptyFile');
+    assert.equal(r.run.status, 'failed');
+    assert.equal(r.run.failure_type, 'EmptyFile');
+    const active = (await h.users()).filter((u) => u.status === 'active');
+    assert.equal(active.length, 7);
+    assert.ok((await h.errors(r.runId)).some((e) => e.code === 'HEADER_ONLY'));
+  });
+
+  it('dry run: plans, saves samples, applies nothing', async () => {
+    const h = await harness({ matchingKey: 'internal_id' });
+    const r = await h.sync({ fixture: 'roster-v1.csv' }, true);
+    assert.equal(r.plan?.create, 7);
+    assert.equal((await h.users()).length, 0);
+    const samples = r.run.plan_samples as Record<string, Array<{ email: string }>>;
+    assert.equal(samples.create.length, 5);
+    assert.ok(samples.create.some((s) => s.email === 'ada.lovelace@district.org'));
+    assert.equal(r.run.applied_at, null);
+    // Even if the workflow asked, a dry run is never applied.
+    const apply = await h.activities.applyChanges({ runId: r.runId });
+    assert.equal(apply.applied, false);
+  });
+
+  it('matching by platform id: the file names users by their platform id', async () => {
+    const h = await harness({ matchingKey: 'platform_id' });
+    const id = '6f1d3c2a-9b8e-4c7d-a6b5-1234567890ab';
+    const text = (last: string) =>
+      `First Name,Last Name,Email,Platform ID,School,Role\r\nRosa,${last},rosa.parks@district.org,${id.toUpperCase()},Lincoln Elementary,Teacher\r\n`;
+    const first = await h.sync({ name: 'users.csv', text: text('Parks') });
+    assert.equal(first.apply?.created, 1);
+    assert.equal((await h.user('email', 'rosa.parks@district.org'))?.id, id);
+    const second = await h.sync({ name: 'users.csv', text: text('McCauley') });
+    assert.equal(second.apply?.updated, 1);
+    assert.equal(second.apply?.created, 0);
+    assert.equal((await h.user('email', 'rosa.parks@district.org'))?.last_name, 'McCauley');
+  });
+
+  it('coaching groups: individual groups and school Teachers groups follow the file', async () => {
+    const h = await harness({
+      matchingKey: 'internal_id',
+      coachingGroups: ['individual', 'school_teachers'],
+    });
+    await h.sync({ fixture: 'roster-v1.csv' });
+    assert.deepEqual(await h.groupMembers(), {
+      'Grace Hopper – coaching group': [
+        'ada.lovelace@district.org',
+        'alan.turing@district.org',
+        'katherine.johnson@district.org',
+      ],
+      'Minty Middle School Teachers': ['ada.lovelace@district.org', 'alan.turing@district.org'],
+      'Lincoln Elementary Teachers': ['katherine.johnson@district.org'],
+    });
+    // v2: Alan left (archived), Katherine has no coach anymore, Margaret joins Grace's group.
+    await h.sync({ fixture: 'roster-v2.csv' });
+    assert.deepEqual(await h.groupMembers(), {
+      'Grace Hopper – coaching group': ['ada.lovelace@district.org', 'margaret.hamilton@district.org'],
+      'Minty Middle School Teachers': ['ada.lovelace@district.org'],
+      'Lincoln Elementary Teachers': [],
+      'Roosevelt High School Teachers': ['margaret.hamilton@district.org'],
+    });
+  });
+});
