@@ -1,0 +1,93 @@
+import path from 'node:path';
+import { type DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
+import type { Client } from '@temporalio/client';
+import { ZodValidationPipe } from 'nestjs-zod';
+import type { Pool } from 'pg';
+import type { Env } from '../../lib/config/env';
+import { DistrictsRepository } from '../../lib/db/repositories/districts.repository';
+import { SchoolsRepository } from '../../lib/db/repositories/schools.repository';
+import { SyncConfigsRepository } from '../../lib/db/repositories/sync-configs.repository';
+import { SyncRunsRepository } from '../../lib/db/repositories/sync-runs.repository';
+import { UsersRepository } from '../../lib/db/repositories/users.repository';
+import { SftpAccountsRepository } from '../../lib/sftp-server/sftp-accounts.repository';
+import { ArtifactStore } from '../../lib/storage/artifact-store';
+import { RunReports } from '../../lib/sync/run-reports';
+import { DistrictSyncClient } from '../../lib/temporal/district-sync.client';
+import { ENV, PG_POOL, TEMPORAL_CLIENT } from './api.tokens';
+import { ApiErrorFilter } from './common/api-error.filter';
+import { BearerAuthGuard } from './common/bearer-auth.guard';
+import { DistrictsController } from './districts/districts.controller';
+import { DistrictsService } from './districts/districts.service';
+import { HealthController } from './health/health.controller';
+import { ReferenceController } from './reference/reference.controller';
+import { RunsController } from './runs/runs.controller';
+import { RunsService } from './runs/runs.service';
+import { SftpCredentialsController } from './sftp-credentials/sftp-credentials.controller';
+import { SftpCredentialsService } from './sftp-credentials/sftp-credentials.service';
+import { SyncConfigController } from './sync-config/sync-config.controller';
+import { SyncConfigService } from './sync-config/sync-config.service';
+import { UsersController } from './users/users.controller';
+
+export interface ApiDeps {
+  env: Readonly<Env>;
+  pool: Pool;
+  temporalClient: Client;
+}
+
+/** Repositories take the pool; everything that talks to the outside world is built once here. */
+const onPool = <T>(Repo: new (pool: Pool) => T) => ({
+  provide: Repo,
+  useFactory: (pool: Pool): T => new Repo(pool),
+  inject: [PG_POOL],
+});
+
+@Module({})
+export class ApiModule {
+  static forRoot(deps: ApiDeps): DynamicModule {
+    return {
+      module: ApiModule,
+      controllers: [
+        HealthController,
+        DistrictsController,
+        SyncConfigController,
+        SftpCredentialsController,
+        RunsController,
+        UsersController,
+        ReferenceController,
+      ],
+      providers: [
+        { provide: ENV, useValue: deps.env },
+        { provide: PG_POOL, useValue: deps.pool },
+        { provide: TEMPORAL_CLIENT, useValue: deps.temporalClient },
+        onPool(DistrictsRepository),
+        onPool(SchoolsRepository),
+        onPool(SyncConfigsRepository),
+        onPool(SyncRunsRepository),
+        onPool(UsersRepository),
+        onPool(SftpAccountsRepository),
+        {
+          provide: RunReports,
+          useFactory: (pool: Pool, env: Readonly<Env>) =>
+            new RunReports(pool, new ArtifactStore(path.join(env.DATA_DIR, 'artifacts'))),
+          inject: [PG_POOL, ENV],
+        },
+        {
+          provide: DistrictSyncClient,
+          useFactory: (client: Client, env: Readonly<Env>) =>
+            new DistrictSyncClient(client, env.TEMPORAL_TASK_QUEUE, {
+              catchUpWindowHours: env.CATCH_UP_WINDOW_HOURS,
+            }),
+          inject: [TEMPORAL_CLIENT, ENV],
+        },
+        DistrictsService,
+        SyncConfigService,
+        SftpCredentialsService,
+        RunsService,
+        { provide: APP_GUARD, useClass: BearerAuthGuard },
+        { provide: APP_PIPE, useClass: ZodValidationPipe },
+        { provide: APP_FILTER, useClass: ApiErrorFilter },
+      ],
+    };
+  }
+}

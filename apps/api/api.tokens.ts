@@ -1,0 +1,4 @@
+/** Injection tokens for the API's external dependencies, built once in createApiApp. */
+export const ENV = Symbol('ENV');
+export const PG_POOL = Symbol('PG_POOL');
+export const TEMPORAL_CLIENT = Symbol('TEMPORAL_CLIENT');

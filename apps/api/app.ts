@@ -1,0 +1,39 @@
+import 'reflect-metadata';
+import type { INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { cleanupOpenApiDoc } from 'nestjs-zod';
+import { parseSecretKey } from '../../lib/crypto/secret-box';
+import { type ApiDeps, ApiModule } from './api.module';
+import { PinoLoggerService } from './common/pino-logger.service';
+
+/**
+ * Builds the REST API around connections the caller owns (main.ts in production, tests with their own
+ * database and Temporal server). Returns an initialised app: call listen() to serve, or hand
+ * getHttpServer() to supertest.
+ */
+export async function createApiApp(deps: ApiDeps): Promise<INestApplication> {
+  // A SECRET_KEY that cannot encrypt must stop the boot, not the first config save.
+  parseSecretKey(deps.env.SECRET_KEY);
+  const app = await NestFactory.create(ApiModule.forRoot(deps), {
+    logger: new PinoLoggerService(deps.env.LOG_LEVEL),
+    abortOnError: false,
+  });
+  (app.getHttpAdapter().getInstance() as { disable(name: string): void }).disable('x-powered-by');
+
+  const config = new DocumentBuilder()
+    .setTitle('rostersync API')
+    .setDescription(
+      'Districts, sync configs, hosted SFTP credentials, Sync Now and run history. ' +
+        'Every call except GET /health needs `Authorization: Bearer <API_TOKEN>`.',
+    )
+    .setVersion('1')
+    .addBearerAuth()
+    .build();
+  SwaggerModule.setup('docs', app, () => cleanupOpenApiDoc(SwaggerModule.createDocument(app, config)), {
+    jsonDocumentUrl: 'docs-json',
+  });
+
+  await app.init();
+  return app;
+}

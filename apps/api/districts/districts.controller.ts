@@ -1,0 +1,40 @@
+import { Body, Controller, Get, Param, Post, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import type { District } from '../../../lib/db/repositories/districts.repository';
+import type { School } from '../../../lib/db/repositories/schools.repository';
+import { PageQueryDto } from '../common/paging.dto';
+import { UuidParamPipe } from '../common/uuid-param.pipe';
+import { CreateDistrictDto, CreateSchoolDto } from './districts.dto';
+import { DistrictsService } from './districts.service';
+
+@ApiTags('districts')
+@ApiBearerAuth()
+@Controller('districts')
+export class DistrictsController {
+  constructor(private readonly service: DistrictsService) {}
+
+  @Post()
+  async create(@Body() body: CreateDistrictDto): Promise<District> {
+    return await this.service.create(body);
+  }
+
+  @Get()
+  async list(@Query() page: PageQueryDto): Promise<{ total: number; districts: District[] }> {
+    return await this.service.list(page);
+  }
+
+  @Get(':id')
+  async get(@Param('id', UuidParamPipe) id: string): Promise<District> {
+    return await this.service.require(id);
+  }
+
+  @Post(':id/schools')
+  async createSchool(@Param('id', UuidParamPipe) id: string, @Body() body: CreateSchoolDto): Promise<School> {
+    return await this.service.createSchool(id, body.name);
+  }
+
+  @Get(':id/schools')
+  async listSchools(@Param('id', UuidParamPipe) id: string): Promise<School[]> {
+    return await this.service.listSchools(id);
+  }
+}

@@ -1,0 +1,123 @@
+import type { ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream/promises';
+import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { PageQueryDto } from '../common/paging.dto';
+import { UuidParamPipe } from '../common/uuid-param.pipe';
+import { attachment } from './content-disposition';
+import type { RunView } from './run-view';
+import { SyncNowDto } from './runs.dto';
+import { type RunDetail, RunsService, type SyncStatusView } from './runs.service';
+
+@ApiTags('runs')
+@ApiBearerAuth()
+@Controller('districts/:id')
+export class RunsController {
+  constructor(private readonly service: RunsService) {}
+
+  @Post('sync-now')
+  @HttpCode(202)
+  async syncNow(
+    @Param('id', UuidParamPipe) id: string,
+    @Body() body: SyncNowDto,
+  ): Promise<{ runId: string }> {
+    return await this.service.syncNow(id, body.dryRun);
+  }
+
+  @Get('sync-status')
+  async status(@Param('id', UuidParamPipe) id: string): Promise<SyncStatusView> {
+    return await this.service.status(id);
+  }
+
+  @Get('runs')
+  async list(
+    @Param('id', UuidParamPipe) id: string,
+    @Query() page: PageQueryDto,
+  ): Promise<{ total: number; runs: RunView[] }> {
+    return await this.service.list(id, page);
+  }
+
+  @Get('runs/:runId')
+  async detail(
+    @Param('id', UuidParamPipe) id: string,
+    @Param('runId', UuidParamPipe) runId: string,
+  ): Promise<RunDetail> {
+    return await this.service.detail(id, runId);
+  }
+
+  @Post('runs/:runId/approve')
+  @HttpCode(202)
+  async approve(
+    @Param('id', UuidParamPipe) id: string,
+    @Param('runId', UuidParamPipe) runId: string,
+  ): Promise<{ runId: string; decision: string }> {
+    return await this.service.review(id, runId, true);
+  }
+
+  @Post('runs/:runId/discard')
+  @HttpCode(202)
+  async discard(
+    @Param('id', UuidParamPipe) id: string,
+    @Param('runId', UuidParamPipe) runId: string,
+  ): Promise<{ runId: string; decision: string }> {
+    return await this.service.review(id, runId, false);
+  }
+
+  @Post('runs/:runId/retry')
+  @HttpCode(202)
+  async retry(
+    @Param('id', UuidParamPipe) id: string,
+    @Param('runId', UuidParamPipe) runId: string,
+  ): Promise<{ runId: string }> {
+    return await this.service.retry(id, runId);
+  }
+
+  // Downloads stream straight from disk / Postgres to the socket; nothing is held in memory.
+  @Get('runs/:runId/file')
+  @ApiProduces('application/octet-stream')
+  async file(
+    @Param('id', UuidParamPipe) id: string,
+    @Param('runId', UuidParamPipe) runId: string,
+    @Res() res: ServerResponse,
+  ): Promise<void> {
+    const file = await this.service.original(id, runId);
+    res.statusCode = 200;
+    res.setHeader('Content-Type', 'application/octet-stream');
+    res.setHeader('Content-Length', String(file.size));
+    res.setHeader('Content-Disposition', attachment(file.name));
+    await pipeline(file.stream, res);
+  }
+
+  @Get('runs/:runId/errors.csv')
+  @ApiProduces('text/csv')
+  async errorsCsv(
+    @Param('id', UuidParamPipe) id: string,
+    @Param('runId', UuidParamPipe) runId: string,
+    @Res() res: ServerResponse,
+  ): Promise<void> {
+    await this.service.requireRun(id, runId);
+    startCsv(res, `run-${runId}-errors.csv`);
+    await this.service.writeErrorsCsv(runId, res);
+    if (!res.writableEnded) res.end();
+  }
+
+  @Get('runs/:runId/plan.csv')
+  @ApiProduces('text/csv')
+  async planCsv(
+    @Param('id', UuidParamPipe) id: string,
+    @Param('runId', UuidParamPipe) runId: string,
+    @Res() res: ServerResponse,
+  ): Promise<void> {
+    await this.service.requireRun(id, runId);
+    startCsv(res, `run-${runId}-plan.csv`);
+    await this.service.writePlanCsv(runId, res);
+    if (!res.writableEnded) res.end();
+  }
+}
+
+function startCsv(res: ServerResponse, name: string): void {
+  res.statusCode = 200;
+  res.setHeader('Content-Type', 'text/csv; charset=utf-8');
+  res.setHeader('Content-Disposition', attachment(name));
+  res.setHeader('Cache-Control', 'no-store');
+}

@@ -1,0 +1,208 @@
+import type { Readable, Writable } from 'node:stream';
+import {
+  ConflictException,
+  Injectable,
+  Logger,
+  NotFoundException,
+  ServiceUnavailableException,
+} from '@nestjs/common';
+import type { DistrictStatus } from '../../../lib/contracts/schedule';
+import { type SyncRunRow, SyncRunsRepository } from '../../../lib/db/repositories/sync-runs.repository';
+import { RunReports } from '../../../lib/sync/run-reports';
+import { DistrictSyncClient } from '../../../lib/temporal/district-sync.client';
+import { DistrictsService } from '../districts/districts.service';
+import type { PageQuery } from '../common/paging.dto';
+import { scheduleFor, SyncConfigService } from '../sync-config/sync-config.service';
+import { type RunView, toRunView } from './run-view';
+
+// A query needs a worker to answer; without one Temporal would keep the request waiting.
+const STATUS_TIMEOUT_MS = 5000;
+
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export type ErrorSummary = Awaited<ReturnType<RunReports['errorSummary']>>;
+
+export interface RunDetail extends RunView {
+  workflowId: string | null;
+  planSamples: unknown;
+  /** Row errors and warnings grouped by code, with counts. */
+  errorSummary: ErrorSummary;
+  downloads: { file: string | null; errorsCsv: string; planCsv: string };
+}
+
+export type SyncStatusView = ({ started: true } & DistrictStatus) | { started: false; message: string };
+
+/** Run history, Sync Now, review decisions and retries. Every lookup is scoped to the district in the path. */
+@Injectable()
+export class RunsService {
+  private readonly logger = new Logger(RunsService.name);
+
+  constructor(
+    private readonly districts: DistrictsService,
+    private readonly configs: SyncConfigService,
+    private readonly runs: SyncRunsRepository,
+    private readonly reports: RunReports,
+    private readonly districtSync: DistrictSyncClient,
+  ) {}
+
+  async syncNow(districtId: string, dryRun: boolean): Promise<{ runId: string }> {
+    return await this.start(districtId, { dryRun, trigger: 'sync_now', retryOf: null });
+  }
+
+  async retry(districtId: string, runId: string): Promise<{ runId: string }> {
+    const run = await this.requireRun(districtId, runId);
+    if (run.status !== 'failed')
+      throw new ConflictException(
+        `Run ${runId} is ${run.status}; only failed runs can be retried (use Sync Now to run again).`,
+      );
+    return await this.start(districtId, { dryRun: run.dry_run, trigger: 'retry', retryOf: run.id });
+  }
+
+  private async start(
+    districtId: string,
+    opts: { dryRun: boolean; trigger: 'sync_now' | 'retry'; retryOf: string | null },
+  ): Promise<{ runId: string }> {
+    const district = await this.districts.require(districtId);
+    const config = await this.configs.find(districtId);
+    if (!config)
+      throw new ConflictException(
+        `District ${districtId} has no sync config, so there is nothing to run: save one with PUT /districts/${districtId}/sync-config first.`,
+      );
+    const run = await this.runs.create({
+      districtId,
+      trigger: opts.trigger,
+      dryRun: opts.dryRun,
+      retryOf: opts.retryOf,
+    });
+    try {
+      await this.districtSync.syncNow(
+        districtId,
+        { runId: run.id, dryRun: opts.dryRun, trigger: opts.trigger },
+        scheduleFor(district, config),
+      );
+    } catch (err) {
+      // The row exists but no workflow will ever pick it up: record why, so history does not show a run
+      // stuck in "queued" forever.
+      this.logger.error(`syncNow for district ${districtId} failed: ${(err as Error).message}`);
+      await this.runs.update(run.id, {
+        status: 'failed',
+        failure_type: 'SchedulerUnavailable',
+        failure_message: 'The scheduler (Temporal) could not be reached; the run never started.',
+        finished_at: new Date(),
+      });
+      throw new ServiceUnavailableException(
+        'The scheduler (Temporal) could not be reached, so the run was not started: try again in a minute.',
+      );
+    }
+    return { runId: run.id };
+  }
+
+  async status(districtId: string): Promise<SyncStatusView> {
+    await this.districts.require(districtId);
+    const status = await withTimeout(this.districtSync.status(districtId), STATUS_TIMEOUT_MS).catch(
+      (err: Error) => {
+        this.logger.warn(`status query for district ${districtId} failed: ${err.message}`);
+        throw new ServiceUnavailableException(
+          'The district workflow did not answer its status query: check that the worker (apps/worker) is running, then try again.',
+        );
+      },
+    );
+    if (!status)
+      return {
+        started: false,
+        message:
+          'The district schedule has not started yet: it starts when the sync config is saved or on Sync Now.',
+      };
+    return { started: true, ...status };
+  }
+
+  async list(districtId: string, page: PageQuery): Promise<{ total: number; runs: RunView[] }> {
+    await this.districts.require(districtId);
+    const { total, runs } = await this.runs.listForDistrict(districtId, page);
+    return { total, runs: runs.map(toRunView) };
+  }
+
+  /** A run of this district or a 404; a run of another district is as unknown as a missing one. */
+  async requireRun(districtId: string, runId: string): Promise<SyncRunRow> {
+    await this.districts.require(districtId);
+    const run = await this.runs.get(runId, districtId);
+    if (!run)
+      throw new NotFoundException(
+        `Run ${runId} not found for district ${districtId}: list its runs with GET /districts/${districtId}/runs.`,
+      );
+    return run;
+  }
+
+  async detail(districtId: string, runId: string): Promise<RunDetail> {
+    const run = await this.requireRun(districtId, runId);
+    const base = `/districts/${districtId}/runs/${runId}`;
+    return {
+      ...toRunView(run),
+      workflowId: run.workflow_id,
+      planSamples: run.plan_samples,
+      errorSummary: await this.reports.errorSummary(runId),
+      downloads: {
+        file: run.file_ref ? `${base}/file` : null,
+        errorsCsv: `${base}/errors.csv`,
+        planCsv: `${base}/plan.csv`,
+      },
+    };
+  }
+
+  async review(
+    districtId: string,
+    runId: string,
+    approve: boolean,
+  ): Promise<{ runId: string; decision: string }> {
+    const run = await this.requireRun(districtId, runId);
+    if (run.status !== 'held')
+      throw new ConflictException(
+        `Run ${runId} is ${run.status}; only runs held for review can be approved or discarded.`,
+      );
+    try {
+      await this.districtSync.review(districtId, { runId, approve });
+    } catch (err) {
+      // Branch on the error's name: class identity is not reliable across SDK copies.
+      if ((err as Error).name === 'WorkflowNotFoundError')
+        throw new ConflictException(
+          `The district's schedule is not running, so no one is waiting for this decision: save the sync config (PUT /districts/${districtId}/sync-config) to start it, then decide again.`,
+        );
+      throw err;
+    }
+    return { runId, decision: approve ? 'approve' : 'discard' };
+  }
+
+  async original(
+    districtId: string,
+    runId: string,
+  ): Promise<{ name: string; size: number; stream: Readable }> {
+    await this.requireRun(districtId, runId);
+    const file = await this.reports.openOriginal(runId);
+    if (!file)
+      throw new NotFoundException(
+        `Run ${runId} has no stored file: it ended before a file was fetched (see its failure in GET /districts/${districtId}/runs/${runId}).`,
+      );
+    return file;
+  }
+
+  /** Call requireRun first: the report itself is keyed by run id only. */
+  async writeErrorsCsv(runId: string, out: Writable): Promise<void> {
+    await this.reports.writeErrorsCsv(runId, out);
+  }
+
+  async writePlanCsv(runId: string, out: Writable): Promise<void> {
+    await this.reports.writePlanCsv(runId, out);
+  }
+}

@@ -1,0 +1,45 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import type { PublicKeyView } from '../../../lib/sftp-server/sftp-accounts.repository';
+import { UuidParamPipe } from '../common/uuid-param.pipe';
+import { AddPublicKeyDto } from './sftp-credentials.dto';
+import {
+  type NewSftpPassword,
+  SftpCredentialsService,
+  type SftpCredentialsView,
+} from './sftp-credentials.service';
+
+@ApiTags('sftp credentials')
+@ApiBearerAuth()
+@Controller('districts/:id/sftp-credentials')
+export class SftpCredentialsController {
+  constructor(private readonly service: SftpCredentialsService) {}
+
+  @Post('password')
+  @HttpCode(200)
+  async regeneratePassword(@Param('id', UuidParamPipe) id: string): Promise<NewSftpPassword> {
+    return await this.service.regeneratePassword(id);
+  }
+
+  @Get()
+  async view(@Param('id', UuidParamPipe) id: string): Promise<SftpCredentialsView> {
+    return await this.service.view(id);
+  }
+
+  @Post('keys')
+  async addKey(
+    @Param('id', UuidParamPipe) id: string,
+    @Body() body: AddPublicKeyDto,
+  ): Promise<PublicKeyView> {
+    return await this.service.addKey(id, body.publicKey);
+  }
+
+  @Delete('keys/:keyId')
+  @HttpCode(204)
+  async removeKey(
+    @Param('id', UuidParamPipe) id: string,
+    @Param('keyId', UuidParamPipe) keyId: string,
+  ): Promise<void> {
+    await this.service.removeKey(id, keyId);
+  }
+}

@@ -1,0 +1,22 @@
+import { Body, Controller, Get, Param, Put } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { UuidParamPipe } from '../common/uuid-param.pipe';
+import { SyncConfigDto } from './sync-config.dto';
+import { SyncConfigService, type SyncConfigView } from './sync-config.service';
+
+@ApiTags('sync config')
+@ApiBearerAuth()
+@Controller('districts/:id/sync-config')
+export class SyncConfigController {
+  constructor(private readonly service: SyncConfigService) {}
+
+  @Put()
+  async put(@Param('id', UuidParamPipe) id: string, @Body() body: SyncConfigDto): Promise<SyncConfigView> {
+    return await this.service.put(id, body);
+  }
+
+  @Get()
+  async get(@Param('id', UuidParamPipe) id: string): Promise<SyncConfigView> {
+    return await this.service.get(id);
+  }
+}

@@ -1,0 +1,111 @@
+import { createZodDto } from 'nestjs-zod';
+import { z } from 'zod';
+import { DistrictSchedule } from '../../../lib/contracts/schedule';
+
+const pct = (name: string) =>
+  z
+    .number()
+    .min(0, `${name} must be between 0 and 100`)
+    .max(100, `${name} must be between 0 and 100`)
+    .transform((v) => Math.round(v * 100) / 100);
+
+export const ExternalServerBody = z
+  .object({
+    host: z
+      .string()
+      .trim()
+      .min(1, 'external.host must be the SFTP server name or IP address')
+      .max(253)
+      .regex(
+        /^[A-Za-z0-9.:[\]-]+$/,
+        'external.host must be a host name or IP address, without "sftp://" or a path',
+      ),
+    port: z.number().int().min(1).max(65535).default(22),
+    username: z.string().min(1, 'external.username must not be empty').max(128),
+    /** Write-only: stored encrypted; omit to keep the stored one, null to remove it. */
+    password: z.string().min(1).max(1024).nullish(),
+    /** Write-only OpenSSH/PEM private key: stored encrypted; omit to keep the stored one, null to remove it. */
+    privateKey: z
+      .string()
+      .max(16_384)
+      .regex(
+        /-----BEGIN [A-Z ]*PRIVATE KEY-----/,
+        'external.privateKey must be a PEM/OpenSSH private key block',
+      )
+      .nullish(),
+    hostKeyFingerprint: z
+      .string()
+      .regex(
+        /^SHA256:[A-Za-z0-9+/]{43}=?$/,
+        'external.hostKeyFingerprint must be the server key\'s SHA256 fingerprint as `ssh-keygen -lf` prints it, e.g. "SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8"',
+      ),
+    path: z
+      .string()
+      .min(1)
+      .max(1024)
+      .regex(/^[^\0]+$/, 'external.path must not contain NUL characters')
+      .default('/'),
+  })
+  .strict();
+
+export const SyncConfigBody = z
+  .object({
+    enabled: z.boolean(),
+    frequency: DistrictSchedule.shape.frequency,
+    startDate: DistrictSchedule.shape.startDate,
+    timeOfDay: DistrictSchedule.shape.timeOfDay,
+    source: z.enum(['hosted', 'external']).default('hosted'),
+    fileRule: z.enum(['latest', 'specific_name', 'epoch', 'auto_suffix']).default('latest'),
+    fileName: z
+      .string()
+      .min(1)
+      .max(255)
+      .regex(/^[^/\\\0]+$/, 'fileName must be a bare file name without folders, e.g. "roster.csv"')
+      .nullish(),
+    processOnArrival: z.boolean().default(false),
+    matchingKey: z
+      .enum(['email', 'internal_id', 'accounting_id', 'clever_id', 'platform_id'])
+      .default('email'),
+    coachingGroups: z
+      .array(z.enum(['individual', 'school_teachers']))
+      .max(2)
+      .default([])
+      .transform((groups) => [...new Set(groups)]),
+    errorThresholdPct: z
+      .number()
+      .refine(
+        (v) => v === -1 || (v >= 0 && v <= 100),
+        'errorThresholdPct must be -1 (disabled) or between 0 and 100',
+      )
+      .transform((v) => Math.round(v * 100) / 100)
+      .default(-1),
+    maxArchivePct: pct('maxArchivePct').default(10),
+    maxArchiveCount: z.number().int().min(0).max(10_000_000).default(500),
+    maxRowDropPct: pct('maxRowDropPct').default(20),
+    welcomeEmails: z.boolean().default(false),
+    notifyEmails: z
+      .array(z.email('notifyEmails must contain email addresses such as "it@district.org"').max(254))
+      .max(20, 'notifyEmails may list at most 20 addresses')
+      .default([]),
+    notifyOnSuccess: z.boolean().default(false),
+    external: ExternalServerBody.nullish(),
+  })
+  .strict()
+  .superRefine((config, ctx) => {
+    if (config.fileRule === 'specific_name' && !config.fileName)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['fileName'],
+        message:
+          'fileName is required when fileRule is "specific_name" (the exact name the district uploads)',
+      });
+    if (config.source === 'external' && !config.external)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['external'],
+        message:
+          'external is required when source is "external": give host, port, username, password or privateKey, hostKeyFingerprint and path',
+      });
+  });
+export type SyncConfigBody = z.output<typeof SyncConfigBody>;
+export class SyncConfigDto extends createZodDto(SyncConfigBody) {}

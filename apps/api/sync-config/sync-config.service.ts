@@ -1,0 +1,137 @@
+import {
+  BadRequestException,
+  Inject,
+  Injectable,
+  Logger,
+  NotFoundException,
+  ServiceUnavailableException,
+} from '@nestjs/common';
+import type { Env } from '../../../lib/config/env';
+import type { DistrictSchedule } from '../../../lib/contracts/schedule';
+import { encryptSecret } from '../../../lib/crypto/secret-box';
+import type { District } from '../../../lib/db/repositories/districts.repository';
+import {
+  type ExternalServerSettings,
+  type SyncConfigRecord,
+  SyncConfigsRepository,
+} from '../../../lib/db/repositories/sync-configs.repository';
+import { DistrictSyncClient } from '../../../lib/temporal/district-sync.client';
+import { ENV } from '../api.tokens';
+import { DistrictsService } from '../districts/districts.service';
+import type { SyncConfigBody } from './sync-config.dto';
+
+/** A sync config as the API shows it: secrets reduced to "is one stored". */
+export type SyncConfigView = Omit<SyncConfigRecord, 'externalPasswordEnc' | 'externalKeyEnc' | 'external'> & {
+  external: (ExternalServerSettings & { hasPassword: boolean; hasPrivateKey: boolean }) | null;
+};
+
+export function toConfigView(record: SyncConfigRecord): SyncConfigView {
+  const { externalPasswordEnc, externalKeyEnc, external, ...rest } = record;
+  return {
+    ...rest,
+    external: external && {
+      ...external,
+      hasPassword: externalPasswordEnc !== null,
+      hasPrivateKey: externalKeyEnc !== null,
+    },
+  };
+}
+
+/** What the district workflow needs to know to keep time. */
+export function scheduleFor(district: District, config: SyncConfigRecord): DistrictSchedule {
+  return {
+    timeZone: district.timeZone,
+    enabled: config.enabled,
+    frequency: config.frequency,
+    startDate: config.startDate,
+    timeOfDay: config.timeOfDay,
+    processOnArrival: config.processOnArrival,
+  };
+}
+
+@Injectable()
+export class SyncConfigService {
+  private readonly logger = new Logger(SyncConfigService.name);
+
+  constructor(
+    private readonly districts: DistrictsService,
+    private readonly configs: SyncConfigsRepository,
+    private readonly districtSync: DistrictSyncClient,
+    @Inject(ENV) private readonly env: Readonly<Env>,
+  ) {}
+
+  async get(districtId: string): Promise<SyncConfigView> {
+    await this.districts.require(districtId);
+    return toConfigView(await this.require(districtId));
+  }
+
+  /** The stored config (with encrypted fields, for internal use) or a 404 that says how to create one. */
+  async require(districtId: string): Promise<SyncConfigRecord> {
+    const config = await this.configs.get(districtId);
+    if (!config)
+      throw new NotFoundException(
+        `District ${districtId} has no sync config yet: create one with PUT /districts/${districtId}/sync-config.`,
+      );
+    return config;
+  }
+
+  async find(districtId: string): Promise<SyncConfigRecord | undefined> {
+    return await this.configs.get(districtId);
+  }
+
+  async put(districtId: string, body: SyncConfigBody): Promise<SyncConfigView> {
+    const district = await this.districts.require(districtId);
+    const existing = await this.configs.get(districtId);
+    const ext = body.external ?? null;
+    // A secret left out of the body keeps its stored value, so admins need not re-enter it on every save;
+    // null removes it. Without an external block nothing about the external server is kept.
+    const secret = (value: string | null | undefined, stored: string | null | undefined): string | null => {
+      if (!ext || value === null) return null;
+      if (value === undefined) return stored ?? null;
+      return encryptSecret(this.env.SECRET_KEY, value);
+    };
+    const externalPasswordEnc = secret(ext?.password, existing?.externalPasswordEnc);
+    const externalKeyEnc = secret(ext?.privateKey, existing?.externalKeyEnc);
+    if (body.source === 'external' && !externalPasswordEnc && !externalKeyEnc)
+      throw new BadRequestException(
+        'external.password or external.privateKey is required when source is "external": the district server needs a way to log in.',
+      );
+    const saved = await this.configs.upsert(districtId, {
+      enabled: body.enabled,
+      frequency: body.frequency,
+      startDate: body.startDate,
+      timeOfDay: body.timeOfDay,
+      source: body.source,
+      fileRule: body.fileRule,
+      fileName: body.fileName ?? null,
+      processOnArrival: body.processOnArrival,
+      matchingKey: body.matchingKey,
+      coachingGroups: body.coachingGroups,
+      errorThresholdPct: body.errorThresholdPct,
+      maxArchivePct: body.maxArchivePct,
+      maxArchiveCount: body.maxArchiveCount,
+      maxRowDropPct: body.maxRowDropPct,
+      welcomeEmails: body.welcomeEmails,
+      notifyEmails: body.notifyEmails,
+      notifyOnSuccess: body.notifyOnSuccess,
+      external: ext && {
+        host: ext.host,
+        port: ext.port,
+        username: ext.username,
+        hostKeyFingerprint: ext.hostKeyFingerprint,
+        path: ext.path,
+      },
+      externalPasswordEnc,
+      externalKeyEnc,
+    });
+    try {
+      await this.districtSync.configChanged(districtId, scheduleFor(district, saved));
+    } catch (err) {
+      this.logger.error(`configChanged for district ${districtId} failed: ${(err as Error).message}`);
+      throw new ServiceUnavailableException(
+        'The config was saved but the scheduler (Temporal) could not be reached, so the schedule is not updated yet: save the config again once Temporal is up.',
+      );
+    }
+    return toConfigView(saved);
+  }
+}

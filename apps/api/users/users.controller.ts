@@ -1,0 +1,33 @@
+import { Controller, Get, Param, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { createZodDto } from 'nestjs-zod';
+import { z } from 'zod';
+import { type UserView, UsersRepository } from '../../../lib/db/repositories/users.repository';
+import { PageQuery } from '../common/paging.dto';
+import { UuidParamPipe } from '../common/uuid-param.pipe';
+import { DistrictsService } from '../districts/districts.service';
+
+export const UsersQuery = PageQuery.extend({
+  status: z.enum(['active', 'archived'], 'status must be "active" or "archived"').optional(),
+});
+export class UsersQueryDto extends createZodDto(UsersQuery) {}
+
+/** Read-only: lets an admin see what a sync created, updated or archived. */
+@ApiTags('users')
+@ApiBearerAuth()
+@Controller('districts/:id/users')
+export class UsersController {
+  constructor(
+    private readonly districts: DistrictsService,
+    private readonly users: UsersRepository,
+  ) {}
+
+  @Get()
+  async list(
+    @Param('id', UuidParamPipe) id: string,
+    @Query() query: UsersQueryDto,
+  ): Promise<{ total: number; users: UserView[] }> {
+    await this.districts.require(id);
+    return await this.users.listForDistrict(id, query);
+  }
+}

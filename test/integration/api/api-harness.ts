@@ -1,0 +1,98 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { INestApplication } from '@nestjs/common';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import request from 'supertest';
+import { createApiApp } from '../../../apps/api/app';
+import { type Env, loadEnv } from '../../../lib/config/env';
+import { createTestDatabase, type TestDatabase } from '../../support/postgres';
+import { startTestTemporal } from '../../support/temporal';
+
+export const API_TOKEN = 'test-token-' + 'x'.repeat(24);
+
+/** One API over a private database and the real Temporal dev server, as a test file's fixture. */
+export interface ApiHarness {
+  app: INestApplication;
+  db: TestDatabase;
+  temporal: TestWorkflowEnvironment;
+  env: Readonly<Env>;
+  dataDir: string;
+  /** supertest agent with the bearer token set. */
+  api: () => ReturnType<typeof authed>;
+  /** supertest without credentials. */
+  anon: () => request.Agent;
+  close(): Promise<void>;
+}
+
+function authed(app: INestApplication) {
+  const server = app.getHttpServer() as Parameters<typeof request>[0];
+  const agent = request(server);
+  return {
+    get: (url: string) => agent.get(url).set('Authorization', `Bearer ${API_TOKEN}`),
+    post: (url: string) => agent.post(url).set('Authorization', `Bearer ${API_TOKEN}`),
+    put: (url: string) => agent.put(url).set('Authorization', `Bearer ${API_TOKEN}`),
+    delete: (url: string) => agent.delete(url).set('Authorization', `Bearer ${API_TOKEN}`),
+  };
+}
+
+export async function startApi(): Promise<ApiHarness> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rostersync-api-'));
+  const [db, temporal] = await Promise.all([createTestDatabase(), startTestTemporal()]);
+  const env = loadEnv({
+    DATABASE_URL: db.url,
+    API_TOKEN,
+    SECRET_KEY: crypto.randomBytes(32).toString('hex'),
+    DATA_DIR: dataDir,
+    TEMPORAL_TASK_QUEUE: `api-test-${crypto.randomBytes(4).toString('hex')}`,
+    LOG_LEVEL: (process.env.TEST_LOG_LEVEL as Env['LOG_LEVEL'] | undefined) ?? 'silent',
+  });
+  const app = await createApiApp({ env, pool: db.pool, temporalClient: temporal.client });
+  return {
+    app,
+    db,
+    temporal,
+    env,
+    dataDir,
+    api: () => authed(app),
+    anon: () => request.agent(app.getHttpServer() as Parameters<typeof request>[0]),
+    close: async () => {
+      await app.close();
+      await temporal.teardown();
+      await db.drop();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+let seq = 0;
+/** Creates a district through the API and returns its id. */
+export async function createDistrict(h: ApiHarness, slug?: string): Promise<{ id: string; slug: string }> {
+  const s = slug ?? `district-${process.pid}-${++seq}`;
+  const res = await h
+    .api()
+    .post('/districts')
+    .send({ name: `District ${s}`, slug: s, timeZone: 'America/Chicago' })
+    .expect(201);
+  return { id: (res.body as { id: string }).id, slug: s };
+}
+
+export const BASE_CONFIG = {
+  enabled: true,
+  frequency: 'daily',
+  startDate: '2026-01-05',
+  timeOfDay: '02:00',
+  source: 'hosted',
+  fileRule: 'latest',
+  processOnArrival: false,
+  matchingKey: 'email',
+  coachingGroups: [],
+  errorThresholdPct: -1,
+  maxArchivePct: 10,
+  maxArchiveCount: 500,
+  maxRowDropPct: 20,
+  welcomeEmails: false,
+  notifyEmails: ['it@district.example'],
+  notifyOnSuccess: false,
+} as const;

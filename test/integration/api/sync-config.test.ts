@@ -1,0 +1,210 @@
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { decryptSecret } from '../../../lib/crypto/secret-box';
+import { ensureHostKeys, hostKeyFingerprints } from '../../../lib/sftp-server/host-keys';
+import { type ApiHarness, BASE_CONFIG, createDistrict, startApi } from './api-harness';
+
+function sshString(buf: Buffer): Buffer {
+  const len = Buffer.alloc(4);
+  len.writeUInt32BE(buf.length);
+  return Buffer.concat([len, buf]);
+}
+
+/** A fresh OpenSSH ed25519 public key line, as a district admin would paste from id_ed25519.pub. */
+function ed25519PublicKeyLine(comment: string): string {
+  const { publicKey } = crypto.generateKeyPairSync('ed25519');
+  const raw = Buffer.from(publicKey.export({ format: 'jwk' }).x as string, 'base64url');
+  const blob = Buffer.concat([sshString(Buffer.from('ssh-ed25519')), sshString(raw)]);
+  return `ssh-ed25519 ${blob.toString('base64')} ${comment}`;
+}
+
+const FINGERPRINT = 'SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8';
+
+describe('API: sync config and SFTP credentials', () => {
+  let h: ApiHarness;
+  before(async () => {
+    h = await startApi();
+  });
+  after(async () => {
+    await h.close();
+  });
+
+  it('saves a config, shows it back and starts the district workflow with its schedule', async () => {
+    const d = await createDistrict(h);
+    await h.api().get(`/districts/${d.id}/sync-config`).expect(404);
+    const res = await h.api().put(`/districts/${d.id}/sync-config`).send(BASE_CONFIG).expect(200);
+    assert.equal(res.body.frequency, 'daily');
+    assert.equal(res.body.startDate, '2026-01-05');
+    assert.equal(res.body.errorThresholdPct, -1);
+    assert.equal(res.body.external, null);
+    const got = await h.api().get(`/districts/${d.id}/sync-config`).expect(200);
+    assert.deepEqual(got.body, res.body);
+    const description = await h.temporal.client.workflow.getHandle(`district-sync:${d.id}`).describe();
+    assert.equal(description.status.name, 'RUNNING');
+  });
+
+  it('names each invalid field and how to fix it', async () => {
+    const d = await createDistrict(h);
+    const res = await h
+      .api()
+      .put(`/districts/${d.id}/sync-config`)
+      .send({
+        ...BASE_CONFIG,
+        frequency: 'hourly',
+        startDate: '2026-02-30',
+        timeOfDay: '25:00',
+        fileRule: 'specific_name',
+        errorThresholdPct: 150,
+        notifyEmails: ['not-an-email'],
+        coachingGroups: ['everyone'],
+      })
+      .expect(400);
+    const msg = res.body.message as string;
+    assert.match(msg, /frequency:/);
+    assert.match(msg, /startDate: startDate is not a real calendar date/);
+    assert.match(msg, /timeOfDay: timeOfDay must be a 24-hour local time written HH:MM/);
+    assert.match(msg, /errorThresholdPct: errorThresholdPct must be -1 \(disabled\) or between 0 and 100/);
+    assert.match(msg, /notifyEmails\.0: notifyEmails must contain email addresses/);
+    assert.match(msg, /coachingGroups\.0:/);
+    const noName = await h
+      .api()
+      .put(`/districts/${d.id}/sync-config`)
+      .send({ ...BASE_CONFIG, fileRule: 'specific_name' })
+      .expect(400);
+    assert.match(noName.body.message, /fileName: fileName is required when fileRule is "specific_name"/);
+    const noExternal = await h
+      .api()
+      .put(`/districts/${d.id}/sync-config`)
+      .send({ ...BASE_CONFIG, source: 'external' })
+      .expect(400);
+    assert.match(noExternal.body.message, /external: external is required when source is "external"/);
+    const noSecret = await h
+      .api()
+      .put(`/districts/${d.id}/sync-config`)
+      .send({
+        ...BASE_CONFIG,
+        source: 'external',
+        external: {
+          host: 'sftp.district.example',
+          username: 'exports',
+          hostKeyFingerprint: FINGERPRINT,
+          path: '/out',
+        },
+      })
+      .expect(400);
+    assert.match(noSecret.body.message, /external.password or external.privateKey is required/);
+  });
+
+  it('encrypts external credentials at rest and never returns them', async () => {
+    const d = await createDistrict(h);
+    const password = 'Sup3r-secret-district-pass';
+    const body = {
+      ...BASE_CONFIG,
+      source: 'external',
+      external: {
+        host: 'sftp.district.example',
+        port: 2222,
+        username: 'exports',
+        password,
+        hostKeyFingerprint: FINGERPRINT,
+        path: '/exports/roster',
+      },
+    };
+    const res = await h.api().put(`/districts/${d.id}/sync-config`).send(body).expect(200);
+    assert.deepEqual(res.body.external, {
+      host: 'sftp.district.example',
+      port: 2222,
+      username: 'exports',
+      hostKeyFingerprint: FINGERPRINT,
+      path: '/exports/roster',
+      hasPassword: true,
+      hasPrivateKey: false,
+    });
+    const { rows } = await h.db.pool.query<{ external_password_enc: string }>(
+      'SELECT external_password_enc FROM sync_configs WHERE district_id = $1',
+      [d.id],
+    );
+    const stored = rows[0].external_password_enc;
+    assert.ok(!stored.includes(password), 'not stored in plaintext');
+    assert.equal(decryptSecret(h.env.SECRET_KEY, stored), password);
+    const got = await h.api().get(`/districts/${d.id}/sync-config`).expect(200);
+    for (const text of [res.text, got.text]) {
+      assert.ok(!text.includes(password), 'plaintext never returned');
+      assert.ok(!text.includes(stored), 'ciphertext never returned');
+      assert.ok(!text.includes(stored.slice(3, 30)));
+    }
+    // Saving again without the password keeps the stored one; null removes it.
+    const { password: _omit, ...withoutPassword } = body.external;
+    const kept = await h
+      .api()
+      .put(`/districts/${d.id}/sync-config`)
+      .send({ ...body, external: withoutPassword, enabled: false })
+      .expect(200);
+    assert.equal(kept.body.external.hasPassword, true);
+    assert.equal(kept.body.enabled, false);
+    const cleared = await h
+      .api()
+      .put(`/districts/${d.id}/sync-config`)
+      .send({ ...body, source: 'hosted', external: { ...withoutPassword, password: null } })
+      .expect(200);
+    assert.equal(cleared.body.external.hasPassword, false);
+  });
+
+  it('issues a hosted SFTP password once and stores only its hash', async () => {
+    const d = await createDistrict(h);
+    const keyDir = path.join(h.dataDir, 'sftp-host-keys');
+    await ensureHostKeys(keyDir);
+    const expected = await hostKeyFingerprints(keyDir);
+    const res = await h.api().post(`/districts/${d.id}/sftp-credentials/password`).expect(200);
+    assert.equal(res.body.username, d.slug);
+    assert.equal(res.body.host, h.env.SFTP_PUBLIC_HOST);
+    assert.equal(res.body.port, h.env.SFTP_PORT);
+    assert.ok(typeof res.body.password === 'string' && res.body.password.length >= 16);
+    assert.deepEqual(res.body.hostKeyFingerprints, expected);
+    const { rows } = await h.db.pool.query<{ password_hash: string }>(
+      'SELECT password_hash FROM sftp_accounts WHERE district_id = $1',
+      [d.id],
+    );
+    assert.ok(!rows[0].password_hash.includes(res.body.password));
+    const view = await h.api().get(`/districts/${d.id}/sftp-credentials`).expect(200);
+    assert.equal(view.body.account.hasPassword, true);
+    assert.equal(view.body.username, d.slug);
+    assert.ok(!view.text.includes(res.body.password), 'the password is shown only once');
+    assert.ok(!view.text.includes(rows[0].password_hash), 'the hash never leaves the database');
+    assert.ok(!res.text.includes(rows[0].password_hash));
+    // A new password replaces the old one.
+    const again = await h.api().post(`/districts/${d.id}/sftp-credentials/password`).expect(200);
+    assert.notEqual(again.body.password, res.body.password);
+  });
+
+  it('adds, lists and removes public keys; rejects what is not a public key', async () => {
+    const d = await createDistrict(h);
+    const line = ed25519PublicKeyLine('it@district');
+    const added = await h
+      .api()
+      .post(`/districts/${d.id}/sftp-credentials/keys`)
+      .send({ publicKey: line })
+      .expect(201);
+    assert.equal(added.body.algorithm, 'ssh-ed25519');
+    assert.match(added.body.fingerprint, /^SHA256:/);
+    assert.equal(added.body.comment, 'it@district');
+    const view = await h.api().get(`/districts/${d.id}/sftp-credentials`).expect(200);
+    assert.deepEqual(
+      (view.body.publicKeys as Array<{ id: string }>).map((k) => k.id),
+      [added.body.id],
+    );
+    const bad = await h
+      .api()
+      .post(`/districts/${d.id}/sftp-credentials/keys`)
+      .send({ publicKey: '-----BEGIN OPENSSH PRIVATE KEY----- abc' })
+      .expect(400);
+    assert.ok(bad.body.message.length > 20, 'says what to paste instead');
+    // Another district cannot remove this district's key.
+    const other = await createDistrict(h);
+    await h.api().delete(`/districts/${other.id}/sftp-credentials/keys/${added.body.id}`).expect(404);
+    await h.api().delete(`/districts/${d.id}/sftp-credentials/keys/${added.body.id}`).expect(204);
+    await h.api().delete(`/districts/${d.id}/sftp-credentials/keys/${added.body.id}`).expect(404);
+  });
+});
