@@ -10,7 +10,7 @@ import {
 } from './roster-columns';
 import { makeFinding, quoteValue } from './roster-findings';
 import type { Finding, MatchingKey, RosterRecord } from './roster-record';
-import { DISTRICT_WIDE_ROLES, ROLES, canonicalRole, normalizeRole } from './roster-roles';
+import { DISTRICT_WIDE_ROLES, ROLES, type Role, canonicalRole, normalizeRole } from './roster-roles';
 import type { ColumnPlan } from './roster-header';
 
 /**
@@ -22,8 +22,17 @@ import type { ColumnPlan } from './roster-header';
 const EMAIL = z.regexes.email;
 /** Excel's rendering of a long number it could not keep: 1.23457E+11, 4E+12. */
 const SCIENTIFIC = /^\d(?:\.\d+)?E\+\d{1,3}$/i;
-/** Digits, spaces, + - . ( ) and an optional extension; at least 3 digits. */
-const PHONE = /^\+?[\d\s().-]*\d[\d\s().-]*\d[\d\s().-]*\d[\d\s().-]*(?:(?:x|ext\.?)\s*\d{1,6})?$/i;
+/** Digits, spaces, + - . ( ) and an optional extension (at least 3 digits, counted separately). */
+const PHONE = /^\+?[\d\s().-]+(?:(?:x|ext\.?)\s*\d{1,6})?$/i;
+
+function digitCount(value: string): number {
+  let n = 0;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c >= 48 && c <= 57) n++;
+  }
+  return n;
+}
 
 /** Remembered school suggestions, so a thousand rows with the same bad school cost one lookup. */
 const SUGGESTION_CACHE_LIMIT = 10_000;
@@ -48,60 +57,76 @@ export class RosterRowValidator {
     this.idx = plan.index;
   }
 
+  // Per-row state, kept on the instance so the hot path allocates no closures.
+  private cells: readonly string[] = [];
+  private rowNumber = 0;
+  private out: Finding[] = [];
+  private errors = 0;
+
+  private error(code: string, problem: string, column: string | null, value: string | null): void {
+    this.out.push(makeFinding(code, problem, { rowNumber: this.rowNumber, column, value }));
+    this.errors++;
+  }
+
+  private warn(code: string, problem: string, column: string | null, value: string | null): void {
+    this.out.push(makeFinding(code, problem, { rowNumber: this.rowNumber, column, value }));
+  }
+
+  private read(field: KnownField): string {
+    const i = this.idx[field];
+    if (i < 0 || i >= this.cells.length) return '';
+    const value = this.cells[i].trim();
+    if (value.length > MAX_KNOWN_VALUE) {
+      this.error(
+        'VALUE_TOO_LONG',
+        `${headerOf(field)} is ${value.length} characters long (at most ${MAX_KNOWN_VALUE}): ${quoteValue(value)}.`,
+        headerOf(field),
+        value.slice(0, MAX_KNOWN_VALUE),
+      );
+    }
+    return value;
+  }
+
   /** Pushes the row's findings to `out`; returns the record, or null when the row has an error. */
   validate(cells: readonly string[], rowNumber: number, out: Finding[]): RosterRecord | null {
-    const idx = this.idx;
-    let errors = 0;
-    const error = (code: string, problem: string, column: string | null, value: string | null): void => {
-      out.push(makeFinding(code, problem, { rowNumber, column, value }));
-      errors++;
-    };
-    const warn = (code: string, problem: string, column: string | null, value: string | null): void => {
-      out.push(makeFinding(code, problem, { rowNumber, column, value }));
-    };
+    this.cells = cells;
+    this.rowNumber = rowNumber;
+    this.out = out;
+    this.errors = 0;
 
-    const read = (field: KnownField): string => {
-      const i = idx[field];
-      if (i < 0 || i >= cells.length) return '';
-      const value = cells[i].trim();
-      if (value.length > MAX_KNOWN_VALUE) {
-        error(
-          'VALUE_TOO_LONG',
-          `${headerOf(field)} is ${value.length} characters long (at most ${MAX_KNOWN_VALUE}): ${quoteValue(value)}.`,
-          headerOf(field),
-          value.slice(0, MAX_KNOWN_VALUE),
-        );
-      }
-      return value;
-    };
+    const firstName = this.read('firstName');
+    const lastName = this.read('lastName');
+    const email = this.read('email').toLowerCase();
+    const internalId = this.read('internalId');
+    const accountingId = this.read('accountingId');
+    const cleverId = this.read('cleverId');
+    const platformId = this.read('platformId');
+    const roleText = this.read('role');
+    const schoolText = this.read('school');
+    const coachText = this.read('coachEmail').toLowerCase();
+    const phoneText = this.read('phone');
 
-    const firstName = read('firstName');
-    const lastName = read('lastName');
-    const email = read('email').toLowerCase();
-    const internalId = read('internalId');
-    const accountingId = read('accountingId');
-    const cleverId = read('cleverId');
-    const platformId = read('platformId');
-    const roleText = read('role');
-    const schoolText = read('school');
-    const coachText = read('coachEmail').toLowerCase();
-    const phoneText = read('phone');
-
-    if (firstName.length === 0) error('MISSING_REQUIRED_VALUE', 'First Name is empty.', 'First Name', '');
-    if (lastName.length === 0) error('MISSING_REQUIRED_VALUE', 'Last Name is empty.', 'Last Name', '');
+    if (firstName.length === 0)
+      this.error('MISSING_REQUIRED_VALUE', 'First Name is empty.', 'First Name', '');
+    if (lastName.length === 0) this.error('MISSING_REQUIRED_VALUE', 'Last Name is empty.', 'Last Name', '');
 
     const ids: Record<string, string> = { internalId, accountingId, cleverId, platformId, email };
     if (ids[this.keyField].length === 0) {
       const header = headerOf(this.keyField);
-      error('MISSING_KEY', `${header} is empty, and ${header} is the matching key of this sync.`, header, '');
+      this.error(
+        'MISSING_KEY',
+        `${header} is empty, and ${header} is the matching key of this sync.`,
+        header,
+        '',
+      );
     }
     if (email.length > 0 && email.length <= MAX_KNOWN_VALUE && !EMAIL.test(email)) {
-      error('INVALID_EMAIL', `Email ${quoteValue(email)} is not a valid email address.`, 'Email', email);
+      this.error('INVALID_EMAIL', `Email ${quoteValue(email)} is not a valid email address.`, 'Email', email);
     }
     for (const field of ID_FIELDS) {
       const value = ids[field];
       if (value.length > 0 && SCIENTIFIC.test(value)) {
-        error(
+        this.error(
           'SCIENTIFIC_NOTATION_ID',
           `${headerOf(field)} ${quoteValue(value)} is in scientific notation; a spreadsheet program rounded the ID.`,
           headerOf(field),
@@ -112,12 +137,12 @@ export class RosterRowValidator {
 
     let role: string | undefined;
     if (roleText.length === 0) {
-      error('MISSING_REQUIRED_VALUE', 'Role is empty.', 'Role', '');
+      this.error('MISSING_REQUIRED_VALUE', 'Role is empty.', 'Role', '');
     } else {
-      role = canonicalRole(roleText);
+      role = this.role(roleText);
       if (role === undefined) {
         const near = closestMatch(roleText, ROLES, normalizeRole);
-        error(
+        this.error(
           'UNKNOWN_ROLE',
           `Role ${quoteValue(roleText)} is not a known role${near ? `; did you mean '${near}'?` : '.'}`,
           'Role',
@@ -132,13 +157,13 @@ export class RosterRowValidator {
       school = null;
     } else if (schoolText.length === 0) {
       if (role !== undefined) {
-        error('MISSING_SCHOOL', `School is empty, and a ${role} must belong to a school.`, 'School', '');
+        this.error('MISSING_SCHOOL', `School is empty, and a ${role} must belong to a school.`, 'School', '');
       }
     } else if (this.schools.has(schoolText)) {
       school = schoolText;
     } else if (schoolText.length <= MAX_KNOWN_VALUE) {
       const near = this.suggestSchool(schoolText);
-      error(
+      this.error(
         'UNKNOWN_SCHOOL',
         `School ${quoteValue(schoolText)} does not exist in this district${near ? `; did you mean '${near}'?` : '.'}`,
         'School',
@@ -150,7 +175,7 @@ export class RosterRowValidator {
     if (coachText.length > 0 && coachText.length <= MAX_KNOWN_VALUE) {
       if (EMAIL.test(coachText)) coachEmail = coachText;
       else
-        warn(
+        this.warn(
           'INVALID_COACH_EMAIL',
           `Coach Email ${quoteValue(coachText)} is not a valid email address; it was ignored.`,
           'Coach Email',
@@ -160,9 +185,9 @@ export class RosterRowValidator {
 
     let phone: string | null = null;
     if (phoneText.length > 0 && phoneText.length <= MAX_KNOWN_VALUE) {
-      if (PHONE.test(phoneText)) phone = phoneText;
+      if (PHONE.test(phoneText) && digitCount(phoneText) >= 3) phone = phoneText;
       else
-        warn(
+        this.warn(
           'INVALID_PHONE',
           `Phone ${quoteValue(phoneText)} is not a phone number; it was ignored.`,
           'Phone',
@@ -174,7 +199,7 @@ export class RosterRowValidator {
     for (const { index, key } of this.plan.custom) {
       const value = index < cells.length ? cells[index].trim() : '';
       if (value.length > MAX_CUSTOM_VALUE) {
-        error(
+        this.error(
           'VALUE_TOO_LONG',
           `${key} is ${value.length} characters long (at most ${MAX_CUSTOM_VALUE} in a custom column): ${quoteValue(value)}.`,
           key,
@@ -187,7 +212,7 @@ export class RosterRowValidator {
     for (const index of this.plan.unnamed) {
       if (index < cells.length && cells[index].trim().length > 0) {
         const value = cells[index].trim();
-        warn(
+        this.warn(
           'UNNAMED_COLUMN_VALUE',
           `Value ${quoteValue(value)} is in column ${index + 1}, which has no header; it was ignored.`,
           null,
@@ -201,7 +226,7 @@ export class RosterRowValidator {
       for (let i = width; i < cells.length; i++) {
         const value = cells[i].trim();
         if (value.length > 0) {
-          error(
+          this.error(
             'CELLS_BEYOND_HEADER',
             `The row has ${cells.length} values but the header only ${width} columns; value ${quoteValue(value)} is in column ${i + 1}, past the last header.`,
             null,
@@ -211,7 +236,7 @@ export class RosterRowValidator {
         }
       }
     } else if (cells.length < width) {
-      warn(
+      this.warn(
         'TOO_FEW_CELLS',
         `The row has ${cells.length} values but the header has ${width} columns; the missing values were treated as empty.`,
         null,
@@ -219,7 +244,7 @@ export class RosterRowValidator {
       );
     }
 
-    if (errors > 0 || role === undefined) return null;
+    if (this.errors > 0 || role === undefined) return null;
     return {
       rowNumber,
       firstName,
@@ -235,6 +260,16 @@ export class RosterRowValidator {
       phone,
       custom,
     };
+  }
+
+  /** Role spellings seen so far, so the common ones skip normalisation. */
+  private readonly roleCache = new Map<string, Role | undefined>();
+
+  private role(value: string): Role | undefined {
+    if (this.roleCache.has(value)) return this.roleCache.get(value);
+    const role = canonicalRole(value);
+    if (this.roleCache.size < SUGGESTION_CACHE_LIMIT) this.roleCache.set(value, role);
+    return role;
   }
 
   private suggestSchool(value: string): string | null {
