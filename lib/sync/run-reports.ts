@@ -77,7 +77,7 @@ export class RunReports {
     await this.copyOut(
       `SELECT action, user_id, row_number AS "row", ${neutral('key')} AS key, ${neutral('email')} AS email,
               ${neutral('first_name')} AS first_name, ${neutral('last_name')} AS last_name,
-              array_to_string(changed, ' ') AS changed_fields
+              NULLIF(array_to_string(changed, ' '), '') AS changed_fields
        FROM run_plan WHERE run_id = '${id}'
        ORDER BY CASE action WHEN 'create' THEN 0 WHEN 'update' THEN 1 WHEN 'reactivate' THEN 2 ELSE 3 END,
                 row_number NULLS LAST, email`,
