@@ -6,6 +6,7 @@ import { cleanupOpenApiDoc } from 'nestjs-zod';
 import { parseSecretKey } from '../../lib/crypto/secret-box';
 import { type ApiDeps, ApiModule } from './api.module';
 import { PinoLoggerService } from './common/pino-logger.service';
+import { requestLog } from './common/request-log.middleware';
 
 /**
  * Builds the REST API around connections the caller owns (main.ts in production, tests with their own
@@ -20,6 +21,7 @@ export async function createApiApp(deps: ApiDeps): Promise<INestApplication> {
     abortOnError: false,
   });
   (app.getHttpAdapter().getInstance() as { disable(name: string): void }).disable('x-powered-by');
+  app.use(requestLog);
 
   const config = new DocumentBuilder()
     .setTitle('rostersync API')

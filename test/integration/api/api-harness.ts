@@ -23,17 +23,23 @@ export interface ApiHarness {
   api: () => ReturnType<typeof authed>;
   /** supertest without credentials. */
   anon: () => request.Agent;
+  /** Every response body the authenticated agent received, to scan for leaked secrets. */
+  responses: string[];
   close(): Promise<void>;
 }
 
-function authed(app: INestApplication) {
+function authed(app: INestApplication, responses: string[]) {
   const server = app.getHttpServer() as Parameters<typeof request>[0];
   const agent = request(server);
+  const record = (test: request.Test): request.Test =>
+    test.set('Authorization', `Bearer ${API_TOKEN}`).on('response', (res: { text?: string }) => {
+      if (typeof res.text === 'string') responses.push(res.text);
+    });
   return {
-    get: (url: string) => agent.get(url).set('Authorization', `Bearer ${API_TOKEN}`),
-    post: (url: string) => agent.post(url).set('Authorization', `Bearer ${API_TOKEN}`),
-    put: (url: string) => agent.put(url).set('Authorization', `Bearer ${API_TOKEN}`),
-    delete: (url: string) => agent.delete(url).set('Authorization', `Bearer ${API_TOKEN}`),
+    get: (url: string) => record(agent.get(url)),
+    post: (url: string) => record(agent.post(url)),
+    put: (url: string) => record(agent.put(url)),
+    delete: (url: string) => record(agent.delete(url)),
   };
 }
 
@@ -49,13 +55,15 @@ export async function startApi(): Promise<ApiHarness> {
     LOG_LEVEL: (process.env.TEST_LOG_LEVEL as Env['LOG_LEVEL'] | undefined) ?? 'silent',
   });
   const app = await createApiApp({ env, pool: db.pool, temporalClient: temporal.client });
+  const responses: string[] = [];
   return {
+    responses,
     app,
     db,
     temporal,
     env,
     dataDir,
-    api: () => authed(app),
+    api: () => authed(app, responses),
     anon: () => request.agent(app.getHttpServer() as Parameters<typeof request>[0]),
     close: async () => {
       await app.close();

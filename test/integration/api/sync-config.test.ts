@@ -20,6 +20,7 @@ function ed25519PublicKeyLine(comment: string): string {
   return `ssh-ed25519 ${blob.toString('base64')} ${comment}`;
 }
 
+const PRIVATE_KEY = `-----BEGIN OPENSSH PRIVATE KEY-----\n${crypto.randomBytes(96).toString('base64')}\n-----END OPENSSH PRIVATE KEY-----\n`;
 const FINGERPRINT = 'SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8';
 
 describe('API: sync config and SFTP credentials', () => {
@@ -147,9 +148,11 @@ describe('API: sync config and SFTP credentials', () => {
     const cleared = await h
       .api()
       .put(`/districts/${d.id}/sync-config`)
-      .send({ ...body, source: 'hosted', external: { ...withoutPassword, password: null } })
+      .send({ ...body, external: { ...withoutPassword, password: null, privateKey: PRIVATE_KEY } })
       .expect(200);
     assert.equal(cleared.body.external.hasPassword, false);
+    assert.equal(cleared.body.external.hasPrivateKey, true);
+    assert.ok(!cleared.text.includes('PRIVATE KEY'));
   });
 
   it('issues a hosted SFTP password once and stores only its hash', async () => {
@@ -206,5 +209,19 @@ describe('API: sync config and SFTP credentials', () => {
     await h.api().delete(`/districts/${other.id}/sftp-credentials/keys/${added.body.id}`).expect(404);
     await h.api().delete(`/districts/${d.id}/sftp-credentials/keys/${added.body.id}`).expect(204);
     await h.api().delete(`/districts/${d.id}/sftp-credentials/keys/${added.body.id}`).expect(404);
+  });
+
+  // Runs last: every response this file received, against every secret the database holds.
+  it('never returned a stored secret in any response', async () => {
+    const { rows } = await h.db.pool.query<{ secret: string }>(
+      `SELECT password_hash AS secret FROM sftp_accounts WHERE password_hash IS NOT NULL
+       UNION ALL SELECT external_password_enc FROM sync_configs WHERE external_password_enc IS NOT NULL
+       UNION ALL SELECT external_key_enc FROM sync_configs WHERE external_key_enc IS NOT NULL`,
+    );
+    assert.ok(rows.length >= 2, 'the tests above stored secrets');
+    assert.ok(h.responses.length > 20);
+    for (const { secret } of rows)
+      for (const text of h.responses)
+        assert.ok(!text.includes(secret), 'a stored secret appeared in a response');
   });
 });
