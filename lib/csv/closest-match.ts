@@ -37,7 +37,7 @@ export function typoBudget(length: number): number {
 
 /**
  * The candidate closest to `value` after both go through `normalize`, if it is within the typo
- * budget, or if one contains the other as whole words ("Minty Middle" / "Minty Middle School").
+ * budget, or if one contains the other from a word start ("Minty Middle" / "Minty Middle School").
  */
 export function closestMatch(
   value: string,
@@ -53,9 +53,9 @@ export function closestMatch(
     if (norm === target) return candidate;
     let score = editDistance(target, norm, typoBudget(Math.max(target.length, norm.length)));
     if (score > typoBudget(Math.max(target.length, norm.length))) {
-      // Containment as whole words: a district leaving "School" off, or adding "Elementary".
+      // One name inside the other from a word start: "School" left off, "Elem" for "Elementary".
       const [short, long] = target.length < norm.length ? [target, norm] : [norm, target];
-      if (short.length >= 4 && ` ${long} `.includes(` ${short} `)) score = 10 + (long.length - short.length);
+      if (short.length >= 4 && ` ${long}`.includes(` ${short}`)) score = 10 + (long.length - short.length);
       else continue;
     }
     if (score < bestScore) {

@@ -12,9 +12,9 @@ import { fatal } from './roster-findings';
  *   delimited)" on Windows): the two agree on ASCII, so everything already parsed is exactly what a
  *   Windows-1252 reading would have produced, and decoding switches to Windows-1252 from that chunk
  *   on — no restart, no buffering of the whole file. When invalid UTF-8 appears after valid
- *   non-ASCII UTF-8 was already passed on, the file mixes encodings; that is fatal (MIXED_ENCODING),
- *   because either reading would garble some names. (Granularity is the chunk: within the chunk
- *   where the switch happens, any UTF-8 sequences are read as Windows-1252 too.)
+ *   non-ASCII UTF-8, the file mixes encodings; that is fatal (MIXED_ENCODING), because either
+ *   reading would garble some names. In short: the file's first non-ASCII character decides, so the
+ *   outcome does not depend on how the stream happens to be chunked.
  */
 export type DetectedEncoding = 'utf-8' | 'utf-8-bom' | 'utf-16le' | 'utf-16be' | 'windows-1252';
 
@@ -92,7 +92,7 @@ export class CsvDecoder {
       if (!this.sawNonAscii && !isAscii(data)) this.sawNonAscii = true;
       return data;
     }
-    if (this.sawNonAscii) {
+    if (this.sawNonAscii || firstNonAsciiIsUtf8(data)) {
       throw fatal(
         'MIXED_ENCODING',
         `Around row ${this.currentRow()} the file stops being valid UTF-8, although earlier rows were UTF-8 with accented letters.`,
@@ -184,6 +184,17 @@ function incompleteUtf8Tail(buf: Buffer): number {
     return back < needed ? back : 0;
   }
   return 0;
+}
+
+/** Whether the first non-ASCII byte of the chunk starts a well-formed UTF-8 sequence. */
+function firstNonAsciiIsUtf8(buf: Buffer): boolean {
+  for (let i = 0; i < buf.length; i++) {
+    const byte = buf[i];
+    if (byte < 0x80) continue;
+    const length = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : byte >= 0xc0 ? 2 : 1;
+    return length > 1 && i + length <= buf.length && isUtf8(buf.subarray(i, i + length));
+  }
+  return false;
 }
 
 /** UTF-16 without a BOM: text made of ASCII has a NUL in every other byte. */

@@ -101,7 +101,7 @@ export const ERROR_CODES: ReadonlyArray<ErrorCodeEntry> = Object.freeze([
     code: 'UNKNOWN_SCHOOL',
     severity: 'error',
     title: 'The School value does not exactly match the name of a school of the district.',
-    fix: 'Use the exact school name shown in the platform (the message suggests the closest one), or create the school first.',
+    fix: 'Use the school’s name exactly as the platform shows it (capitals and spaces included), or create the school first.',
   },
   {
     code: 'SCIENTIFIC_NOTATION_ID',

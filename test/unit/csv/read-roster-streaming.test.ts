@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { Readable } from 'node:stream';
+import { describe, it } from 'node:test';
+import { readRoster } from '../../../lib/csv/read-roster';
+import { SCHOOLS, fixturePath, readFixture, readSource } from './read-fixture';
+
+describe('readRoster: streaming', () => {
+  // Tiny chunks split BOMs, UTF-8 and UTF-16 characters, CRLF pairs and quoted values across reads.
+  const files = fs.readdirSync(fixturePath('.')).sort();
+  for (const file of files) {
+    it(`reads ${file} the same in 1-, 7- and 64 KiB-byte chunks`, async () => {
+      const whole = await readFixture(file, { matchingKey: 'email' });
+      for (const highWaterMark of [1, 7]) {
+        const chunked = await readFixture(file, { matchingKey: 'email' }, highWaterMark);
+        assert.deepEqual(chunked.records, whole.records, `records, highWaterMark ${highWaterMark}`);
+        assert.deepEqual(chunked.findings, whole.findings, `findings, highWaterMark ${highWaterMark}`);
+        assert.deepEqual(chunked.summary, whole.summary, `summary, highWaterMark ${highWaterMark}`);
+      }
+    });
+  }
+
+  it('reads a UTF-8 file whose first accented letter lands on a chunk boundary as UTF-8', async () => {
+    const text = 'First Name,Last Name,Email,Role,School\nRenée,Dubois,r@x.org,Teacher,Oak\n';
+    const bytes = Buffer.from(text);
+    const cut = bytes.indexOf(0xc3) + 1; // between the two bytes of "é"
+    const { records, findings, summary } = await readSource(
+      Readable.from([bytes.subarray(0, cut), bytes.subarray(cut)]),
+      {
+        fileName: 'split.csv',
+        schools: ['Oak'],
+      },
+    );
+    assert.deepEqual(findings, []);
+    assert.equal(summary.encoding, 'utf-8');
+    assert.equal(records[0].firstName, 'Renée');
+  });
+
+  it('yields a batch per chunk and reads the source only as fast as batches are consumed', async () => {
+    const rows = 200_000;
+    let produced = 0;
+    let pulled = 0;
+    // A generated district file: the reader must never hold it whole.
+    function* lines(): Generator<Buffer> {
+      yield Buffer.from('First Name,Last Name,Email,Internal ID,School,Role\r\n');
+      let chunk = '';
+      for (let i = 0; i < rows; i++) {
+        chunk += `First${i},Last${i},user${i}@springfield.k12.us,${String(i).padStart(7, '0')},${SCHOOLS[i % 3]},Student\r\n`;
+        if (chunk.length >= 16 * 1024) {
+          produced += chunk.length;
+          yield Buffer.from(chunk);
+          chunk = '';
+        }
+      }
+      produced += chunk.length;
+      yield Buffer.from(chunk);
+    }
+    const source = Readable.from(lines(), { objectMode: false, highWaterMark: 16 * 1024 });
+    source.on('data', (b: Buffer) => (pulled += b.length));
+    const gen = readRoster(source, { fileName: 'big.csv', matchingKey: 'internal_id', schools: SCHOOLS });
+    const first = await gen.next();
+    assert.equal(first.done, false);
+    assert.ok(!first.done && first.value.records.length > 0 && first.value.records.length < 1000);
+    assert.ok(pulled < 1024 * 1024, `after the first batch only a little was read (${pulled} bytes)`);
+
+    let batches = 1;
+    let records = first.done ? 0 : first.value.records.length;
+    let next = await gen.next();
+    while (!next.done) {
+      batches++;
+      records += next.value.records.length;
+      next = await gen.next();
+    }
+    assert.equal(records, rows);
+    assert.equal(next.value.rowsValid, rows);
+    assert.ok(batches > 100, `${batches} batches`);
+    assert.equal(pulled, produced + 'First Name,Last Name,Email,Internal ID,School,Role\r\n'.length);
+  });
+
+  it('stops reading the source when the caller stops early', async () => {
+    const stream = fs.createReadStream(fixturePath('default-template.csv'), { highWaterMark: 64 });
+    const gen = readRoster(stream, {
+      fileName: 'default-template.csv',
+      matchingKey: 'internal_id',
+      schools: SCHOOLS,
+    });
+    await gen.next();
+    await gen.return({
+      rowsTotal: 0,
+      rowsBlank: 0,
+      rowsValid: 0,
+      rowsWithErrors: 0,
+      warningCount: 0,
+      encoding: '',
+      headers: [],
+    });
+    assert.equal(stream.destroyed, true);
+  });
+});

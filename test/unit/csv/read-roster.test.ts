@@ -1,0 +1,417 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { atRow, codes, readFixture, readText } from './read-fixture';
+
+describe('readRoster: the default template, as a district fills it in', () => {
+  it('reads every row: IDs keep leading zeros, emails are lower-cased and trimmed, roles are canonical', async () => {
+    const { records, findings, summary } = await readFixture('default-template.csv', {
+      matchingKey: 'internal_id',
+    });
+    assert.deepEqual(findings, []);
+    assert.equal(summary.fatal, undefined);
+    assert.equal(summary.encoding, 'utf-8-bom');
+    assert.deepEqual(summary.headers.slice(0, 11), [
+      'First Name',
+      'Last Name',
+      'Email',
+      'Internal ID',
+      'School',
+      'Role',
+      'Coach Email',
+      'Accounting ID',
+      'Clever ID',
+      'Platform ID',
+      'Phone',
+    ]);
+    assert.deepEqual(
+      {
+        total: summary.rowsTotal,
+        valid: summary.rowsValid,
+        errors: summary.rowsWithErrors,
+        blank: summary.rowsBlank,
+      },
+      { total: 12, valid: 12, errors: 0, blank: 0 },
+    );
+    const maria = records[0];
+    assert.deepEqual(maria, {
+      rowNumber: 2,
+      firstName: 'Maria',
+      lastName: 'Gonzalez',
+      email: 'maria.gonzalez@springfield.k12.us',
+      internalId: '000123',
+      accountingId: '0045',
+      cleverId: '5f1a2b3c9d',
+      platformId: null,
+      role: 'Teacher',
+      school: 'Minty Middle School',
+      coachEmail: 'pat.coach@springfield.k12.us',
+      phone: '(555) 010-2000',
+      custom: { 'Grade Level': '', Notes: '' },
+    });
+    const byName = new Map(records.map((r) => [r.firstName, r]));
+    assert.equal(byName.get('Jordan')?.internalId, '0004417');
+    assert.equal(byName.get('Jordan')?.lastName, 'Smith, Jr.');
+    assert.equal(byName.get('Jordan')?.custom['Grade Level'], '11');
+    assert.equal(byName.get('Avery')?.email, null, 'email is optional when matching by Internal ID');
+    assert.equal(byName.get('Renée')?.role, 'School Admin');
+    assert.equal(byName.get('Chris')?.role, 'Parent/Guardian');
+    assert.equal(byName.get('Kim')?.role, 'Parent/Guardian');
+    assert.equal(byName.get('Taylor')?.role, 'Parent/Guardian');
+    assert.equal(byName.get('Lee')?.phone, '555.010.4000 x12');
+  });
+
+  it('gives district-wide roles no school, even when the row names one', async () => {
+    const { records } = await readFixture('default-template.csv', { matchingKey: 'internal_id' });
+    const dana = records.find((r) => r.firstName === 'Dana')!;
+    const sam = records.find((r) => r.firstName === 'Sam')!;
+    assert.deepEqual([dana.role, dana.school], ['System Admin', null]);
+    assert.deepEqual([sam.role, sam.school], ['Sub Admin', null]);
+  });
+
+  it('numbers rows by the line they start on, counting line breaks inside quoted values', async () => {
+    const { records } = await readFixture('default-template.csv', { matchingKey: 'internal_id' });
+    const taylor = records.find((r) => r.firstName === 'Taylor')!;
+    assert.equal(taylor.rowNumber, 12);
+    assert.equal(taylor.custom.Notes, 'Lives with grandparents;\r\npick-up: Mon, Wed');
+    assert.equal(records.at(-1)!.firstName, 'Robin');
+    assert.equal(records.at(-1)!.rowNumber, 14);
+  });
+
+  it('rejects every row when matching by Platform ID and the column is empty', async () => {
+    const { records, findings, summary } = await readFixture('default-template.csv', {
+      matchingKey: 'platform_id',
+    });
+    assert.equal(records.length, 0);
+    assert.equal(summary.rowsWithErrors, 12);
+    assert.ok(findings.every((f) => f.code === 'MISSING_KEY' && f.column === 'Platform ID'));
+    assert.match(findings[0].message, /^Row 2: Platform ID is empty, and Platform ID is the matching key/);
+  });
+});
+
+describe('readRoster: header matching', () => {
+  it('ignores case, surrounding spaces and quotes, and spaces vs dashes vs underscores', async () => {
+    const { records, findings } = await readFixture('header-variants.csv', { matchingKey: 'internal_id' });
+    assert.deepEqual(findings, []);
+    assert.deepEqual(records[0], {
+      rowNumber: 2,
+      firstName: 'Ann',
+      lastName: 'Lee',
+      email: 'ann.lee@springfield.k12.us',
+      internalId: '000777',
+      accountingId: null,
+      cleverId: null,
+      platformId: null,
+      role: 'Teacher',
+      school: 'Minty Middle School',
+      coachEmail: null,
+      phone: '555-010-7000',
+      custom: { 'FirstName Pronounced': 'AN' },
+    });
+  });
+
+  it('keeps a misspelled column as a custom field and suggests the known one', async () => {
+    const { records, findings, summary } = await readFixture('misspelled-header.csv', {
+      matchingKey: 'internal_id',
+    });
+    assert.equal(summary.fatal, undefined);
+    assert.deepEqual(codes(findings), ['UNKNOWN_COLUMN_SUGGESTION']);
+    assert.equal(findings[0].severity, 'warning');
+    assert.match(
+      findings[0].message,
+      /Column 'Emial' is not a known column; did you mean 'Email'\? It was kept as a custom field\./,
+    );
+    assert.equal(records[0].email, null);
+    assert.deepEqual(records[0].custom, { Emial: 'ann.lee@springfield.k12.us' });
+    assert.equal(summary.warningCount, 1);
+  });
+
+  it('makes a misspelled required column fatal, with the suggestion in the message', async () => {
+    const { records, summary } = await readFixture('misspelled-header.csv', { matchingKey: 'email' });
+    assert.equal(records.length, 0);
+    assert.equal(summary.fatal?.code, 'MISSING_REQUIRED_COLUMN');
+    assert.equal(summary.fatal?.severity, 'fatal');
+    assert.match(summary.fatal!.message, /missing required column 'Email' \(the matching key of this sync\)/);
+    assert.match(summary.fatal!.message, /column 'Emial' looks like it; did you mean 'Email'\?/);
+  });
+
+  it('requires First Name, Last Name and Role', async () => {
+    const { summary } = await readFixture('missing-role-column.csv');
+    assert.equal(summary.fatal?.code, 'MISSING_REQUIRED_COLUMN');
+    assert.match(summary.fatal!.message, /'Role'/);
+    assert.match(summary.fatal!.message, /Columns found: 'First Name', 'Last Name', 'Email', 'School'/);
+  });
+
+  it('requires the Platform ID column when matching by platform id', async () => {
+    const { summary } = await readFixture('no-platform-id.csv', { matchingKey: 'platform_id' });
+    assert.equal(summary.fatal?.code, 'MISSING_REQUIRED_COLUMN');
+    assert.match(summary.fatal!.message, /'Platform ID' \(the matching key of this sync\)/);
+    const byInternalId = await readFixture('no-platform-id.csv', { matchingKey: 'internal_id' });
+    assert.equal(byInternalId.summary.fatal, undefined);
+    assert.equal(byInternalId.records.length, 1);
+  });
+
+  it('refuses two columns that are the same known column', async () => {
+    const { summary } = await readFixture('duplicate-column.csv');
+    assert.equal(summary.fatal?.code, 'DUPLICATE_COLUMN');
+    assert.match(
+      summary.fatal!.message,
+      /Columns C \('Email'\) and F \('E-mail'\) are both the Email column/,
+    );
+  });
+});
+
+describe('readRoster: row errors and warnings', () => {
+  it('skips each bad row with a specific, fixable message, and keeps rows with warnings', async () => {
+    const { records, findings, summary } = await readFixture('row-errors.csv', { matchingKey: 'email' });
+    const expect = (row: number, code: string, pattern: RegExp): void => {
+      const found = atRow(findings, row).find((f) => f.code === code);
+      assert.ok(found, `row ${row} should report ${code}; got ${JSON.stringify(atRow(findings, row))}`);
+      assert.match(found.message, pattern);
+      assert.ok(found.message.startsWith(`Row ${row}: `), found.message);
+    };
+    expect(2, 'MISSING_KEY', /Email is empty, and Email is the matching key of this sync/);
+    expect(3, 'INVALID_EMAIL', /Email 'bo\.ray@@springfield' is not a valid email address/);
+    expect(4, 'UNKNOWN_ROLE', /Role 'Principal' is not a known role\. Use one of: Teacher, Coach/);
+    expect(5, 'UNKNOWN_ROLE', /Role 'Teachr' is not a known role; did you mean 'Teacher'\?/);
+    expect(
+      6,
+      'UNKNOWN_SCHOOL',
+      /School 'Minty Middle' does not exist in this district; did you mean 'Minty Middle School'\?/,
+    );
+    expect(
+      7,
+      'UNKNOWN_SCHOOL',
+      /School 'minty  middle school' does not exist .*did you mean 'Minty Middle School'\?/,
+    );
+    expect(8, 'MISSING_SCHOOL', /School is empty, and a Teacher must belong to a school/);
+    expect(
+      9,
+      'SCIENTIFIC_NOTATION_ID',
+      /Internal ID '1\.23457E\+11' is in scientific notation.*format the ID column as Text/,
+    );
+    expect(10, 'VALUE_TOO_LONG', /First Name is 300 characters long \(at most 255\)/);
+    expect(
+      11,
+      'INVALID_COACH_EMAIL',
+      /Coach Email 'coach at springfield' is not a valid email address; it was ignored/,
+    );
+    expect(12, 'INVALID_PHONE', /Phone 'call the office' is not a phone number; it was ignored/);
+    expect(13, 'MISSING_REQUIRED_VALUE', /First Name is empty/);
+    // One row, every problem: an admin fixes them in one go.
+    assert.deepEqual(codes(atRow(findings, 15)).sort(), ['INVALID_EMAIL', 'UNKNOWN_ROLE']);
+
+    for (const f of findings) {
+      assert.match(f.code, /^[A-Z]+(?:_[A-Z0-9]+)*$/);
+      assert.equal(
+        f.severity,
+        f.code.startsWith('INVALID_COACH') || f.code === 'INVALID_PHONE' ? 'warning' : 'error',
+      );
+    }
+    const six = atRow(findings, 6)[0];
+    assert.deepEqual([six.column, six.value], ['School', 'Minty Middle']);
+    assert.deepEqual(
+      records.map((r) => [r.rowNumber, r.firstName, r.coachEmail, r.phone]),
+      [
+        [11, 'Jo', null, null],
+        [12, 'Kit', null, null],
+        [14, 'Mo', null, null],
+      ],
+    );
+    assert.deepEqual(
+      {
+        total: summary.rowsTotal,
+        valid: summary.rowsValid,
+        errors: summary.rowsWithErrors,
+        warnings: summary.warningCount,
+      },
+      { total: 14, valid: 3, errors: 11, warnings: 2 },
+    );
+  });
+
+  it('accepts Parent and Guardian (any case) as Parent/Guardian and rejects look-alike school names', async () => {
+    const header = 'First Name,Last Name,Email,Role,School\n';
+    const { records, findings } = await readText(
+      header +
+        'A,B,a@x.org,PARENT,Oak Grove Elementary\n' +
+        'C,D,c@x.org,guardian,Oak Grove Elementary\n' +
+        'E,F,e@x.org,parent / guardian,Oak Grove Elementary\n' +
+        'G,H,g@x.org,Teacher,Oak Grove Elementary \n' +
+        'I,J,i@x.org,Teacher,Oak Grove Elem\n',
+      { schools: ['Oak Grove Elementary'] },
+    );
+    assert.deepEqual(
+      records.map((r) => r.role),
+      ['Parent/Guardian', 'Parent/Guardian', 'Parent/Guardian', 'Teacher'],
+    );
+    assert.equal(records[3].school, 'Oak Grove Elementary', 'surrounding spaces are not part of the name');
+    assert.deepEqual(codes(findings), ['UNKNOWN_SCHOOL']);
+    assert.match(
+      findings[0].message,
+      /School 'Oak Grove Elem' does not exist in this district; did you mean 'Oak Grove Elementary'\?/,
+    );
+  });
+
+  it('bounds custom values at 1,000 characters', async () => {
+    const { findings, summary } = await readText(
+      `First Name,Last Name,Email,Role,School,Notes\nA,B,a@x.org,Teacher,Oak,${'n'.repeat(1001)}\nC,D,c@x.org,Teacher,Oak,${'n'.repeat(1000)}\n`,
+      { schools: ['Oak'] },
+    );
+    assert.deepEqual(codes(findings), ['VALUE_TOO_LONG']);
+    assert.equal(findings[0].column, 'Notes');
+    assert.equal(summary.rowsValid, 1);
+  });
+});
+
+describe('readRoster: files as districts send them', () => {
+  it('reads Windows-1252 (Excel "CSV (Comma delimited)") and says so', async () => {
+    const { records, findings, summary } = await readFixture('windows-1252.csv');
+    assert.equal(summary.encoding, 'windows-1252');
+    assert.deepEqual(
+      records.map((r) => `${r.firstName} ${r.lastName}`),
+      ['José Muñoz', 'Siobhán O’Brien'],
+    );
+    assert.deepEqual(codes(findings), ['WINDOWS_1252_DETECTED']);
+    assert.equal(findings[0].severity, 'warning');
+  });
+
+  for (const [file, encoding] of [
+    ['utf16le-bom.csv', 'utf-16le'],
+    ['utf16be-bom.csv', 'utf-16be'],
+  ] as const) {
+    it(`reads UTF-16 with a BOM (${encoding})`, async () => {
+      const { records, findings, summary } = await readFixture(file);
+      assert.deepEqual(findings, []);
+      assert.equal(summary.encoding, encoding);
+      assert.deepEqual(
+        records.map((r) => `${r.firstName} ${r.lastName}`),
+        ['Zoë Åberg', 'Łukasz Żak'],
+      );
+    });
+  }
+
+  it('reads UTF-16 LE without a BOM', async () => {
+    const text = 'First Name,Last Name,Email,Role,School\r\nZoë,Åberg,zoe@x.org,Teacher,Oak\r\n';
+    const { records, summary } = await readText(Buffer.from(text, 'utf16le'), { schools: ['Oak'] });
+    assert.equal(summary.encoding, 'utf-16le');
+    assert.equal(records[0].firstName, 'Zoë');
+  });
+
+  it('reads old-Mac CR line endings, with a line break inside a quoted value', async () => {
+    const { records, findings } = await readFixture('cr-line-endings.csv');
+    assert.deepEqual(findings, []);
+    assert.deepEqual(
+      records.map((r) => [r.rowNumber, r.firstName, r.custom.Notes]),
+      [
+        [2, 'Ann', 'two\rlines'],
+        [4, 'Bob', ''],
+      ],
+    );
+  });
+
+  it('reads LF line endings and a .txt file as CSV', async () => {
+    const { records, summary } = await readFixture('roster.txt');
+    assert.equal(summary.fatal, undefined);
+    assert.deepEqual(
+      records.map((r) => r.email),
+      ['ann.lee@springfield.k12.us'],
+    );
+  });
+
+  it('skips a metadata line above the header with a warning', async () => {
+    const { records, findings, summary } = await readFixture('metadata-line.csv');
+    assert.deepEqual(codes(findings), ['METADATA_LINE_SKIPPED']);
+    assert.equal(findings[0].rowNumber, 1);
+    assert.match(
+      findings[0].message,
+      /Row 1: Line 'Exported from SIS on 2026-11-01' above the header row was skipped/,
+    );
+    assert.deepEqual(
+      records.map((r) => r.rowNumber),
+      [3, 4],
+    );
+    assert.equal(summary.rowsTotal, 2);
+  });
+
+  it('skips and counts blank rows, and ignores blank columns', async () => {
+    const { records, findings, summary } = await readFixture('blank-rows-columns.csv');
+    assert.deepEqual(
+      records.map((r) => [r.rowNumber, r.firstName, r.lastName]),
+      [
+        [2, 'Ann', 'Lee'],
+        [4, 'Bob', 'Smith'],
+        [6, 'Cy', 'Do'],
+        [7, 'Di', 'Ng'],
+      ],
+    );
+    assert.deepEqual(records[0].custom, {}, 'a column with an empty header is not a custom field');
+    assert.deepEqual(summary.headers, ['First Name', '', 'Last Name', 'Email', 'Role', 'School']);
+    assert.deepEqual(
+      { total: summary.rowsTotal, blank: summary.rowsBlank, valid: summary.rowsValid },
+      { total: 7, blank: 3, valid: 4 },
+    );
+    assert.deepEqual(codes(findings), ['UNNAMED_COLUMN_VALUE', 'BLANK_ROWS_SKIPPED']);
+    assert.match(
+      findings[0].message,
+      /Row 7: Value 'see note' is in column 2, which has no header; it was ignored/,
+    );
+    assert.match(findings[1].message, /Skipped 3 blank rows \(row 3, 5, 8\)/);
+  });
+
+  it('skips a row whose values spill past the header, and fills in a short row', async () => {
+    const { records, findings } = await readFixture('column-shape.csv');
+    const spilled = atRow(findings, 2).find((f) => f.code === 'CELLS_BEYOND_HEADER');
+    assert.equal(spilled?.severity, 'error');
+    assert.match(
+      spilled!.message,
+      /The row has 7 values but the header only 6 columns; value '555-010-2000' is in column 7/,
+    );
+    assert.match(spilled!.message, /"Smith, Jr\."/);
+    assert.deepEqual(codes(atRow(findings, 3)), ['TOO_FEW_CELLS']);
+    assert.equal(atRow(findings, 3)[0].severity, 'warning');
+    assert.deepEqual(atRow(findings, 4), [], 'empty trailing cells are harmless');
+    assert.deepEqual(
+      records.map((r) => [r.rowNumber, r.phone]),
+      [
+        [3, null],
+        [4, '555-010-1000'],
+      ],
+    );
+  });
+});
+
+describe('readRoster: files that cannot be used', () => {
+  const fatalCases: Array<[string, string, RegExp]> = [
+    [
+      'roster.xlsx',
+      'UNSUPPORTED_FILE',
+      /This looks like an Excel workbook|looks like an Excel workbook \(\.xlsx\)\. Save it as 'CSV UTF-8 \(Comma delimited\)' and upload again\./,
+    ],
+    ['roster.zip', 'UNSUPPORTED_FILE', /is a zip archive, not a CSV file\. Unzip it/],
+    ['picture.csv', 'UNSUPPORTED_FILE', /contains binary data, not text/],
+    ['empty.csv', 'EMPTY_FILE', /'empty\.csv' is empty \(0 bytes\)/],
+    ['blank-lines.csv', 'EMPTY_FILE', /only blank lines/],
+    [
+      'header-only.csv',
+      'HEADER_ONLY',
+      /has a header row but no data rows, so nothing was changed and nobody was archived/,
+    ],
+    ['unclosed-quote.csv', 'MALFORMED_CSV', /^Row 3: A double quote opened on this row is never closed/],
+  ];
+  for (const [file, code, message] of fatalCases) {
+    it(`${file}: ${code}`, async () => {
+      const { records, summary } = await readFixture(file);
+      assert.equal(summary.fatal?.code, code);
+      assert.equal(summary.fatal?.severity, 'fatal');
+      assert.match(summary.fatal!.message, message);
+      if (code !== 'MALFORMED_CSV') assert.equal(records.length, 0);
+    });
+  }
+
+  it('refuses a file that switches from UTF-8 to another encoding, whatever the chunk size', async () => {
+    for (const highWaterMark of [16, 64 * 1024]) {
+      const { summary } = await readFixture('mixed-encoding.csv', {}, highWaterMark);
+      assert.equal(summary.fatal?.code, 'MIXED_ENCODING', `highWaterMark ${highWaterMark}`);
+      assert.match(summary.fatal!.message, /Save the file as 'CSV UTF-8 \(Comma delimited\)'/);
+    }
+  });
+});
