@@ -181,7 +181,7 @@ describe('readRoster: row errors and warnings', () => {
     expect(
       7,
       'UNKNOWN_SCHOOL',
-      /School 'minty  middle school' does not exist .*did you mean 'Minty Middle School'\?/,
+      /School 'minty {2}middle school' does not exist .*did you mean 'Minty Middle School'\?/,
     );
     expect(8, 'MISSING_SCHOOL', /School is empty, and a Teacher must belong to a school/);
     expect(
