@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import { Client, Connection } from '@temporalio/client';
 import { loadEnv } from '../../lib/config/env';
 import { createPool } from '../../lib/db/pool';
@@ -7,11 +8,22 @@ import { createApiApp } from './app';
 async function run(): Promise<void> {
   const env = loadEnv();
   const pool = createPool(env.DATABASE_URL);
-  const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
+  // Fail at boot, not at the first request, when Postgres or Temporal is unreachable.
+  await pool.query('SELECT 1').catch(async (err: Error) => {
+    await pool.end();
+    throw new Error(`Cannot reach Postgres at DATABASE_URL: ${err.message}`);
+  });
+  const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS }).catch(async (err: Error) => {
+    await pool.end();
+    throw new Error(`Cannot reach Temporal at TEMPORAL_ADDRESS=${env.TEMPORAL_ADDRESS}: ${err.message}`);
+  });
   try {
     const temporalClient = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
     const app = await createApiApp({ env, pool, temporalClient });
     await app.listen(env.API_PORT, env.API_HOST);
+    new Logger('Main').log(
+      `rostersync API listening on http://${env.API_HOST}:${env.API_PORT} (docs at /docs)`,
+    );
     await new Promise<void>((resolve) => {
       process.once('SIGINT', resolve);
       process.once('SIGTERM', resolve);

@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { Controller, Get, Inject, Res } from '@nestjs/common';
-import { ApiTags } from '@nestjs/swagger';
+import { ApiTags, ApiOperation } from '@nestjs/swagger';
 import type { Client } from '@temporalio/client';
 import type { Pool } from 'pg';
 import { PG_POOL, TEMPORAL_CLIENT } from '../api.tokens';
@@ -40,6 +40,7 @@ export class HealthController {
     @Inject(TEMPORAL_CLIENT) private readonly temporal: Client,
   ) {}
 
+  @ApiOperation({ summary: 'Liveness: Postgres and Temporal reachable (no token needed)' })
   @Public()
   @Get()
   async health(@Res({ passthrough: true }) res: ServerResponse): Promise<Health> {

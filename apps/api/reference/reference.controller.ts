@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { Controller, Get, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiProduces, ApiTags, ApiOperation } from '@nestjs/swagger';
 import { type ErrorCodeEntry, ERROR_CODES, TEMPLATE_HEADERS } from '../../../lib/csv/error-codes';
 
 /** What a district needs to prepare its file: the error dictionary and a blank template. */
@@ -8,11 +8,13 @@ import { type ErrorCodeEntry, ERROR_CODES, TEMPLATE_HEADERS } from '../../../lib
 @ApiBearerAuth()
 @Controller()
 export class ReferenceController {
+  @ApiOperation({ summary: 'Every error/warning code a run can report, with its fix' })
   @Get('error-codes')
   errorCodes(): ReadonlyArray<ErrorCodeEntry> {
     return ERROR_CODES;
   }
 
+  @ApiOperation({ summary: 'A blank CSV template with the recognised headers' })
   @Get('templates/users.csv')
   @ApiProduces('text/csv')
   template(@Res() res: ServerResponse): void {

@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiProduces, ApiTags, ApiOperation } from '@nestjs/swagger';
 import { PageQueryDto } from '../common/paging.dto';
 import { UuidParamPipe } from '../common/uuid-param.pipe';
 import { attachment } from './content-disposition';
@@ -15,6 +15,7 @@ import { type RunDetail, RunsService, type SyncStatusView } from './runs.service
 export class RunsController {
   constructor(private readonly service: RunsService) {}
 
+  @ApiOperation({ summary: 'Queue a run now (dryRun: plan only); 409 without a sync config' })
   @Post('sync-now')
   @HttpCode(202)
   async syncNow(
@@ -24,11 +25,15 @@ export class RunsController {
     return await this.service.syncNow(id, body.dryRun);
   }
 
+  @ApiOperation({
+    summary: "The district workflow's status: next run, in-flight, queued, held, last outcome",
+  })
   @Get('sync-status')
   async status(@Param('id', UuidParamPipe) id: string): Promise<SyncStatusView> {
     return await this.service.status(id);
   }
 
+  @ApiOperation({ summary: 'Run history, newest first' })
   @Get('runs')
   async list(
     @Param('id', UuidParamPipe) id: string,
@@ -37,6 +42,7 @@ export class RunsController {
     return await this.service.list(id, page);
   }
 
+  @ApiOperation({ summary: 'One run: counts, timings, file, failure, plan samples, errors by code' })
   @Get('runs/:runId')
   async detail(
     @Param('id', UuidParamPipe) id: string,
@@ -45,6 +51,7 @@ export class RunsController {
     return await this.service.detail(id, runId);
   }
 
+  @ApiOperation({ summary: 'Apply a run held by a safeguard (409 unless held)' })
   @Post('runs/:runId/approve')
   @HttpCode(202)
   async approve(
@@ -54,6 +61,7 @@ export class RunsController {
     return await this.service.review(id, runId, true);
   }
 
+  @ApiOperation({ summary: 'Discard a run held by a safeguard (409 unless held)' })
   @Post('runs/:runId/discard')
   @HttpCode(202)
   async discard(
@@ -63,6 +71,7 @@ export class RunsController {
     return await this.service.review(id, runId, false);
   }
 
+  @ApiOperation({ summary: 'Retry a failed run as a new run (409 unless failed)' })
   @Post('runs/:runId/retry')
   @HttpCode(202)
   async retry(
@@ -73,6 +82,7 @@ export class RunsController {
   }
 
   // Downloads stream straight from disk / Postgres to the socket; nothing is held in memory.
+  @ApiOperation({ summary: "Download the run's original file" })
   @Get('runs/:runId/file')
   @ApiProduces('application/octet-stream')
   async file(
@@ -88,6 +98,7 @@ export class RunsController {
     await pipeline(file.stream, res);
   }
 
+  @ApiOperation({ summary: "Download the run's errors and warnings as CSV" })
   @Get('runs/:runId/errors.csv')
   @ApiProduces('text/csv')
   async errorsCsv(
@@ -101,6 +112,7 @@ export class RunsController {
     if (!res.writableEnded) res.end();
   }
 
+  @ApiOperation({ summary: "Download the run's planned changes as CSV" })
   @Get('runs/:runId/plan.csv')
   @ApiProduces('text/csv')
   async planCsv(

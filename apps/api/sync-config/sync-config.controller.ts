@@ -1,5 +1,5 @@
 import { Body, Controller, Get, Param, Put } from '@nestjs/common';
-import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiTags, ApiOperation } from '@nestjs/swagger';
 import { UuidParamPipe } from '../common/uuid-param.pipe';
 import { SyncConfigDto } from './sync-config.dto';
 import { SyncConfigService, type SyncConfigView } from './sync-config.service';
@@ -10,11 +10,13 @@ import { SyncConfigService, type SyncConfigView } from './sync-config.service';
 export class SyncConfigController {
   constructor(private readonly service: SyncConfigService) {}
 
+  @ApiOperation({ summary: 'Replace the sync config and reschedule the district workflow' })
   @Put()
   async put(@Param('id', UuidParamPipe) id: string, @Body() body: SyncConfigDto): Promise<SyncConfigView> {
     return await this.service.put(id, body);
   }
 
+  @ApiOperation({ summary: 'Get the sync config (secrets shown only as hasPassword / hasPrivateKey)' })
   @Get()
   async get(@Param('id', UuidParamPipe) id: string): Promise<SyncConfigView> {
     return await this.service.get(id);

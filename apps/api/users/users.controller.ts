@@ -1,5 +1,5 @@
 import { Controller, Get, Param, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiTags, ApiOperation } from '@nestjs/swagger';
 import { createZodDto } from 'nestjs-zod';
 import { z } from 'zod';
 import { type UserView, UsersRepository } from '../../../lib/db/repositories/users.repository';
@@ -22,6 +22,7 @@ export class UsersController {
     private readonly users: UsersRepository,
   ) {}
 
+  @ApiOperation({ summary: "List the district's users (read-only)" })
   @Get()
   async list(
     @Param('id', UuidParamPipe) id: string,
