@@ -27,7 +27,7 @@ import {
   SIGNALS,
   SyncNowSignal,
 } from '../lib/contracts/sync';
-import { nextDueFor, toLocalIso } from '../lib/schedule/next-due';
+import { nextDueAfter, nextDueFor, toLocalIso } from '../lib/schedule/next-due';
 import { DistrictIdKey, SyncTriggerKey } from '../lib/temporal/search-attributes';
 import { BOOKKEEPING, RETRY } from './activity-options';
 import { describeFailure, rootApplicationFailure } from './failure-info';
@@ -40,9 +40,10 @@ export const reviewDecisionSignal = defineSignal<[ReviewDecisionSignal]>(SIGNALS
 export const statusQuery = defineQuery<DistrictStatus>(QUERIES.status);
 
 // Creating a run row only fails while Postgres is away: keep trying (capped backoff) rather than drop the trigger.
+const { maximumAttempts: _bounded, ...UNBOUNDED_RETRY } = RETRY;
 const book = proxyActivities<Pick<SyncActivities, 'createRun' | 'finishRun'>>({
   ...BOOKKEEPING,
-  retry: { ...RETRY, maximumAttempts: 0, maximumInterval: '5 minutes' },
+  retry: { ...UNBOUNDED_RETRY, maximumInterval: '5 minutes' },
 });
 
 const RECENT_RUN_IDS = 50;
@@ -234,12 +235,18 @@ export async function districtSyncWorkflow(rawInput: DistrictSyncInput): Promise
   /** The timer fired (or fired late because no worker was up): queue a scheduled or catch-up run. */
   function onDue(due: number): void {
     const now = Date.now();
-    const late = now - due;
-    // Only the next slot after now: missed slots collapse into at most one catch-up run.
+    // Only the next slot after now: however many slots were missed, at most one catch-up run.
     state.nextDueAt = nextDueFor(schedule, now);
-    const trigger = late <= input.catchUpGraceMs ? 'schedule' : 'catch_up';
-    if (trigger === 'catch_up' && late > input.catchUpWindowHours * 3_600_000) return; // too old to matter now
-    enqueue({ runId: null, trigger, dryRun: false, resumeApproved: false, coalesced: [] });
+    if (now - due <= input.catchUpGraceMs) {
+      enqueue({ runId: null, trigger: 'schedule', dryRun: false, resumeApproved: false, coalesced: [] });
+      return;
+    }
+    // Missed while no worker ran: catch up once if the latest missed slot is still within the window.
+    const windowStart = Math.max(due - 1, now - input.catchUpWindowHours * 3_600_000);
+    const missed = nextDueAfter(schedule, windowStart);
+    if (missed !== null && missed <= now) {
+      enqueue({ runId: null, trigger: 'catch_up', dryRun: false, resumeApproved: false, coalesced: [] });
+    }
   }
 
   for (;;) {
