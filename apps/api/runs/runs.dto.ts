@@ -1,10 +1,14 @@
 import { createZodDto } from 'nestjs-zod';
 import { z } from 'zod';
 
-export const SyncNowBody = z
-  .object({
-    /** Stage and plan only: report what would change, apply nothing. */
-    dryRun: z.boolean().default(false),
-  })
-  .strict();
+// A POST without any body (`curl -X POST .../sync-now`) means a plain run.
+export const SyncNowBody = z.preprocess(
+  (body) => body ?? {},
+  z
+    .object({
+      /** Stage and plan only: report what would change, apply nothing. */
+      dryRun: z.boolean().default(false),
+    })
+    .strict(),
+);
 export class SyncNowDto extends createZodDto(SyncNowBody) {}

@@ -58,6 +58,8 @@ describe('API with a running worker: schedule status, failed runs and retries', 
       TEMPORAL_TASK_QUEUE: `api-live-${crypto.randomUUID()}`,
       SMTP_URL: `smtp://127.0.0.1:${catcher.smtpPort}`,
       LOG_LEVEL: 'silent',
+      // Read a file as soon as it is there: no upload is in progress in these tests.
+      FETCH_QUIET_SECONDS: '0',
     });
     worker = await Worker.create({
       connection: temporal.nativeConnection,
@@ -67,7 +69,6 @@ describe('API with a running worker: schedule status, failed runs and retries', 
         pool: db.pool,
         artifacts: new ArtifactStore(path.join(dataDir, 'artifacts')),
         env,
-        quietMs: 0,
       }),
     });
     workerRun = worker.run();

@@ -57,6 +57,9 @@ describe('API: Sync Now, run history, reviews, retries and downloads', () => {
     const detail = await h.api().get(`/districts/${a.id}/runs/${runId}`).expect(200);
     assert.equal(detail.body.id, runId);
     assert.equal(detail.body.dryRun, true);
+    // `curl -X POST .../sync-now` with no body at all is a plain (not dry) run.
+    const plain = await h.api().post(`/districts/${a.id}/sync-now`).expect(202);
+    assert.equal((await runs.get(plain.body.runId as string, a.id))?.dry_run, false);
     const bad = await h.api().post(`/districts/${a.id}/sync-now`).send({ dryRun: 'yes' }).expect(400);
     assert.match(bad.body.message, /dryRun/);
   });
