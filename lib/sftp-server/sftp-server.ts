@@ -71,11 +71,12 @@ export function createSftpServer(opts: SftpServerOptions): SftpServer {
     ctx: AuthContext,
     address: string,
     connLog: Logger,
-  ): Promise<SftpLoginAccount | undefined> {
+    loggedIn: (account: SftpLoginAccount) => void,
+  ): Promise<void> {
     const username = ctx.username;
     if (ctx.method !== 'password' && ctx.method !== 'publickey') {
       ctx.reject(AUTH_METHODS);
-      return undefined;
+      return;
     }
     const lockedMs = throttle.lockedFor(username, address);
     if (lockedMs > 0) {
@@ -84,14 +85,13 @@ export function createSftpServer(opts: SftpServerOptions): SftpServer {
         'login refused: locked out',
       );
       ctx.reject(AUTH_METHODS);
-      return undefined;
+      return;
     }
     const account = USERNAME.test(username) ? await accounts.findByUsername(username) : undefined;
-    const failed = (reason: string): undefined => {
+    const failed = (reason: string): void => {
       const lockedNow = throttle.recordFailure(username, address);
       connLog.warn({ username, method: ctx.method, reason, lockedNow }, 'login failed');
       ctx.reject(AUTH_METHODS);
-      return undefined;
     };
 
     if (ctx.method === 'password') {
@@ -101,8 +101,9 @@ export function createSftpServer(opts: SftpServerOptions): SftpServer {
       }
       if (!(await verifyPassword(ctx.password, account.passwordHash))) return failed('wrong password');
       throttle.recordSuccess(username, address);
+      loggedIn(account); // before accept(): ssh2 emits 'ready' from inside it
       ctx.accept();
-      return account;
+      return;
     }
 
     const presented = ctx.key.data;
@@ -113,11 +114,11 @@ export function createSftpServer(opts: SftpServerOptions): SftpServer {
       // Clients offer every key they hold; an unlisted one is a normal probe, not an attack.
       if (ctx.signature) return failed('unknown key');
       ctx.reject(AUTH_METHODS);
-      return undefined;
+      return;
     }
     if (!ctx.signature) {
       ctx.accept(); // "would this key do?" — the client signs next
-      return undefined;
+      return;
     }
     const parsed = utils.parseKey(match.publicKey);
     if (parsed instanceof Error || Array.isArray(parsed)) return failed('stored key unreadable');
@@ -126,8 +127,8 @@ export function createSftpServer(opts: SftpServerOptions): SftpServer {
       return failed('bad signature');
     throttle.recordSuccess(username, address);
     connLog.info({ username, key: match.fingerprint }, 'public key accepted');
+    loggedIn(account as SftpLoginAccount);
     ctx.accept();
-    return account;
   }
 
   async function prepareFolder(username: string): Promise<Jail> {
@@ -153,15 +154,12 @@ export function createSftpServer(opts: SftpServerOptions): SftpServer {
     arm(config.loginGraceMs, 'connection closed: no login in time');
 
     client.on('authentication', (ctx) => {
-      authenticate(ctx, address, connLog).then(
-        (accepted) => {
-          if (accepted) account = accepted;
-        },
-        (err: unknown) => {
-          connLog.error({ err, username: ctx.username }, 'login check failed');
-          ctx.reject(AUTH_METHODS);
-        },
-      );
+      authenticate(ctx, address, connLog, (accepted) => {
+        account = accepted;
+      }).catch((err: unknown) => {
+        connLog.error({ err, username: ctx.username }, 'login check failed');
+        ctx.reject(AUTH_METHODS);
+      });
     });
 
     client.on('ready', () => {
@@ -188,26 +186,22 @@ export function createSftpServer(opts: SftpServerOptions): SftpServer {
             if (!released) registry.release(usage);
             released = true;
           };
-          Promise.all([prepareFolder(acct.username), usage.ready()]).then(
-            ([jail]) => {
-              const sftp = acceptSftp();
-              sftp.on('close', release);
-              sftp.on('end', release);
-              client.once('close', release);
-              serveSftp(sftp, {
-                account: { districtId: acct.districtId, username: acct.username, jail, usage },
-                limits: config,
-                log: sessionLog,
-                completion,
-                touch,
-              });
-            },
-            (err: unknown) => {
-              release();
-              sessionLog.error({ err }, 'sftp session could not start');
-              rejectSftp();
-            },
-          );
+          // Accept at once: the client's INIT follows immediately and would be lost on a channel not yet accepted.
+          const sftp = acceptSftp();
+          sftp.on('close', release);
+          sftp.on('end', release);
+          client.once('close', release);
+          const prepare = Promise.all([prepareFolder(acct.username), usage.ready()]).then(([jail]) => ({
+            districtId: acct.districtId,
+            username: acct.username,
+            jail,
+            usage,
+          }));
+          prepare.catch((err: unknown) => {
+            sessionLog.error({ err }, 'sftp session could not start');
+            sftp.end();
+          });
+          serveSftp(sftp, { prepare, limits: config, log: sessionLog, completion, touch });
         });
         // SFTP only: no shell, no commands, no terminals.
         session.on('exec', (_accept, reject) => reject());

@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { utils, type SFTPWrapper } from 'ssh2';
 import type { AccountUsage } from './account-usage';
-import { PathRejectedError, normalizeVirtualPath } from './jail-path';
+import { type Jail, PathRejectedError, normalizeVirtualPath } from './jail-path';
 import { longname } from './ls-long-format';
 import type { SftpLimits } from './sftp-config';
 import type { UploadAccount, UploadCompletion } from './upload-completion';
@@ -26,7 +26,8 @@ export interface SessionAccount extends UploadAccount {
 }
 
 export interface SessionContext {
-  account: SessionAccount;
+  /** The account's folder and usage, being prepared while the client already sends requests. */
+  prepare: Promise<SessionAccount>;
   limits: SftpLimits;
   log: Logger;
   completion: UploadCompletion;
@@ -136,8 +137,17 @@ const fstatP = (fd: number) =>
 const closeFd = (fd: number) => new Promise<void>((resolve) => fs.close(fd, () => resolve()));
 
 export function serveSftp(sftp: SFTPWrapper, ctx: SessionContext): void {
-  const { account, limits, completion } = ctx;
-  const { jail, usage } = account;
+  const { limits, completion } = ctx;
+  let account!: SessionAccount;
+  let jail!: Jail;
+  let usage!: AccountUsage;
+  // Requests that arrive before the folder is ready wait for it (handlers must exist from the start,
+  // or ssh2 answers them "unsupported").
+  const prepared = ctx.prepare.then((a) => {
+    account = a;
+    jail = a.jail;
+    usage = a.usage;
+  });
   const handles = new Map<number, Entry>();
   let nextHandle = 1;
   let pendingRequests = 0;
@@ -182,7 +192,8 @@ export function serveSftp(sftp: SFTPWrapper, ctx: SessionContext): void {
       return;
     }
     pendingRequests++;
-    work()
+    prepared
+      .then(work)
       .catch((err: unknown) => fail(reqid, op, err, detail))
       .finally(() => {
         pendingRequests--;
@@ -668,6 +679,10 @@ export function serveSftp(sftp: SFTPWrapper, ctx: SessionContext): void {
     // An upload still open when the connection drops is partial: never report it as complete.
     for (const entry of open) void closeEntry(entry, true).catch(() => undefined);
   };
-  sftp.on('end', shutdown);
+  sftp.on('end', () => {
+    shutdown();
+    // The client sent EOF (its batch is done): close our side too, or it waits for us forever.
+    sftp.end();
+  });
   sftp.on('close', shutdown);
 }
