@@ -1,12 +1,15 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { CsvChunkParser } from '../../lib/csv/csv-chunk-parser';
 import { readRoster } from '../../lib/csv/read-roster';
 
 /**
  * Throughput and memory of readRoster alone: writes a roster of ROWS rows (default 1,000,000) in
  * the default template to a temp file, streams it through the reader, prints rows/s and the peak
- * RSS. Run: npx tsc -p tsconfig.json && node dist/bench/csv/read-roster.bench.js [rows]
+ * RSS. Also times csv-parse alone on the same file, so the reader's own cost is visible, and reports
+ * rows per CPU-second next to wall-clock rows/s (a shared machine's load skews the wall clock).
+ * Run: npx tsc -p tsconfig.json && node dist/bench/csv/read-roster.bench.js [rows]
  */
 const ROWS = Number(process.argv[2] ?? 1_000_000);
 const SCHOOLS = Array.from({ length: 40 }, (_, i) => `School Number ${i + 1}`);
@@ -38,11 +41,29 @@ async function writeFile(file: string): Promise<void> {
   );
 }
 
+/** csv-parse alone, driven the same way the reader drives it: the floor under readRoster's cost. */
+async function parseOnly(file: string): Promise<{ rowsPerSecond: number; rowsPerCpuSecond: number }> {
+  let rows = 0;
+  const parser = new CsvChunkParser(() => rows++);
+  const cpu = process.cpuUsage();
+  const started = process.hrtime.bigint();
+  for await (const chunk of fs.createReadStream(file)) parser.push(chunk as Buffer);
+  parser.end();
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const used = process.cpuUsage(cpu);
+  return {
+    rowsPerSecond: Math.round(rows / seconds),
+    rowsPerCpuSecond: Math.round(rows / ((used.user + used.system) / 1e6)),
+  };
+}
+
 async function main(): Promise<void> {
   const file = path.join(os.tmpdir(), `roster-bench-${process.pid}.csv`);
   await writeFile(file);
   const size = fs.statSync(file).size;
+  const baseline = await parseOnly(file);
   let peakRss = process.memoryUsage().rss;
+  const cpu = process.cpuUsage();
   const started = process.hrtime.bigint();
   let records = 0;
   let findings = 0;
@@ -61,6 +82,8 @@ async function main(): Promise<void> {
       next = await gen.next();
     }
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const used = process.cpuUsage(cpu);
+    const cpuSeconds = (used.user + used.system) / 1e6;
     peakRss = Math.max(peakRss, process.memoryUsage().rss);
     const summary = next.value;
     if (summary.fatal) throw new Error(summary.fatal.message);
@@ -70,6 +93,8 @@ async function main(): Promise<void> {
         fileMB: +(size / 1e6).toFixed(1),
         seconds: +seconds.toFixed(2),
         rowsPerSecond: Math.round(summary.rowsTotal / seconds),
+        rowsPerCpuSecond: Math.round(summary.rowsTotal / cpuSeconds),
+        csvParseAlone: baseline,
         mbPerSecond: +(size / 1e6 / seconds).toFixed(1),
         valid: records,
         findings,
