@@ -14,7 +14,7 @@ export interface ActivityDeps {
   env: Env;
   /** Defaults to SMTP delivery through env.SMTP_URL. */
   mailer?: Mailer;
-  /** Quiet period before a plain file is read; tests shorten it. */
+  /** Overrides FETCH_QUIET_SECONDS (tests that upload and sync at once). */
   quietMs?: number;
 }
 
@@ -28,7 +28,7 @@ export function createActivities(deps: ActivityDeps): SyncActivities {
       artifacts: deps.artifacts,
       hostedRoot: path.resolve(deps.env.DATA_DIR, 'sftp'),
       secretKey: deps.env.SECRET_KEY,
-      quietMs: deps.quietMs ?? 5_000,
+      quietMs: deps.quietMs ?? deps.env.FETCH_QUIET_SECONDS * 1000,
       downloadConcurrency: deps.env.SFTP_DOWNLOAD_CONCURRENCY,
     }),
     ...createMailActivities({

@@ -6,8 +6,10 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  echo "==> Installing npm packages (npm ci)"
-  npm ci --no-audit --no-fund --loglevel=error
+  echo "==> Installing npm packages"
+  # `npm install`, not `npm ci`: the registry serves only this platform's optional native builds
+  # (e.g. @swc/core-linux-*), and npm ci refuses a lock file without the others. The lock still pins versions.
+  npm install --no-audit --no-fund --loglevel=error
 fi
 
 if [ -z "${TEMPORAL_ADDRESS:-}" ] || [ "${1:-}" = "--tests" ]; then

@@ -28,6 +28,8 @@ export const Env = z.object({
   SECRET_KEY: z.string().min(32, 'SECRET_KEY must be 32 bytes as hex (64 chars) or base64 (44 chars)'),
   /** Parallel reads when downloading from a district's own SFTP server (1 for servers that mangle them). */
   SFTP_DOWNLOAD_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
+  /** A plain file is read only once unchanged this long: it may still be uploading. */
+  FETCH_QUIET_SECONDS: z.coerce.number().min(0).default(5),
   WORKER_MAX_ACTIVITIES: z.coerce.number().int().min(1).default(4),
   WORKER_MAX_WORKFLOW_TASKS: z.coerce.number().int().min(1).default(40),
   CATCH_UP_WINDOW_HOURS: z.coerce.number().min(0).default(24),

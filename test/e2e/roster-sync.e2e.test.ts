@@ -6,14 +6,16 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { INestApplication } from '@nestjs/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
+import type { Worker } from '@temporalio/worker';
+import pino from 'pino';
 import request from 'supertest';
-import { createActivities } from '../../activities';
 import { createApiApp } from '../../apps/api/app';
+import { signalFileArrived } from '../../apps/sftp/file-arrived';
+import { createWorker } from '../../apps/worker/worker';
 import { loadEnv } from '../../lib/config/env';
 import { createSftpServer } from '../../lib/sftp-server/sftp-server';
 import { loadSftpConfig } from '../../lib/sftp-server/sftp-config';
-import { ArtifactStore } from '../../lib/storage/artifact-store';
+import { DistrictSyncClient } from '../../lib/temporal/district-sync.client';
 import { startSmtpCatcher, type SmtpCatcher } from '../../scripts/dev/smtp-catcher';
 import { FIXTURES } from '../support/paths';
 import { createTestDatabase, type TestDatabase } from '../support/postgres';
@@ -57,25 +59,20 @@ describe('roster sync, end to end', () => {
       TEMPORAL_TASK_QUEUE: `e2e-${crypto.randomUUID()}`,
       SMTP_URL: `smtp://127.0.0.1:${catcher.smtpPort}`,
       LOG_LEVEL: 'warn',
+      FETCH_QUIET_SECONDS: '0',
     });
-    worker = await Worker.create({
-      connection: temporal.nativeConnection,
-      taskQueue: env.TEMPORAL_TASK_QUEUE,
-      workflowsPath: require.resolve('../../workflows'),
-      activities: createActivities({
-        pool: db.pool,
-        artifacts: new ArtifactStore(path.join(dataDir, 'artifacts')),
-        env,
-        quietMs: 0,
-      }),
-    });
+    worker = await createWorker({ connection: temporal.nativeConnection, pool: db.pool, env });
     workerRun = worker.run();
     sftp = await createSftpServer({
       pool: db.pool,
       root: path.join(dataDir, 'sftp'),
       hostKeysDir: path.join(dataDir, 'sftp-host-keys'),
       config: loadSftpConfig({}),
-      onUploadComplete: () => undefined,
+      log: pino({ level: 'silent' }),
+      onUploadComplete: signalFileArrived(
+        new DistrictSyncClient(temporal.client, env.TEMPORAL_TASK_QUEUE),
+        pino({ level: 'silent' }),
+      ),
     });
     sftpPort = await sftp.listen(0, '127.0.0.1');
     app = await createApiApp({ env, pool: db.pool, temporalClient: temporal.client });
@@ -124,7 +121,7 @@ describe('roster sync, end to end', () => {
       .get(`/districts/${districtId}/users?status=active&limit=100`)
       .set(auth)
       .expect(200);
-    const users = (res.body.users ?? res.body) as Array<Record<string, unknown>>;
+    const users = res.body.users as Array<Record<string, unknown>>;
     return new Map(users.map((u) => [u.email as string, u]));
   }
 
@@ -171,16 +168,12 @@ describe('roster sync, end to end', () => {
     await upload('01-initial-roster.csv');
     const run = await syncNowAndWait();
     assert.equal(run.status, 'succeeded', JSON.stringify(run));
-    assert.equal(run.createdCount ?? run.created_count, 10);
-    assert.equal(run.fileName ?? run.file_name, 'users.csv');
+    assert.equal(run.createdCount, 10);
+    assert.equal(run.fileName, 'users.csv');
 
     const users = await activeUsers();
     assert.equal(users.size, 10);
-    assert.equal(
-      users.get('maria.garcia@springfield.example.org')?.internalId ??
-        users.get('maria.garcia@springfield.example.org')?.internal_id,
-      '000101',
-    );
+    assert.equal(users.get('maria.garcia@springfield.example.org')?.internalId, '000101');
 
     const mail = await catcher.messages();
     const welcomed = mail
@@ -208,11 +201,7 @@ describe('roster sync, end to end', () => {
     assert.equal(run.status, 'succeeded', JSON.stringify(run));
     const users = await activeUsers();
     // Matched by internal ID: Maria keeps her profile under her new email.
-    assert.equal(
-      users.get('maria.reyes@springfield.example.org')?.lastName ??
-        users.get('maria.reyes@springfield.example.org')?.last_name,
-      'Garcia-Reyes',
-    );
+    assert.equal(users.get('maria.reyes@springfield.example.org')?.lastName, 'Garcia-Reyes');
     assert.ok(!users.has('jennifer.moore@springfield.example.org'), 'the leaver is archived');
     assert.ok(users.has('susan.clark@springfield.example.org'), 'the newcomer is created');
     assert.ok(

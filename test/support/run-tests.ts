@@ -29,7 +29,8 @@ async function main(): Promise<number> {
     console.error(`No test files matched ${filters.join(' ') || '(all)'} under ${testRoot}.`);
     return 1;
   }
-  const dataDir = path.join(REPO_ROOT, '.data', 'test-pg');
+  // One cluster per run (by pid), so two test runs on one machine never share or delete each other's.
+  const dataDir = path.join(REPO_ROOT, '.data', `test-pg-${process.pid}`);
   fs.rmSync(dataDir, { recursive: true, force: true });
   const pg = await startEmbeddedPostgres({
     dataDir,
