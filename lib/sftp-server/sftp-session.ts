@@ -56,6 +56,12 @@ interface FileEntry {
   bytesIn: number;
   bytesOut: number;
   pending: Set<Promise<unknown>>;
+  /** Append-mode writes run one after another: O_APPEND order must be the client's order. */
+  appendQueue: Promise<unknown>;
+  /** Chain of write answers, to send them in request order. */
+  replies: Promise<void>;
+  /** The first write failure: later writes on this handle fail the same way. */
+  failed?: unknown;
   closing: boolean;
 }
 
@@ -276,6 +282,8 @@ export function serveSftp(sftp: SFTPWrapper, ctx: SessionContext): void {
           bytesIn: 0,
           bytesOut: 0,
           pending: new Set(),
+          appendQueue: Promise.resolve(),
+          replies: Promise.resolve(),
           closing: false,
         };
         if (write) completion.writerOpened(account, virtualPath);
@@ -309,39 +317,78 @@ export function serveSftp(sftp: SFTPWrapper, ctx: SessionContext): void {
     }),
   );
 
-  sftp.on('WRITE', (reqid: number, handle: Buffer, offset: number, data: Buffer) =>
-    run(reqid, 'write', async () => {
-      const entry = fileEntry(handle);
-      if (!entry.writable)
-        throw new Refusal(STATUS_CODE.PERMISSION_DENIED, 'File was not opened for writing');
-      const end = (entry.append ? entry.size : offset) + data.length;
-      if (end > limits.maxFileBytes) {
+  /**
+   * Writes run concurrently but are answered in request order, and the first failure on a handle
+   * fails every later write on it. OpenSSH's client keeps only the status of the last answer it
+   * reads: an OK arriving after a refusal would hide the refusal and report a truncated upload as done.
+   */
+  const write = async (entry: FileEntry, offset: number, data: Buffer): Promise<void> => {
+    if (entry.failed) throw entry.failed;
+    if (!entry.writable) throw new Refusal(STATUS_CODE.PERMISSION_DENIED, 'File was not opened for writing');
+    const end = (entry.append ? entry.size : offset) + data.length;
+    if (end > limits.maxFileBytes) {
+      throw new Refusal(
+        STATUS_CODE.FAILURE,
+        `File too large: the limit is ${limits.maxFileBytes} bytes per file (SFTP_MAX_FILE_BYTES)`,
+      );
+    }
+    if (end > entry.size) {
+      if (!usage.claim(end - entry.size, limits.quotaBytes)) {
         throw new Refusal(
           STATUS_CODE.FAILURE,
-          `File too large: the limit is ${limits.maxFileBytes} bytes per file (SFTP_MAX_FILE_BYTES)`,
+          `Quota exceeded: your folder may hold ${limits.quotaBytes} bytes (SFTP_QUOTA_BYTES); remove old files`,
         );
       }
-      if (end > entry.size) {
-        if (!usage.claim(end - entry.size, limits.quotaBytes)) {
-          throw new Refusal(
-            STATUS_CODE.FAILURE,
-            `Quota exceeded: your folder may hold ${limits.quotaBytes} bytes (SFTP_QUOTA_BYTES); remove old files`,
-          );
-        }
-        entry.size = end;
-      }
-      // ssh2 hands us a view of a fresh packet buffer, so it may be written asynchronously without a copy.
-      const work = writeP(entry.fd, data, entry.append ? null : offset);
-      entry.pending.add(work);
-      try {
-        await work;
-      } finally {
-        entry.pending.delete(work);
-      }
-      entry.bytesIn += data.length;
-      reply(reqid, STATUS_CODE.OK);
-    }),
-  );
+      entry.size = end;
+    }
+    // ssh2 hands us a view of a fresh packet buffer, so it may be written asynchronously without a copy.
+    let work: Promise<void>;
+    if (entry.append) {
+      work = entry.appendQueue.then(() => writeP(entry.fd, data, null));
+      entry.appendQueue = work.catch(() => undefined);
+    } else {
+      work = writeP(entry.fd, data, offset);
+    }
+    entry.pending.add(work);
+    try {
+      await work;
+    } finally {
+      entry.pending.delete(work);
+    }
+    entry.bytesIn += data.length;
+  };
+
+  sftp.on('WRITE', (reqid: number, handle: Buffer, offset: number, data: Buffer) => {
+    ctx.touch();
+    const entry = lookup(handle);
+    if (!entry || entry.kind !== 'file' || entry.closing) {
+      reply(reqid, STATUS_CODE.FAILURE, 'Invalid handle');
+      return;
+    }
+    if (pendingRequests >= limits.maxPendingRequests) {
+      reply(reqid, STATUS_CODE.FAILURE, 'Too many requests in flight; slow down');
+      return;
+    }
+    pendingRequests++;
+    const outcome = prepared
+      .then(() => write(entry, offset, data))
+      .then(
+        () => undefined,
+        (err: unknown) => {
+          entry.failed ??= err;
+          return err;
+        },
+      );
+    const answered = entry.replies.then(async () => {
+      const err = await outcome;
+      pendingRequests--;
+      if (err === undefined) reply(reqid, STATUS_CODE.OK);
+      else fail(reqid, 'write', err, { path: entry.virtualPath });
+    });
+    entry.replies = answered;
+    entry.pending.add(answered);
+    void answered.finally(() => entry.pending.delete(answered));
+  });
 
   const closeEntry = async (entry: Entry, abandoned: boolean): Promise<void> => {
     if (entry.kind === 'dir') {
