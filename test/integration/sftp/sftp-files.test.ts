@@ -148,6 +148,40 @@ describe('hosted SFTP: files with OpenSSH sftp', () => {
     session.end();
   });
 
+  it('uploads, lists, downloads byte-identical and resumes an upload with an ssh2 client', async () => {
+    const session = await connectSsh2({
+      port: h.port,
+      username: district.slug,
+      privateKey: fs.readFileSync(key.privateKeyPath),
+    });
+    const full = crypto.randomBytes(4 * 1024 * 1024 + 11);
+    fs.writeFileSync(path.join(local, 'ssh2.bin'), full);
+    await new Promise<void>((resolve, reject) =>
+      session.sftp.fastPut(path.join(local, 'ssh2.bin'), '/upload/ssh2.bin', (err) =>
+        err ? reject(err) : resolve(),
+      ),
+    );
+    const listed = (await p.readdir(session.sftp, '/upload')).find((e) => e.filename === 'ssh2.bin');
+    assert.match(listed?.longname ?? '', /^-rw------- .* 4194315 .* ssh2\.bin$/);
+    await new Promise<void>((resolve, reject) =>
+      session.sftp.fastGet('/upload/ssh2.bin', path.join(local, 'ssh2-back.bin'), (err) =>
+        err ? reject(err) : resolve(),
+      ),
+    );
+    assert.equal(sha256(path.join(local, 'ssh2-back.bin')), sha256(path.join(local, 'ssh2.bin')));
+
+    // Resume as GUI clients do: ask the size of the partial file, then append the rest from there.
+    await p.writeFile(session.sftp, '/upload/resumed.bin', full.subarray(0, 1_000_003));
+    const { size } = await p.stat(session.sftp, '/upload/resumed.bin');
+    const handle = await p.open(session.sftp, '/upload/resumed.bin', 'r+');
+    for (let at = size; at < full.length; at += 32 * 1024) {
+      await p.write(session.sftp, handle, full.subarray(at, Math.min(at + 32 * 1024, full.length)), at);
+    }
+    await p.close(session.sftp, handle);
+    assert.ok((await p.readFile(session.sftp, '/upload/resumed.bin')).equals(full));
+    session.end();
+  });
+
   it('renames and answers stat for an ssh2 client', async () => {
     const session = await connectSsh2({
       port: h.port,

@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { type District, type Harness, connectSsh2, makeKey, p, runSftp, startHarness } from './sftp-harness';
+
+const EPOCH = /^\/upload\/\d{8}-\d{6}$/;
+
+/** Only finished uploads are reported to the sync (the quiet period is 300 ms in these tests). */
+describe('hosted SFTP: upload completion', () => {
+  let h: Harness;
+  let district: District;
+  let key: ReturnType<typeof makeKey>;
+  let local: string;
+  const sftp = (commands: string[]) =>
+    runSftp({ port: h.port, username: district.slug, keyPath: key.privateKeyPath, commands, cwd: local });
+  const reported = () => h.events.filter((e) => e.districtId === district.id).map((e) => e.path);
+
+  before(async () => {
+    h = await startHarness();
+    district = await h.addDistrict('oak-hollow');
+    key = makeKey();
+    await h.accounts.addPublicKey(district.id, key.publicKey);
+    local = fs.mkdtempSync(path.join(os.tmpdir(), 'rostersync-local-'));
+    fs.writeFileSync(path.join(local, 'users.csv'), 'email\na@x.org\n');
+    fs.writeFileSync(path.join(local, 'COMPLETE'), '');
+  });
+  after(async () => {
+    await h.close();
+    fs.rmSync(local, { recursive: true, force: true });
+  });
+
+  it('reports a plain file once it is closed and quiet, not while a temporary name is used', async () => {
+    const run = await sftp(['put users.csv /upload/users.csv.filepart', 'put users.csv /upload/.hidden.csv']);
+    assert.equal(run.code, 0, run.stderr);
+    await new Promise((r) => setTimeout(r, 700));
+    assert.deepEqual(reported(), [], 'temporary and dot names are not uploads');
+    const renamed = await sftp(['rename /upload/users.csv.filepart /upload/users.csv']);
+    assert.equal(renamed.code, 0, renamed.stderr);
+    const event = await h.waitForEvent((e) => e.path === '/upload/users.csv');
+    assert.equal(event.username, district.slug);
+    assert.deepEqual(reported(), ['/upload/users.csv']);
+  });
+
+  it('reports an epoch directory only when COMPLETE appears, once', async () => {
+    h.events.length = 0;
+    const run = await sftp([
+      'mkdir /upload/20261123-101500',
+      'put users.csv /upload/20261123-101500/users.csv',
+    ]);
+    assert.equal(run.code, 0, run.stderr);
+    await new Promise((r) => setTimeout(r, 700));
+    assert.deepEqual(reported(), [], 'no COMPLETE yet');
+    const done = await sftp(['put COMPLETE /upload/20261123-101500/COMPLETE']);
+    assert.equal(done.code, 0, done.stderr);
+    await h.waitForEvent((e) => e.path === '/upload/20261123-101500');
+    await new Promise((r) => setTimeout(r, 500));
+    assert.deepEqual(reported(), ['/upload/20261123-101500']);
+  });
+
+  it('moves a *_auto.csv into a new epoch directory with COMPLETE', async () => {
+    h.events.length = 0;
+    fs.writeFileSync(path.join(local, 'staff_auto.csv'), 'email\nb@x.org\n');
+    const run = await sftp(['put staff_auto.csv /upload/staff_auto.csv']);
+    assert.equal(run.code, 0, run.stderr);
+    const event = await h.waitForEvent((e) => EPOCH.test(e.path));
+    const epochReal = path.join(h.root, district.slug, event.path);
+    assert.deepEqual(fs.readdirSync(epochReal).sort(), ['COMPLETE', 'staff_auto.csv']);
+    assert.equal(fs.statSync(path.join(epochReal, 'COMPLETE')).size, 0);
+    assert.equal(fs.readFileSync(path.join(epochReal, 'staff_auto.csv'), 'utf8'), 'email\nb@x.org\n');
+    assert.equal(fs.existsSync(path.join(h.root, district.slug, 'upload', 'staff_auto.csv')), false);
+  });
+
+  it('ignores files in other sub-folders, and never reports an upload cut off mid-transfer', async () => {
+    h.events.length = 0;
+    const run = await sftp(['mkdir /upload/archive', 'put users.csv /upload/archive/users.csv']);
+    assert.equal(run.code, 0, run.stderr);
+    // An ssh2 client opens a file, writes part of it and drops the connection.
+    const session = await connectSsh2({
+      port: h.port,
+      username: district.slug,
+      privateKey: fs.readFileSync(key.privateKeyPath),
+    });
+    const handle = await p.open(session.sftp, '/upload/cut.csv', 'w');
+    await p.write(session.sftp, handle, Buffer.from('email\nhalf'), 0);
+    session.client.destroy();
+    await new Promise((r) => setTimeout(r, 900));
+    assert.deepEqual(reported(), []);
+    assert.equal(
+      fs.readFileSync(path.join(h.root, district.slug, 'upload', 'cut.csv'), 'utf8'),
+      'email\nhalf',
+    );
+  });
+});
