@@ -5,6 +5,7 @@ import {
   defineQuery,
   defineSignal,
   executeChild,
+  log,
   proxyActivities,
   setHandler,
   workflowInfo,
@@ -22,7 +23,7 @@ import {
   FailureType,
   type FileArrivedSignal,
   QUERIES,
-  type ReviewDecisionSignal,
+  ReviewDecisionSignal,
   runWorkflowId,
   SIGNALS,
   SyncNowSignal,
@@ -30,7 +31,7 @@ import {
 import { nextDueAfter, nextDueFor, toLocalIso } from '../lib/schedule/next-due';
 import { DistrictIdKey, SyncTriggerKey } from '../lib/temporal/search-attributes';
 import { BOOKKEEPING, RETRY } from './activity-options';
-import { describeFailure, rootApplicationFailure } from './failure-info';
+import { describeFailure, parseInput, rootApplicationFailure } from './failure-info';
 import { syncRunWorkflow } from './sync-run.workflow';
 
 export const syncNowSignal = defineSignal<[SyncNowSignal]>(SIGNALS.syncNow);
@@ -56,7 +57,7 @@ const RECENT_RUN_IDS = 50;
  * docs/schedules.md describes the rules; docs/runbook.md how to change this code safely (patched()).
  */
 export async function districtSyncWorkflow(rawInput: DistrictSyncInput): Promise<void> {
-  const input = DistrictSyncInput.parse(rawInput);
+  const input = parseInput(DistrictSyncInput, rawInput, 'district sync');
   const { districtId } = input;
   let schedule = input.schedule;
   const state: DistrictState = input.state ?? {
@@ -103,8 +104,14 @@ export async function districtSyncWorkflow(rawInput: DistrictSyncInput): Promise
     };
   }
 
+  // Handlers validate and drop bad payloads: a throw here would fail every workflow task from now on.
   setHandler(syncNowSignal, (raw) => {
-    const signal = SyncNowSignal.parse(raw);
+    const parsed = SyncNowSignal.safeParse(raw);
+    if (!parsed.success) {
+      log.warn('Ignored an invalid syncNow signal', { error: parsed.error.message });
+      return;
+    }
+    const signal = parsed.data;
     enqueue({
       runId: signal.runId,
       trigger: signal.trigger,
@@ -120,12 +127,25 @@ export async function districtSyncWorkflow(rawInput: DistrictSyncInput): Promise
   });
 
   setHandler(configChangedSignal, (raw) => {
-    schedule = DistrictSchedule.parse(raw);
+    const parsed = DistrictSchedule.safeParse(raw);
+    if (!parsed.success) {
+      log.warn('Ignored an invalid configChanged signal; the schedule stays as it was', {
+        error: parsed.error.message,
+      });
+      return;
+    }
+    schedule = parsed.data;
     state.nextDueAt = nextDueFor(schedule, Date.now());
     rescheduled = true;
   });
 
-  setHandler(reviewDecisionSignal, ({ runId, approve }) => {
+  setHandler(reviewDecisionSignal, (raw) => {
+    const parsed = ReviewDecisionSignal.safeParse(raw);
+    if (!parsed.success) {
+      log.warn('Ignored an invalid reviewDecision signal', { error: parsed.error.message });
+      return;
+    }
+    const { runId, approve } = parsed.data;
     // Only the run actually waiting counts: a decision for a superseded or decided run changes nothing.
     if (state.held?.runId !== runId) return;
     const held = state.held;

@@ -1,9 +1,23 @@
+import type { z } from 'zod';
 import {
   ActivityFailure,
   ApplicationFailure,
   ChildWorkflowFailure,
   TemporalFailure,
 } from '@temporalio/workflow';
+
+/**
+ * Validates a workflow input. A bad input fails the workflow at once with a readable message
+ * (type InvalidInput) instead of failing its first task over and over.
+ */
+export function parseInput<S extends z.ZodType>(schema: S, raw: unknown, what: string): z.output<S> {
+  const parsed = schema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ');
+  throw ApplicationFailure.nonRetryable(`Invalid ${what} workflow input: ${issues}`, INVALID_INPUT);
+}
+
+export const INVALID_INPUT = 'InvalidInput';
 
 /** Failure type when nothing more specific is known (a bug, a timeout, a terminated child). */
 export const INTERNAL_FAILURE = 'Internal';

@@ -3,7 +3,7 @@ import type { SyncActivities } from '../activities/types';
 import { SyncRunWorkflowInput, type SyncRunResult } from '../lib/contracts/schedule';
 import { evaluateSafeguards } from '../lib/sync/safeguards';
 import { BOOKKEEPING, FETCH, HEAVY, MAIL } from './activity-options';
-import { describeFailure } from './failure-info';
+import { describeFailure, parseInput } from './failure-info';
 
 const book = proxyActivities<Pick<SyncActivities, 'startRun' | 'finishRun'>>(BOOKKEEPING);
 const fetch = proxyActivities<Pick<SyncActivities, 'fetchFile'>>(FETCH);
@@ -23,7 +23,7 @@ const mail = proxyActivities<Pick<SyncActivities, 'sendWelcomeEmails' | 'notifyA
  * with a non-retryable ApplicationFailure of the same type so the Temporal UI shows the cause.
  */
 export async function syncRunWorkflow(rawInput: SyncRunWorkflowInput): Promise<SyncRunResult> {
-  const input = SyncRunWorkflowInput.parse(rawInput);
+  const input = parseInput(SyncRunWorkflowInput, rawInput, 'sync run');
   const { runId } = input;
   try {
     const { safeguards } = await book.startRun({ runId, workflowId: workflowInfo().workflowId });

@@ -284,6 +284,43 @@ describe('district sync workflow on the Temporal dev server', () => {
     }
   });
 
+  it('drops invalid signals and keeps serving; an invalid input fails at once as InvalidInput', async () => {
+    const { taskQueue, districtId, recorder } = fixture();
+    const worker = await startWorker(env, taskQueue, recorder);
+    try {
+      const handle = await startDistrict(env.client, taskQueue, { districtId, schedule: schedule() });
+      const before = await status(handle);
+      await handle.signal(SIGNALS.configChanged, { ...schedule(), timeZone: 'Mars/Olympus_Mons' });
+      await handle.signal(SIGNALS.syncNow, { runId: 'not-a-uuid' });
+      await handle.signal(SIGNALS.reviewDecision, { approve: 'yes' });
+      const runId = uuid();
+      await handle.signal(SIGNALS.syncNow, { runId, dryRun: false, trigger: 'sync_now' });
+      const after = await eventually('valid run after the invalid signals', async () => {
+        const s = await status(handle);
+        return s.lastOutcome?.runId === runId ? s : undefined;
+      });
+      assert.equal(after.lastOutcome?.status, 'succeeded');
+      assert.equal(after.nextRunAt, before.nextRunAt, 'the invalid schedule was not applied');
+      assert.deepEqual(recorder.started(), [runId], 'only the valid Sync Now ran');
+      assert.equal((await handle.describe()).status.name, 'RUNNING');
+
+      const invalid = await env.client.workflow.start('districtSyncWorkflow', {
+        workflowId: `district-sync:${uuid()}`,
+        taskQueue,
+        args: [{ districtId: uuid(), schedule: { ...schedule(), timeZone: 'Nowhere/Land' } }],
+      });
+      const err = await invalid.result().then(
+        () => assert.fail('an invalid input must fail the workflow'),
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof WorkflowFailedError && err.cause instanceof ApplicationFailure);
+      assert.equal(err.cause.type, 'InvalidInput');
+      assert.match(err.cause.message, /schedule\.timeZone: timeZone must be an IANA time zone name/);
+    } finally {
+      await worker.stop();
+    }
+  });
+
   it('completes a run exactly once when its worker dies mid-run and another takes over', async () => {
     const { taskQueue, districtId } = fixture();
     const applied = new Set<string>();
