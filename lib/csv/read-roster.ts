@@ -28,6 +28,12 @@ export interface ReadRosterOptions {
 export interface RosterBatch {
   records: RosterRecord[];
   findings: Finding[];
+  /**
+   * The matching key's value (as a record would carry it: trimmed, emails lower-cased) of each row
+   * skipped with a row error, when the row has one. Staging uses it so that a user whose row has an
+   * error is left as is rather than archived for being absent from the file.
+   */
+  errorKeys?: Array<{ rowNumber: number; key: string }>;
 }
 
 export interface ReadSummary {
@@ -139,6 +145,7 @@ class RosterReadState {
   private beforeHeader: Array<{ cells: string[]; row: number }> = [];
   private records: RosterRecord[] = [];
   private findings: Finding[] = [];
+  private errorKeys: Array<{ rowNumber: number; key: string }> = [];
   private failure: unknown = null;
   private rowsTotal = 0;
   private rowsBlank = 0;
@@ -173,9 +180,10 @@ class RosterReadState {
 
   takeBatch(): RosterBatch | null {
     if (this.records.length === 0 && this.findings.length === 0) return null;
-    const batch = { records: this.records, findings: this.findings };
+    const batch = { records: this.records, findings: this.findings, errorKeys: this.errorKeys };
     this.records = [];
     this.findings = [];
+    this.errorKeys = [];
     return batch;
   }
 
@@ -278,6 +286,8 @@ class RosterReadState {
       this.records.push(record);
     } else {
       this.rowsWithErrors++;
+      const key = this.validator!.rejectedKey;
+      if (key !== null) this.errorKeys.push({ rowNumber: row, key });
     }
   }
 }

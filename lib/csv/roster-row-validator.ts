@@ -62,6 +62,8 @@ export class RosterRowValidator {
   private rowNumber = 0;
   private out: Finding[] = [];
   private errors = 0;
+  /** After `validate` returned null: the row's matching-key value, if it had a usable one. */
+  rejectedKey: string | null = null;
 
   private error(code: string, problem: string, column: string | null, value: string | null): void {
     this.out.push(makeFinding(code, problem, { rowNumber: this.rowNumber, column, value }));
@@ -244,7 +246,11 @@ export class RosterRowValidator {
       );
     }
 
-    if (this.errors > 0 || role === undefined) return null;
+    if (this.errors > 0 || role === undefined) {
+      const key = ids[this.keyField];
+      this.rejectedKey = key.length > 0 && key.length <= MAX_KNOWN_VALUE ? key : null;
+      return null;
+    }
     return {
       rowNumber,
       firstName,

@@ -11,6 +11,7 @@ export interface ReadResult {
   findings: Finding[];
   summary: ReadSummary;
   batches: number;
+  errorKeys: Array<{ rowNumber: number; key: string }>;
 }
 
 export const SCHOOLS = ['Minty Middle School', 'Oak Grove Elementary', 'Lincoln High School'];
@@ -23,6 +24,7 @@ export async function readSource(
 ): Promise<ReadResult> {
   const records: RosterRecord[] = [];
   const findings: Finding[] = [];
+  const errorKeys: ReadResult['errorKeys'] = [];
   let batches = 0;
   const gen = readRoster(source, { matchingKey: 'email', schools: SCHOOLS, ...opts });
   let next = await gen.next();
@@ -30,9 +32,10 @@ export async function readSource(
     batches++;
     records.push(...next.value.records);
     findings.push(...next.value.findings);
+    errorKeys.push(...(next.value.errorKeys ?? []));
     next = await gen.next();
   }
-  return { records, findings, summary: next.value, batches };
+  return { records, findings, summary: next.value, batches, errorKeys };
 }
 
 /** Reads a fixture file the way the sync does: streamed from disk (optionally in tiny chunks). */

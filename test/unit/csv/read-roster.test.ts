@@ -228,6 +228,24 @@ describe('readRoster: row errors and warnings', () => {
     );
   });
 
+  it('hands staging the key of each skipped row, so that user is not archived for the error', async () => {
+    const byEmail = await readFixture('row-errors.csv', { matchingKey: 'email' });
+    const rows = byEmail.errorKeys.map((e) => e.rowNumber);
+    assert.ok(!rows.includes(2), 'row 2 has no email to match on');
+    assert.deepEqual(
+      byEmail.errorKeys.find((e) => e.rowNumber === 4),
+      { rowNumber: 4, key: 'cy.do@springfield.k12.us' },
+    );
+    assert.equal(byEmail.errorKeys.length, byEmail.summary.rowsWithErrors - 1);
+    // By Internal ID, row 2 (no email) is fine: email is optional then.
+    const byId = await readFixture('row-errors.csv', { matchingKey: 'internal_id' });
+    assert.deepEqual(byId.errorKeys.slice(0, 3), [
+      { rowNumber: 3, key: '000002' },
+      { rowNumber: 4, key: '000003' },
+      { rowNumber: 5, key: '000004' },
+    ]);
+  });
+
   it('accepts Parent and Guardian (any case) as Parent/Guardian and rejects look-alike school names', async () => {
     const header = 'First Name,Last Name,Email,Role,School\n';
     const { records, findings } = await readText(
