@@ -43,6 +43,7 @@ export class SyncHarness {
     matchingKey: MatchingKey;
     coachingGroups?: string[];
     errorThresholdPct?: number;
+    schools?: readonly string[];
   }): Promise<this> {
     const slug = `d-${crypto.randomBytes(4).toString('hex')}`;
     const district = await new DistrictsRepository(this.pool).create({
@@ -51,7 +52,8 @@ export class SyncHarness {
       timeZone: 'America/Chicago',
     });
     this.districtId = district!.id;
-    for (const name of SCHOOLS) await new SchoolsRepository(this.pool).create(this.districtId, name);
+    for (const name of config.schools ?? SCHOOLS)
+      await new SchoolsRepository(this.pool).create(this.districtId, name);
     await this.pool.query(
       `INSERT INTO sync_configs (district_id, matching_key, coaching_groups, error_threshold_pct)
        VALUES ($1, $2, $3, $4)`,
@@ -60,17 +62,20 @@ export class SyncHarness {
     return this;
   }
 
-  /** A run whose file (a fixture name or CSV text) is already in the artifact store, as fetchFile leaves it. */
-  async newRun(file: { fixture: string } | { name: string; text: string }, dryRun = false): Promise<string> {
+  /**
+   * A run whose file (a fixture under test/fixtures/sync, or `csv/<name>` under test/fixtures/csv,
+   * or CSV text) is already in the artifact store, as fetchFile leaves it.
+   */
+  async newRun(file: RunFile, dryRun = false): Promise<string> {
     const { runId } = await this.activities.createRun({
       districtId: this.districtId,
       trigger: 'sync_now',
       dryRun,
     });
-    const name = 'fixture' in file ? file.fixture : file.name;
+    const name = 'fixture' in file ? path.basename(file.fixture) : file.name;
     const source =
       'fixture' in file
-        ? fs.createReadStream(path.join(FIXTURES, 'sync', file.fixture))
+        ? fs.createReadStream(fixturePath(file.fixture))
         : Readable.from([Buffer.from(file.text, 'utf8')]);
     const ref = this.artifacts.refFor(runId, name);
     const { size, sha256 } = await this.artifacts.put(ref, source);
@@ -80,10 +85,7 @@ export class SyncHarness {
   }
 
   /** stage -> plan -> apply -> finish, as the workflow does when no safeguard stops the run. */
-  async sync(
-    file: { fixture: string } | { name: string; text: string },
-    dryRun = false,
-  ): Promise<RunOutcome> {
+  async sync(file: RunFile, dryRun = false): Promise<RunOutcome> {
     const runId = await this.newRun(file, dryRun);
     const stage = await this.activities.stageFile({ runId });
     if (stage.fatal) {
@@ -132,9 +134,10 @@ export class SyncHarness {
     return Object.fromEntries(rows.map((r) => [r.name, r.emails ?? []]));
   }
 
-  async errors(runId: string): Promise<Array<{ row_number: number | null; code: string; message: string }>> {
-    const { rows } = await this.pool.query<{ row_number: number | null; code: string; message: string }>(
-      'SELECT row_number, code, message FROM run_errors WHERE run_id = $1 ORDER BY row_number NULLS FIRST, code',
+  async errors(runId: string): Promise<RunError[]> {
+    const { rows } = await this.pool.query<RunError>(
+      `SELECT row_number, column_name, value, code, severity, message FROM run_errors
+       WHERE run_id = $1 ORDER BY row_number NULLS FIRST, code`,
       [runId],
     );
     return rows;
@@ -143,6 +146,21 @@ export class SyncHarness {
   cleanup(): void {
     fs.rmSync(this.artifacts.root, { recursive: true, force: true });
   }
+}
+
+export interface RunError {
+  row_number: number | null;
+  column_name: string | null;
+  value: string | null;
+  code: string;
+  severity: 'fatal' | 'error' | 'warning';
+  message: string;
+}
+
+export type RunFile = { fixture: string } | { name: string; text: string };
+
+export function fixturePath(fixture: string): string {
+  return fixture.includes('/') ? path.join(FIXTURES, fixture) : path.join(FIXTURES, 'sync', fixture);
 }
 
 export interface UserRow {
