@@ -1,4 +1,4 @@
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import type { MatchingKey } from '../csv/roster-record';
 import { userKeySql } from './matching-key';
 import { assertRunId, stagePartition } from './run-id';
@@ -40,12 +40,37 @@ const CHANGED_FIELDS: ReadonlyArray<[string, string]> = [
 export class PlanRepository {
   constructor(private readonly pool: Pool) {}
 
-  async clear(runId: string): Promise<void> {
-    await this.pool.query('DELETE FROM run_plan WHERE run_id = $1', [assertRunId(runId)]);
+  /**
+   * Replaces the run's plan (a retried step starts over) in one transaction. Both statements read
+   * the whole district and the whole file, where hash joins are right; right after a large apply
+   * the users table's statistics are stale and the planner would pick a nested loop over a million
+   * users (hours instead of seconds), so nested loops are turned off for these statements.
+   */
+  async plan(runId: string, districtId: string, key: MatchingKey): Promise<PlanCounts> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('SET LOCAL enable_nestloop = off');
+      await client.query('DELETE FROM run_plan WHERE run_id = $1', [assertRunId(runId)]);
+      const rows = await this.planRows(client, runId, districtId, key);
+      const archive = await this.planArchives(client, runId, districtId, key);
+      await client.query('COMMIT');
+      return { ...rows, archive };
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
   }
 
   /** Rows of the file: creates, updates and reactivations. */
-  async planRows(runId: string, districtId: string, key: MatchingKey): Promise<PlanCounts> {
+  private async planRows(
+    db: PoolClient,
+    runId: string,
+    districtId: string,
+    key: MatchingKey,
+  ): Promise<Omit<PlanCounts, 'archive'>> {
     const id = assertRunId(runId);
     const userKey = userKeySql(key);
     // With Platform ID as the key, a new user takes the id the file gives (when it is a free UUID),
@@ -57,7 +82,7 @@ export class PlanRepository {
            THEN t.match_key::uuid ELSE gen_random_uuid() END`
         : 'gen_random_uuid()';
     const changed = CHANGED_FIELDS.map(([name, cond]) => `CASE WHEN ${cond} THEN '${name}' END`).join(', ');
-    const { rows } = await this.pool.query<{ action: PlanAction; n: number }>(
+    const { rows } = await db.query<{ action: PlanAction; n: number }>(
       `WITH m AS (
          -- One user per key: an active profile wins over an archived one, then the latest touched.
          SELECT DISTINCT ON (k) ${userKey} AS k, u.id AS uid, u.status, u.row_hash
@@ -83,17 +108,23 @@ export class PlanRepository {
        SELECT action, count(*)::int AS n FROM ins GROUP BY action`,
       [id, districtId],
     );
-    return toCounts(rows);
+    const { create, update, reactivate } = toCounts(rows);
+    return { create, update, reactivate };
   }
 
   /**
    * Users of the district no row of the file names: archived, except protected users. Keys of rows
    * with errors count as present, so a user is never archived because their row had an error.
    */
-  async planArchives(runId: string, districtId: string, key: MatchingKey): Promise<number> {
+  private async planArchives(
+    db: PoolClient,
+    runId: string,
+    districtId: string,
+    key: MatchingKey,
+  ): Promise<number> {
     const id = assertRunId(runId);
     const userKey = userKeySql(key);
-    const res = await this.pool.query(
+    const res = await db.query(
       `INSERT INTO run_plan (run_id, action, user_id, key, email, first_name, last_name)
        SELECT $1, 'archive', u.id, ${userKey}, u.email, u.first_name, u.last_name
        FROM users u
@@ -120,7 +151,7 @@ export class PlanRepository {
     return rows[0].n;
   }
 
-  /** A few rows per action, for the run's page and the review screen. */
+  /** The first few rows of each action in file order, for the run's page and the review screen. */
   async samples(runId: string, perAction = 5): Promise<Record<PlanAction, PlanSample[]>> {
     const id = assertRunId(runId);
     const out = {} as Record<PlanAction, PlanSample[]>;
@@ -135,7 +166,8 @@ export class PlanRepository {
         changed: string[];
       }>(
         `SELECT row_number, user_id, key, email, first_name, last_name, changed
-         FROM run_plan WHERE run_id = $1 AND action = $2 LIMIT $3`,
+         FROM run_plan WHERE run_id = $1 AND action = $2
+         ORDER BY row_number NULLS LAST, key LIMIT $3`,
         [id, action, perAction],
       );
       out[action] = rows.map((r) => ({

@@ -175,12 +175,9 @@ export class SyncEngine {
     }
     await this.requireStaging(run.id);
     const activeBefore = await this.plans.activeUsers(run.district_id);
-    const counts = await withHeartbeat('planning', async () => {
-      await this.plans.clear(run.id);
-      const rows = await this.plans.planRows(run.id, run.district_id, config.matchingKey);
-      const archive = await this.plans.planArchives(run.id, run.district_id, config.matchingKey);
-      return { ...rows, archive };
-    });
+    const counts = await withHeartbeat('planning', () =>
+      this.plans.plan(run.id, run.district_id, config.matchingKey),
+    );
     const unchanged = Math.max(0, (run.rows_valid ?? 0) - counts.create - counts.update - counts.reactivate);
     const samples = await this.plans.samples(run.id);
     await this.runs.update(
@@ -221,12 +218,16 @@ export class SyncEngine {
         };
       }
       await this.requireStaging(run.id);
+      const runsInTx = new SyncRunsRepository(client);
       const counts = await withHeartbeat('applying', async () => {
         const applied = await apply.apply(run.id, run.district_id);
+        const usersDone = Date.now();
+        await runsInTx.update(run.id, {}, { stage: 'apply_users', ms: usersDone - started });
         await new CoachingGroupsRepository(client).sync(run.district_id, config.coachingGroups);
+        await runsInTx.update(run.id, {}, { stage: 'apply_groups', ms: Date.now() - usersDone });
         return applied;
       });
-      await new SyncRunsRepository(client).update(
+      await runsInTx.update(
         run.id,
         {
           stage: 'applied',
