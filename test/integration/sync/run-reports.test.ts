@@ -59,6 +59,27 @@ describe('run history reports', () => {
     assert.ok(!/,=|,"=/.test(csv), 'no cell may start with =');
   });
 
+  it('errors and plan CSV: a cell starting with = + - or @ is written as text', async () => {
+    const formulas = await h.sync({
+      name: 'users.csv',
+      text: [
+        'First Name,Last Name,Email,Internal ID,School,Role',
+        '=1+1,Plus,plus@district.org,F1,+SUM(A1),Teacher',
+        '-2,Minus,minus@district.org,F2,Minty Middle School,@cmd',
+        '@me,At,at@district.org,F3,Minty Middle School,Teacher',
+        '',
+      ].join('\r\n'),
+    });
+    const errors = await collect((out) => reports.writeErrorsCsv(formulas.runId, out));
+    assert.match(errors, /^2,School,'\+SUM\(A1\),UNKNOWN_SCHOOL,/m);
+    assert.match(errors, /^3,Role,'@cmd,UNKNOWN_ROLE,/m);
+    const plan = await collect((out) => reports.writePlanCsv(formulas.runId, out));
+    assert.match(plan, /^create,[0-9a-f-]{36},4,F3,at@district\.org,'@me,At,$/m);
+    for (const csv of [errors, plan]) {
+      assert.ok(!/(^|,)"?[=+@-]/m.test(csv), `no cell may start with = + - @:\n${csv}`);
+    }
+  });
+
   it('plan CSV: what the run did, with the changed fields, still there after the run finished', async () => {
     const csv = await collect((out) => reports.writePlanCsv(v2Run, out));
     const lines = csv.trim().split('\n');

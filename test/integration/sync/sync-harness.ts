@@ -8,7 +8,7 @@ import {
   createSyncEngineActivities,
   type SyncEngineActivities,
 } from '../../../activities/sync-engine.activities';
-import type { ApplyResult, PlanResult, StageResult } from '../../../lib/contracts/sync';
+import type { ApplyResult, PlanResult, Safeguards, StageResult } from '../../../lib/contracts/sync';
 import type { MatchingKey } from '../../../lib/csv/roster-record';
 import { DistrictsRepository } from '../../../lib/db/repositories/districts.repository';
 import { SchoolsRepository } from '../../../lib/db/repositories/schools.repository';
@@ -31,6 +31,8 @@ export class SyncHarness {
   readonly artifacts: ArtifactStore;
   readonly activities: SyncEngineActivities;
   readonly runs: SyncRunsRepository;
+  /** The safeguards startRun handed each run, as the workflow receives them. */
+  readonly safeguards = new Map<string, Safeguards>();
   districtId = '';
 
   constructor(readonly pool: Pool) {
@@ -80,7 +82,11 @@ export class SyncHarness {
     const ref = this.artifacts.refFor(runId, name);
     const { size, sha256 } = await this.artifacts.put(ref, source);
     await this.runs.update(runId, { file_ref: ref, file_name: name, file_size: size, file_sha256: sha256 });
-    await this.activities.startRun({ runId, workflowId: `sync-run:${this.districtId}:${runId}` });
+    const started = await this.activities.startRun({
+      runId,
+      workflowId: `sync-run:${this.districtId}:${runId}`,
+    });
+    this.safeguards.set(runId, started.safeguards);
     return runId;
   }
 

@@ -99,6 +99,28 @@ describe('sync engine rules', () => {
     assert.equal((await h.user('email', 'rosa.parks@district.org'))?.last_name, 'McCauley');
   });
 
+  for (const key of ['accounting_id', 'clever_id'] as const) {
+    it(`matching by ${key}: an email change updates the same user; leading zeros are kept`, async () => {
+      const h = await harness({ matchingKey: key });
+      await h.sync({ fixture: 'accounting-v1.csv' });
+      const nina = await h.user('email', 'nina.simone@district.org');
+      const r = await h.sync({ fixture: 'accounting-v2.csv' });
+      assert.deepEqual(
+        r.plan && { c: r.plan.create, u: r.plan.update, n: r.plan.unchanged, a: r.plan.archive },
+        { c: 0, u: 1, n: 1, a: 1 },
+      );
+      const renamed = await h.user('email', 'nina.waymon@district.org');
+      assert.equal(renamed?.id, nina?.id, 'same account, new email');
+      assert.equal(renamed?.status, 'active');
+      assert.equal((await h.user('email', 'miles.davis@district.org'))?.status, 'archived');
+      const { rows } = await db.pool.query<{ accounting_id: string }>(
+        'SELECT accounting_id FROM users WHERE id = $1',
+        [nina!.id],
+      );
+      assert.equal(rows[0].accounting_id, '00451');
+    });
+  }
+
   it('coaching groups: individual groups and school Teachers groups follow the file', async () => {
     const h = await harness({
       matchingKey: 'internal_id',
