@@ -141,6 +141,9 @@ export function createSftpServer(opts: SftpServerOptions): SftpServer {
     const address = info.ip;
     const connLog = log.child({ client: address });
     connections.add(client);
+    // Upload replies are tiny status packets; with Nagle's algorithm they wait for the client's delayed
+    // ACKs and uploads ran at a third of sshd's speed. ssh2 has the method; its typings lack it.
+    (client as Connection & { setNoDelay(on: boolean): void }).setNoDelay(true);
     let account: SftpLoginAccount | undefined;
     let idle: NodeJS.Timeout | undefined;
     const arm = (ms: number, why: string): void => {

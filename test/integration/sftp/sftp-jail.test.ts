@@ -52,6 +52,7 @@ describe('hosted SFTP: jail and district isolation', () => {
       username: north.slug,
       privateKey: fs.readFileSync(northKey.privateKeyPath),
     });
+    await p.readdir(northSession.sftp, '/upload'); // answered once the folder is made
     northSession.end();
     const northRoot = path.join(h.root, north.slug);
     fs.symlinkSync(path.join(h.root, south.slug), path.join(northRoot, 'south-link'));
