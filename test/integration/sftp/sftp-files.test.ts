@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
 import { type District, type Harness, connectSsh2, makeKey, p, runSftp, startHarness } from './sftp-harness';
 
+const execFileP = promisify(execFile);
 const sha256 = (file: string): string =>
   crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 
@@ -180,6 +183,24 @@ describe('hosted SFTP: files with OpenSSH sftp', () => {
     await p.close(session.sftp, handle);
     assert.ok((await p.readFile(session.sftp, '/upload/resumed.bin')).equals(full));
     session.end();
+  });
+
+  it('works with a libssh2-based client (curl): password login, upload, listing, download', async () => {
+    const password = await h.accounts.regeneratePassword(district.id, district.slug);
+    const content = crypto.randomBytes(300_000);
+    fs.writeFileSync(path.join(local, 'curl.bin'), content);
+    const url = `sftp://127.0.0.1:${h.port}`;
+    // -k: the host key is checked by the fingerprint tests; libssh2 has no known_hosts here.
+    const curl = (...args: string[]) =>
+      execFileP('curl', ['-sS', '-k', '-u', `${district.slug}:${password}`, ...args], {
+        encoding: 'buffer',
+        maxBuffer: 10 * 1024 * 1024,
+      });
+    await curl('-T', path.join(local, 'curl.bin'), `${url}/upload/curl.bin`);
+    const listing = (await curl(`${url}/upload/`)).stdout.toString();
+    assert.match(listing, /-rw------- .* 300000 .* curl\.bin/);
+    const { stdout } = await curl(`${url}/upload/curl.bin`);
+    assert.ok(stdout.equals(content), 'downloaded bytes differ from the upload');
   });
 
   it('renames and answers stat for an ssh2 client', async () => {
