@@ -69,6 +69,7 @@ export async function districtSyncWorkflow(rawInput: DistrictSyncInput): Promise
     recentRunIds: [],
   };
   let inFlight: { runId: string | null; dryRun: boolean } | null = null;
+  let earlyDecision: ReviewDecisionSignal | null = null;
   let runsThisExecution = 0;
   /** Set by a config change: the timer in progress waits for a stale due time. */
   let rescheduled = false;
@@ -145,16 +146,11 @@ export async function districtSyncWorkflow(rawInput: DistrictSyncInput): Promise
       log.warn('Ignored an invalid reviewDecision signal', { error: parsed.error.message });
       return;
     }
-    const { runId, approve } = parsed.data;
-    // Only the run actually waiting counts: a decision for a superseded or decided run changes nothing.
-    if (state.held?.runId !== runId) return;
-    const held = state.held;
-    state.held = null;
-    if (approve) {
-      state.approved = { runId, trigger: held.trigger, dryRun: false, resumeApproved: true, coalesced: [] };
-    } else {
-      discards.push({ runId, message: 'Rejected at review: nothing was applied.' });
-    }
+    const decision = parsed.data;
+    // The run row says `held` a moment before its child workflow returns: keep a decision that
+    // arrives in that window and apply it when the child reports the hold.
+    if (inFlight !== null && inFlight.runId === decision.runId) earlyDecision = decision;
+    else decide(decision);
   });
 
   setHandler(statusQuery, (): DistrictStatus => ({
@@ -167,6 +163,18 @@ export async function districtSyncWorkflow(rawInput: DistrictSyncInput): Promise
     heldRunId: state.held?.runId ?? null,
     lastOutcome: state.lastOutcome,
   }));
+
+  /** Only the run actually waiting counts: a decision for a superseded or decided run changes nothing. */
+  function decide({ runId, approve }: ReviewDecisionSignal): void {
+    if (state.held?.runId !== runId) return;
+    const held = state.held;
+    state.held = null;
+    if (approve) {
+      state.approved = { runId, trigger: held.trigger, dryRun: false, resumeApproved: true, coalesced: [] };
+    } else {
+      discards.push({ runId, message: 'Rejected at review: nothing was applied.' });
+    }
+  }
 
   async function recordDiscards(): Promise<void> {
     while (discards.length > 0) {
@@ -218,7 +226,10 @@ export async function districtSyncWorkflow(rawInput: DistrictSyncInput): Promise
           { key: SyncTriggerKey, value: next.trigger },
         ],
       });
-      if (result.status === 'held') state.held = { runId, trigger: next.trigger };
+      if (result.status === 'held') {
+        state.held = { runId, trigger: next.trigger };
+        if (earlyDecision?.runId === runId) decide(earlyDecision);
+      }
       finished({ runId, status: result.status, finishedAt: new Date().toISOString() });
     } catch (err) {
       const { type, message } = describeFailure(err);
@@ -237,6 +248,7 @@ export async function districtSyncWorkflow(rawInput: DistrictSyncInput): Promise
         ).catch(() => undefined);
       }
     } finally {
+      earlyDecision = null;
       inFlight = null;
       runsThisExecution++;
       runEnded = true;

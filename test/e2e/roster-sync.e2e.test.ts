@@ -94,7 +94,7 @@ describe('roster sync, end to end', () => {
   async function upload(fixture: string): Promise<void> {
     const staging = fs.mkdtempSync(path.join(os.tmpdir(), 'upload-'));
     fs.copyFileSync(path.join(FIXTURES, 'e2e', fixture), path.join(staging, 'users.csv'));
-    sftpBatch({
+    await sftpBatch({
       port: sftpPort,
       username: 'springfield',
       keyPath: key.privateKeyPath,
@@ -199,6 +199,11 @@ describe('roster sync, end to end', () => {
     await upload('02-changes.csv');
     const run = await syncNowAndWait();
     assert.equal(run.status, 'succeeded', JSON.stringify(run));
+    // Maria (new email and name) and Robert (phone) change; Susan joins; Jennifer left; James's row is bad.
+    assert.deepEqual(
+      [run.createdCount, run.updatedCount, run.archivedCount, run.unchangedCount, run.errorCount],
+      [1, 2, 1, 6, 1],
+    );
     const users = await activeUsers();
     // Matched by internal ID: Maria keeps her profile under her new email.
     assert.equal(users.get('maria.reyes@springfield.example.org')?.lastName, 'Garcia-Reyes');
@@ -238,10 +243,25 @@ describe('roster sync, end to end', () => {
       if (Date.now() > deadline) assert.fail(`held run not discarded: ${after.body.status}`);
       await new Promise((r) => setTimeout(r, 300));
     }
+  });
+
+  it('reactivates a leaver who is back in the file, without a second welcome email', async () => {
+    const welcomesBefore = (await catcher.messages()).filter((m) => /^Welcome/.test(m.subject)).length;
+    await upload('04-leaver-returns.csv');
+    const run = await syncNowAndWait();
+    assert.equal(run.status, 'succeeded', JSON.stringify(run));
+    assert.equal(run.reactivatedCount, 1);
+    assert.equal(run.archivedCount, 0);
+    const users = await activeUsers();
+    assert.equal(users.size, 11);
+    assert.equal(users.get('jennifer.moore@springfield.example.org')?.internalId, '000109');
+    const welcomesAfter = (await catcher.messages()).filter((m) => /^Welcome/.test(m.subject)).length;
+    assert.equal(welcomesAfter, welcomesBefore);
+
     const history = await api().get(`/districts/${districtId}/runs`).set(auth).expect(200);
     assert.deepEqual(
       history.body.runs.map((r: { status: string }) => r.status),
-      ['discarded', 'succeeded', 'succeeded'],
+      ['succeeded', 'discarded', 'succeeded', 'succeeded'],
       'history lists runs newest first',
     );
   });

@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,38 +11,41 @@ export function makeSshKey(): { dir: string; privateKeyPath: string; publicKey: 
   return { dir, privateKeyPath, publicKey: fs.readFileSync(`${privateKeyPath}.pub`, 'utf8').trim() };
 }
 
-/** Runs OpenSSH's sftp client in batch mode with a key; resolves with its output or rejects with it. */
-export function sftpBatch(opts: {
+/**
+ * Runs OpenSSH's sftp client in batch mode with a key; resolves with its output or rejects with it.
+ * Asynchronous on purpose: the server under test often runs in this same process.
+ */
+export async function sftpBatch(opts: {
   port: number;
   username: string;
   keyPath: string;
   commands: string[];
   cwd?: string;
-}): string {
-  return execFileSync(
-    'sftp',
-    [
-      '-b',
-      '-',
-      '-P',
-      String(opts.port),
-      '-i',
-      opts.keyPath,
-      '-o',
-      'StrictHostKeyChecking=no',
-      '-o',
-      'UserKnownHostsFile=/dev/null',
-      '-o',
-      'BatchMode=yes',
-      '-o',
-      'LogLevel=ERROR',
-      `${opts.username}@127.0.0.1`,
-    ],
-    {
-      input: opts.commands.join('\n') + '\n',
-      cwd: opts.cwd,
-      encoding: 'utf8',
-      stdio: ['pipe', 'pipe', 'pipe'],
-    },
-  );
+}): Promise<string> {
+  return await new Promise((resolve, reject) => {
+    const child = execFile(
+      'sftp',
+      [
+        '-b',
+        '-',
+        '-P',
+        String(opts.port),
+        '-i',
+        opts.keyPath,
+        '-o',
+        'StrictHostKeyChecking=no',
+        '-o',
+        'UserKnownHostsFile=/dev/null',
+        '-o',
+        'BatchMode=yes',
+        '-o',
+        'LogLevel=ERROR',
+        `${opts.username}@127.0.0.1`,
+      ],
+      { cwd: opts.cwd, encoding: 'utf8', timeout: 60_000 },
+      (err, stdout, stderr) =>
+        err ? reject(new Error(`sftp failed: ${stderr || err.message}`)) : resolve(stdout),
+    );
+    child.stdin?.end(opts.commands.join('\n') + '\n');
+  });
 }

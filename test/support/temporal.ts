@@ -1,13 +1,18 @@
+import fs from 'node:fs';
+import nodePath from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { SEARCH_ATTRIBUTES } from '../../lib/temporal/search-attributes';
+import { REPO_ROOT } from './paths';
+
+// Worker and bundler progress would drown the test report: only warnings and errors are shown.
+Runtime.install({ logger: new DefaultLogger('WARN') });
 
 /** The real Temporal dev server (the CLI binary built by scripts/ensure-temporal.sh), one per test file. */
 export async function startTestTemporal(): Promise<TestWorkflowEnvironment> {
-  const path = process.env.TEMPORAL_BIN;
-  if (!path)
-    throw new Error(
-      'TEMPORAL_BIN is not set: run the tests through `npm test`, which builds and locates it.',
-    );
+  const path = process.env.TEMPORAL_BIN ?? nodePath.join(REPO_ROOT, '.tools', 'bin', 'temporal');
+  if (!fs.existsSync(path))
+    throw new Error(`No Temporal CLI at ${path}: run the tests through \`npm test\`, which builds it.`);
   return await TestWorkflowEnvironment.createLocal({
     server: {
       executable: { type: 'existing-path', path },
