@@ -21,12 +21,13 @@ export const BOOKKEEPING: ActivityOptions = { startToCloseTimeout: '1 minute', r
 export const FETCH: ActivityOptions = { startToCloseTimeout: '30 minutes', retry: RETRY };
 
 /**
- * Long, streaming database work. The heartbeat timeout notices a dead worker within a minute, so
- * another worker resumes the run instead of waiting out the whole start-to-close timeout.
+ * Long, streaming database work. The engine heartbeats every few seconds (lib/sync/heartbeat.ts), so
+ * a 30 s heartbeat timeout notices a dead worker quickly and another worker resumes the run instead
+ * of waiting out the whole start-to-close timeout.
  */
 export const HEAVY: ActivityOptions = {
   startToCloseTimeout: '1 hour',
-  heartbeatTimeout: '1 minute',
+  heartbeatTimeout: '30 seconds',
   retry: RETRY,
 };
 

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { type NativeConnection, Worker } from '@temporalio/worker';
 import type { Pool } from 'pg';
 import { createActivities } from '../../activities';
+import type { SyncActivities } from '../../activities/types';
 import type { Env } from '../../lib/config/env';
 import { ArtifactStore } from '../../lib/storage/artifact-store';
 
@@ -9,22 +10,45 @@ import { ArtifactStore } from '../../lib/storage/artifact-store';
 export const WORKFLOWS_PATH = require.resolve('../../workflows');
 
 /**
- * Builds the worker: the sync activities with their dependencies and the workflow bundle. Nothing
- * else lives here, so tests and the benchmark can build the same worker around other activities.
+ * zod and luxon keep no per-workflow state, so the worker evaluates them once and shares them, not
+ * once per cached workflow: thousands of sleeping district workflows stay cheap in memory and CPU.
  */
-export async function createWorker(deps: {
-  connection: NativeConnection;
-  pool: Pool;
-  env: Readonly<Env>;
-}): Promise<Worker> {
+export const WORKFLOW_BUNDLER_OPTIONS = { preloadModules: ['zod', 'luxon'] };
+
+/** What the worker itself is configured by: where it polls and how much it runs at once. */
+export type WorkerSettings = Pick<
+  Env,
+  'TEMPORAL_NAMESPACE' | 'TEMPORAL_TASK_QUEUE' | 'WORKER_MAX_ACTIVITIES' | 'WORKER_MAX_WORKFLOW_TASKS'
+>;
+
+export type WorkerDeps = { connection: NativeConnection } & (
+  | { pool: Pool; env: Readonly<Env> }
+  /** Activities built elsewhere (the schedule benchmark), run by the very same worker setup. */
+  | { activities: SyncActivities; env: Readonly<WorkerSettings> }
+);
+
+/**
+ * Builds the worker: the sync activities with their dependencies and the workflow bundle. Task queue
+ * and concurrency come from config (TEMPORAL_TASK_QUEUE, WORKER_MAX_ACTIVITIES,
+ * WORKER_MAX_WORKFLOW_TASKS); the caller runs it and closes the connection.
+ */
+export async function createWorker(deps: WorkerDeps): Promise<Worker> {
   const { env } = deps;
-  const artifacts = new ArtifactStore(path.resolve(env.DATA_DIR, 'artifacts'));
+  const activities =
+    'activities' in deps
+      ? deps.activities
+      : createActivities({
+          pool: deps.pool,
+          artifacts: new ArtifactStore(path.resolve(deps.env.DATA_DIR, 'artifacts')),
+          env: deps.env,
+        });
   return await Worker.create({
     connection: deps.connection,
     namespace: env.TEMPORAL_NAMESPACE,
     taskQueue: env.TEMPORAL_TASK_QUEUE,
     workflowsPath: WORKFLOWS_PATH,
-    activities: createActivities({ pool: deps.pool, artifacts, env }),
+    bundlerOptions: WORKFLOW_BUNDLER_OPTIONS,
+    activities,
     maxConcurrentActivityTaskExecutions: env.WORKER_MAX_ACTIVITIES,
     maxConcurrentWorkflowTaskExecutions: env.WORKER_MAX_WORKFLOW_TASKS,
     // Let a running activity finish its current step (it heartbeats) before a deploy stops it.

@@ -4,6 +4,7 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import type { SyncActivities } from '../../../activities/types';
+import { WORKFLOW_BUNDLER_OPTIONS } from '../../../apps/worker/worker';
 import type { DistrictSchedule, DistrictStatus, DistrictSyncInput } from '../../../lib/contracts/schedule';
 import { districtWorkflowId, QUERIES } from '../../../lib/contracts/sync';
 
@@ -166,6 +167,7 @@ export async function startWorker(
     connection: env.nativeConnection,
     taskQueue,
     workflowsPath,
+    bundlerOptions: WORKFLOW_BUNDLER_OPTIONS,
     activities: recorder.activities(),
     // Tests stop a worker mid-run on purpose: no grace, in-flight activities are cancelled at once.
     shutdownGraceTime: 0,
