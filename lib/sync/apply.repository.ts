@@ -1,6 +1,9 @@
 import type { PoolClient } from 'pg';
 import { assertRunId, stagePartition } from './run-id';
 
+/** Memory per hash or sort of a whole-district statement (Postgres' default of 4MB spills to disk). */
+export const BULK_WORK_MEM = '128MB';
+
 export interface AppliedCounts {
   created: number;
   updated: number;
@@ -35,8 +38,20 @@ export class ApplyRepository {
     return res.rowCount === 1;
   }
 
+  /** Whether another run of the district was applied after `since` (e.g. the config's last change). */
+  async appliedSince(runId: string, districtId: string, since: Date): Promise<boolean> {
+    const { rows } = await this.db.query<{ yes: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM sync_runs WHERE district_id = $1 AND id <> $2 AND NOT dry_run
+                      AND applied_at IS NOT NULL AND applied_at > $3) AS yes`,
+      [districtId, assertRunId(runId), since],
+    );
+    return rows[0].yes;
+  }
+
   async apply(runId: string, districtId: string): Promise<AppliedCounts> {
     const id = assertRunId(runId);
+    // Whole-run joins of plan and staging: hash tables in memory rather than batches on disk.
+    await this.db.query(`SET LOCAL work_mem = '${BULK_WORK_MEM}'`);
     const part = stagePartition(id);
     const planned = `FROM run_plan p
        JOIN ${part} s ON s.row_number = p.row_number

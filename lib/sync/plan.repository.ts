@@ -1,5 +1,6 @@
 import type { Pool, PoolClient } from 'pg';
 import type { MatchingKey } from '../csv/roster-record';
+import { BULK_WORK_MEM } from './apply.repository';
 import { userKeySql } from './matching-key';
 import { assertRunId, stagePartition } from './run-id';
 
@@ -51,6 +52,7 @@ export class PlanRepository {
     try {
       await client.query('BEGIN');
       await client.query('SET LOCAL enable_nestloop = off');
+      await client.query(`SET LOCAL work_mem = '${BULK_WORK_MEM}'`);
       await client.query('DELETE FROM run_plan WHERE run_id = $1', [assertRunId(runId)]);
       const rows = await this.planRows(client, runId, districtId, key);
       const archive = await this.planArchives(client, runId, districtId, key);

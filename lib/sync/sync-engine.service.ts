@@ -223,7 +223,12 @@ export class SyncEngine {
         const applied = await apply.apply(run.id, run.district_id);
         const usersDone = Date.now();
         await runsInTx.update(run.id, {}, { stage: 'apply_users', ms: usersDone - started });
-        await new CoachingGroupsRepository(client).sync(run.district_id, config.coachingGroups);
+        // Groups follow from users and the config alone, and only the sync writes either: when this
+        // run changed no user and an earlier run already applied the current config, they are in step.
+        const changedUsers = applied.created + applied.updated + applied.reactivated + applied.archived;
+        if (changedUsers > 0 || !(await apply.appliedSince(run.id, run.district_id, config.updatedAt))) {
+          await new CoachingGroupsRepository(client).sync(run.district_id, config.coachingGroups);
+        }
         await runsInTx.update(run.id, {}, { stage: 'apply_groups', ms: Date.now() - usersDone });
         return applied;
       });

@@ -145,4 +145,28 @@ describe('sync engine rules', () => {
       'Roosevelt High School Teachers': ['margaret.hamilton@district.org'],
     });
   });
+
+  it('coaching groups: turning an option on builds its groups even when the file is unchanged', async () => {
+    const h = await harness({ matchingKey: 'internal_id' });
+    await h.sync({ fixture: 'roster-v1.csv' });
+    assert.deepEqual(await h.groupMembers(), {});
+    // As the settings page saves it: the config's updated_at moves.
+    await db.pool.query(
+      `UPDATE sync_configs SET coaching_groups = '{individual}', updated_at = now() WHERE district_id = $1`,
+      [h.districtId],
+    );
+    const r = await h.sync({ fixture: 'roster-v1.csv' });
+    assert.equal(r.plan?.unchanged, 7);
+    const expected = {
+      'Grace Hopper – coaching group': [
+        'ada.lovelace@district.org',
+        'alan.turing@district.org',
+        'katherine.johnson@district.org',
+      ],
+    };
+    assert.deepEqual(await h.groupMembers(), expected);
+    // The same file once more: nothing to change, the groups stay as they are.
+    await h.sync({ fixture: 'roster-v1.csv' });
+    assert.deepEqual(await h.groupMembers(), expected);
+  });
 });
