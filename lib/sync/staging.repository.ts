@@ -1,9 +1,10 @@
 import { once } from 'node:events';
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { Writable } from 'node:stream';
 import { errorCode } from '../csv/error-codes';
 import type { Finding, MatchingKey, RosterRecord } from '../csv/roster-record';
+import { BULK_WORK_MEM } from './apply.repository';
 import { copyLine } from './copy-text';
 import { heartbeat } from './heartbeat';
 import { KEY_LABEL, recordKey } from './matching-key';
@@ -161,11 +162,26 @@ export class StagingRepository {
   async flagDuplicates(runId: string, key: MatchingKey): Promise<void> {
     const id = assertRunId(runId);
     const part = stagePartition(id);
-    await this.insertDuplicates(id, part, 'match_key', 'DUPLICATE_KEY', KEY_LABEL[key]);
-    if (key !== 'email') await this.insertDuplicates(id, part, 'email', 'DUPLICATE_EMAIL', 'Email');
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      // Grouping a million keys: in memory rather than in batches on disk.
+      await client.query(`SET LOCAL work_mem = '${BULK_WORK_MEM}'`);
+      await this.insertDuplicates(client, id, part, 'match_key', 'DUPLICATE_KEY', KEY_LABEL[key]);
+      if (key !== 'email') {
+        await this.insertDuplicates(client, id, part, 'email', 'DUPLICATE_EMAIL', 'Email');
+      }
+      await client.query('COMMIT');
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
   }
 
   private async insertDuplicates(
+    db: PoolClient,
     id: string,
     part: string,
     column: 'match_key' | 'email',
@@ -173,7 +189,7 @@ export class StagingRepository {
     label: string,
   ): Promise<void> {
     errorCode(code); // the code must exist in the dictionary served to admins
-    await this.pool.query(
+    await db.query(
       `WITH dup AS (
          SELECT ${column} AS v FROM ${part} WHERE ${column} IS NOT NULL GROUP BY ${column} HAVING count(*) > 1
        ), grouped AS (
