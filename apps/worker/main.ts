@@ -1,4 +1,4 @@
-import { Runtime } from '@temporalio/worker';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { loadEnv } from '../../lib/config/env';
 import { createPool } from '../../lib/db/pool';
 import { connectWorker } from '../../lib/temporal/connection';
@@ -10,7 +10,9 @@ import { createWorker } from './worker';
  */
 async function run(): Promise<void> {
   const env = loadEnv();
-  Runtime.install({ shutdownSignals: ['SIGINT', 'SIGTERM'] });
+  // The SDK's INFO level is mostly workflow-bundling chatter; its warnings and errors always show.
+  const sdkLevel = env.LOG_LEVEL === 'debug' || env.LOG_LEVEL === 'trace' ? 'DEBUG' : 'WARN';
+  Runtime.install({ logger: new DefaultLogger(sdkLevel), shutdownSignals: ['SIGINT', 'SIGTERM'] });
   const connection = await connectWorker(env);
   const pool = createPool(env.DATABASE_URL, env.WORKER_MAX_ACTIVITIES + 2);
   try {

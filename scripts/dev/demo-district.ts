@@ -37,7 +37,10 @@ export async function seedDemoDistrict(opts: {
   };
 
   await waitForHealth(opts.apiUrl, 60_000);
-  const districts = await call<Array<{ id: string; name: string; slug: string }>>('GET', '/districts');
+  const { districts } = await call<{ districts: Array<{ id: string; name: string; slug: string }> }>(
+    'GET',
+    '/districts?limit=100',
+  );
   let district = districts.find((d) => d.slug === DEMO.slug);
   const passwordFile = path.join(opts.dataDir, 'demo-sftp-password');
   if (!district) {

@@ -181,8 +181,9 @@ async function main(): Promise<void> {
           'DistrictId=Keyword',
           '--search-attribute',
           'SyncTrigger=Keyword',
+          // Its warnings are mostly connection chatter while the apps start and stop.
           '--log-level',
-          'warn',
+          'error',
         ],
         { stdio: ['ignore', 'pipe', 'pipe'] },
       );
