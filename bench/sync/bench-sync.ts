@@ -1,0 +1,156 @@
+import { execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client } from 'pg';
+import { createSyncEngineActivities } from '../../activities/sync-engine.activities';
+import { migrate } from '../../lib/db/migrate';
+import { createPool } from '../../lib/db/pool';
+import { SyncRunsRepository } from '../../lib/db/repositories/sync-runs.repository';
+import { ArtifactStore } from '../../lib/storage/artifact-store';
+import { freePort, startEmbeddedPostgres, type EmbeddedPostgres } from '../../scripts/dev/embedded-postgres';
+import { BENCH_SCHOOLS, writeRoster } from './roster-generator';
+
+/**
+ * The sync engine's throughput on a realistic district file, against real Postgres:
+ * a first import (everyone created) and an unchanged re-import, each through the real activities
+ * (stageFile, planChanges, applyChanges), compared with `psql \copy` of the same file into an
+ * UNLOGGED table, the floor for getting these bytes into Postgres at all.
+ *
+ *   node dist/bench/sync/bench-sync.js [--rows N]     (default 1,000,000)
+ *
+ * Uses DATABASE_URL's server when set (a scratch database is created and dropped beside it),
+ * otherwise an embedded throwaway cluster.
+ */
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  if (i < 0) return fallback;
+  const n = Number(process.argv[i + 1]?.replace(/_/g, ''));
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} needs a positive whole number`);
+  return n;
+}
+
+const mb = (kb: number) => `${(kb / 1024).toFixed(0)} MB`;
+const sec = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+
+async function main(): Promise<void> {
+  const rows = arg('rows', 1_000_000);
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-sync-'));
+  let cluster: EmbeddedPostgres | undefined;
+  let adminUrl = process.env.DATABASE_URL;
+  if (!adminUrl) {
+    cluster = await startEmbeddedPostgres({
+      dataDir: path.join(work, 'pg'),
+      port: await freePort(),
+      database: 'postgres',
+      durable: false,
+    });
+    adminUrl = cluster.url;
+  }
+  const dbName = `bench_sync_${crypto.randomBytes(4).toString('hex')}`;
+  const url = new URL(adminUrl);
+  const admin = new Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${dbName}`);
+  url.pathname = `/${dbName}`;
+  const dbUrl = url.toString();
+  const pool = createPool(dbUrl, 6);
+  try {
+    await migrate(dbUrl);
+    const file = path.join(work, 'roster.csv');
+    let t = Date.now();
+    await writeRoster(file, rows);
+    const size = fs.statSync(file).size;
+    console.log(
+      `file: ${rows.toLocaleString()} rows, ${(size / 1e6).toFixed(0)} MB, 50 schools (written in ${sec(Date.now() - t)})`,
+    );
+
+    // psql \copy of the same file into an UNLOGGED table: the reference.
+    await pool.query(
+      `CREATE UNLOGGED TABLE copy_reference (first_name text, last_name text, email text, internal_id text, school text,
+        role text, coach_email text, phone text, department text)`,
+    );
+    t = Date.now();
+    execFileSync('psql', [
+      dbUrl,
+      '-v',
+      'ON_ERROR_STOP=1',
+      '-qc',
+      `\\copy copy_reference FROM '${file}' WITH (FORMAT csv, HEADER)`,
+    ]);
+    const copyMs = Date.now() - t;
+    await pool.query('DROP TABLE copy_reference');
+    console.log(
+      `psql \\copy into an UNLOGGED table: ${sec(copyMs)} (${Math.round(rows / (copyMs / 1000)).toLocaleString()} rows/s)`,
+    );
+
+    const { rows: d } = await pool.query<{ id: string }>(
+      "INSERT INTO districts (name, slug, time_zone) VALUES ('Springfield Unified', 'springfield', 'America/Chicago') RETURNING id",
+    );
+    const districtId = d[0].id;
+    await pool.query('INSERT INTO schools (district_id, name) SELECT $1, unnest($2::text[])', [
+      districtId,
+      BENCH_SCHOOLS,
+    ]);
+    await pool.query(
+      `INSERT INTO sync_configs (district_id, matching_key, coaching_groups) VALUES ($1, 'internal_id', '{individual,school_teachers}')`,
+      [districtId],
+    );
+
+    // The artifact store is rooted at the work folder so the run reads the generated file in place.
+    const artifacts = new ArtifactStore(work);
+    const activities = createSyncEngineActivities({ pool, artifacts });
+    const runs = new SyncRunsRepository(pool);
+
+    const results: Array<{ label: string; total: number; stages: Record<string, number> }> = [];
+    for (const label of ['first import', 'unchanged re-import']) {
+      const { runId } = await activities.createRun({ districtId, trigger: 'sync_now', dryRun: false });
+      await runs.update(runId, { file_ref: 'roster.csv', file_name: 'roster.csv', file_size: size });
+      await activities.startRun({ runId, workflowId: `bench-${runId}` });
+      const stages: Record<string, number> = {};
+      const started = Date.now();
+      t = started;
+      const stage = await activities.stageFile({ runId });
+      stages.stageFile = Date.now() - t;
+      t = Date.now();
+      const plan = await activities.planChanges({ runId });
+      stages.planChanges = Date.now() - t;
+      t = Date.now();
+      const applied = await activities.applyChanges({ runId });
+      stages.applyChanges = Date.now() - t;
+      const total = Date.now() - started;
+      await activities.finishRun({ runId, status: 'succeeded' });
+      const run = await runs.get(runId);
+      results.push({ label, total, stages });
+      console.log(
+        `\n${label}: ${sec(total)} total, ${Math.round(rows / (total / 1000)).toLocaleString()} rows/s, ${(total / copyMs).toFixed(2)}x \\copy`,
+      );
+      for (const [name, ms] of Object.entries(stages)) console.log(`  ${name.padEnd(14)} ${sec(ms)}`);
+      console.log(`  detail (ms)    ${JSON.stringify(run?.timings)}`);
+      console.log(
+        `  rows valid ${stage.rowsValid.toLocaleString()}, with errors ${stage.rowsWithErrors.toLocaleString()}; ` +
+          `plan: create ${plan.create}, update ${plan.update}, unchanged ${plan.unchanged}, archive ${plan.archive}; ` +
+          `applied: ${JSON.stringify(applied)}`,
+      );
+    }
+    const rss = process.resourceUsage().maxRSS;
+    console.log(`\npeak RSS ${mb(rss)}`);
+    const [first, second] = results;
+    console.log(
+      `targets: first import ${(first.total / copyMs).toFixed(2)}x \\copy (<= 4x), ` +
+        `unchanged re-import ${(second.total / copyMs).toFixed(2)}x (<= 3x), peak RSS ${mb(rss)} (<= 300 MB)`,
+    );
+  } finally {
+    await pool.end();
+    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => undefined);
+    await admin.end();
+    await cluster?.stop();
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.stack : err);
+  process.exit(1);
+});
