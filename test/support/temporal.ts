@@ -13,12 +13,20 @@ export async function startTestTemporal(): Promise<TestWorkflowEnvironment> {
   const path = process.env.TEMPORAL_BIN ?? nodePath.join(REPO_ROOT, '.tools', 'bin', 'temporal');
   if (!fs.existsSync(path))
     throw new Error(`No Temporal CLI at ${path}: run the tests through \`npm test\`, which builds it.`);
-  return await TestWorkflowEnvironment.createLocal({
-    server: {
-      executable: { type: 'existing-path', path },
-      ip: '127.0.0.1',
-      searchAttributes: SEARCH_ATTRIBUTES,
-      extraArgs: ['--log-level', 'error'],
-    },
-  });
+  // The SDK gives the dev server a fixed 5 s to answer and kills it otherwise; on a loaded 2-core
+  // machine a cold start can take longer, so a timed-out start is tried again (a fresh port each time).
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await TestWorkflowEnvironment.createLocal({
+        server: {
+          executable: { type: 'existing-path', path },
+          ip: '127.0.0.1',
+          searchAttributes: SEARCH_ATTRIBUTES,
+          extraArgs: ['--log-level', 'error'],
+        },
+      });
+    } catch (err) {
+      if (attempt >= 4 || !/did not start within/.test((err as Error).message)) throw err;
+    }
+  }
 }
