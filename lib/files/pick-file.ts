@@ -1,3 +1,5 @@
+import { isTemporaryName } from './temporary-name';
+
 /**
  * Which file a run reads, by the district's rule. Pure, so the rules are the same for our hosted
  * server and for a district's own SFTP server, and easy to test.
@@ -17,11 +19,9 @@ export type PickResult =
   | { kind: 'none'; reason: string }
   | { kind: 'uploading'; entry: DirEntry; reason: string };
 
-const TEMPORARY = /(\.part|\.filepart|\.tmp|\.partial|\.crdownload)$/i;
 const DATA_FILE = /\.(csv|txt)$/i;
 const EPOCH_DIR = /^upload\/(\d{8}-\d{6})$/;
 
-export const isTemporaryName = (name: string): boolean => name.startsWith('.') || TEMPORARY.test(name);
 const baseName = (p: string) => p.slice(p.lastIndexOf('/') + 1);
 
 function newest(entries: DirEntry[]): DirEntry | undefined {

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { isTemporaryName } from '../files/temporary-name';
 
 /**
  * Which uploaded names mean what. Pure, so the rules are unit-tested on their own.
@@ -14,7 +15,6 @@ export const COMPLETE_MARKER = 'COMPLETE';
 /** Digits only, not a calendar check: exporters write e.g. `20200101-139029`. */
 export const EPOCH_NAME = /^\d{8}-\d{6}$/;
 const AUTO_SUFFIX = /_auto\.csv$/i;
-const TEMP_SUFFIXES = ['.part', '.filepart', '.partial', '.tmp', '.temp', '.uploading', '.crdownload'];
 /** Folders whose plain files are watched for the quiet period (epoch directories are handled apart). */
 export const WATCHED_DIRS = ['/', UPLOAD_DIR];
 
@@ -24,12 +24,6 @@ export type UploadKind =
   | { kind: 'epoch-member'; epochDir: string }
   | { kind: 'auto' }
   | { kind: 'plain' };
-
-export function isTemporaryName(name: string): boolean {
-  if (name.startsWith('.') || name.startsWith('~')) return true;
-  const lower = name.toLowerCase();
-  return TEMP_SUFFIXES.some((suffix) => lower.endsWith(suffix));
-}
 
 export function isEpochDir(virtualDir: string): boolean {
   return path.posix.dirname(virtualDir) === UPLOAD_DIR && EPOCH_NAME.test(path.posix.basename(virtualDir));

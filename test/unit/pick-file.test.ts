@@ -20,6 +20,8 @@ describe('choosing the file a run reads', () => {
         file('tuesday.csv', 10),
         file('wednesday.csv.filepart', 1),
         file('.hidden.csv', 1),
+        file('~users.csv', 1),
+        file('users.csv.uploading', 1),
         file('archive/new.csv', 0.5),
       ],
       'latest',
