@@ -2,7 +2,8 @@
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+# npm install, not npm ci: the lock file holds only the Linux builds of optional native packages.
+RUN npm install --no-audit --no-fund
 COPY tsconfig.json ./
 COPY apps apps
 COPY activities activities
