@@ -62,7 +62,7 @@ export class ApplyRepository {
                           role, school_id, coach_email, phone, custom_fields, row_hash, status, last_run_id,
                           created_by_run)
        SELECT p.user_id, $2, s.email, s.first_name, s.last_name, s.internal_id, s.accounting_id, s.clever_id,
-              s.role, sc.id, s.coach_email, s.phone, s.custom, s.row_hash, 'active', $1, $1
+              s.role, sc.id, s.coach_email, s.phone, s.custom::jsonb, s.row_hash, 'active', $1, $1
        ${planned} AND p.action = 'create'
        ON CONFLICT (id) DO NOTHING`,
       [id, districtId],
@@ -72,7 +72,7 @@ export class ApplyRepository {
          UPDATE users u SET email = x.email, first_name = x.first_name, last_name = x.last_name,
                 internal_id = x.internal_id, accounting_id = x.accounting_id, clever_id = x.clever_id,
                 role = x.role, school_id = x.school_id, coach_email = x.coach_email, phone = x.phone,
-                custom_fields = x.custom, row_hash = x.row_hash, status = 'active', archived_at = NULL,
+                custom_fields = x.custom::jsonb, row_hash = x.row_hash, status = 'active', archived_at = NULL,
                 updated_at = now(), last_run_id = $1
          FROM (SELECT p.user_id, p.action, s.*, sc.id AS school_id
                ${planned} AND p.action IN ('update', 'reactivate')) x

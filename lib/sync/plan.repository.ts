@@ -31,7 +31,7 @@ const CHANGED_FIELDS: ReadonlyArray<[string, string]> = [
   ['school', 'cur.school_id IS DISTINCT FROM sc.id'],
   ['coach_email', 'cur.coach_email IS DISTINCT FROM t.coach_email'],
   ['phone', 'cur.phone IS DISTINCT FROM t.phone'],
-  ['custom_fields', 'cur.custom_fields IS DISTINCT FROM t.custom'],
+  ['custom_fields', 'cur.custom_fields IS DISTINCT FROM t.custom::jsonb'],
 ];
 
 /**
