@@ -7,7 +7,7 @@ import { readRoster } from '../../lib/csv/read-roster';
 /**
  * Throughput and memory of readRoster alone: writes a roster of ROWS rows (default 1,000,000) in
  * the default template to a temp file, streams it through the reader, prints rows/s and the peak
- * RSS. Also times the CSV tokenizer alone on the same file, so the reader's own cost is visible, and reports
+ * RSS. Also times csv-parse alone on the same file, so the reader's own cost is visible, and reports
  * rows per CPU-second next to wall-clock rows/s (a shared machine's load skews the wall clock).
  * Run: npx tsc -p tsconfig.json && node dist/bench/csv/read-roster.bench.js [rows]
  */
@@ -41,7 +41,7 @@ async function writeFile(file: string): Promise<void> {
   );
 }
 
-/** The CSV tokenizer alone, driven the same way the reader drives it: the floor under readRoster's cost. */
+/** csv-parse alone, driven the same way the reader drives it: the floor under readRoster's cost. */
 async function parseOnly(file: string): Promise<{ rowsPerSecond: number; rowsPerCpuSecond: number }> {
   let rows = 0;
   const parser = new CsvChunkParser(() => rows++);
@@ -94,7 +94,7 @@ async function main(): Promise<void> {
         seconds: +seconds.toFixed(2),
         rowsPerSecond: Math.round(summary.rowsTotal / seconds),
         rowsPerCpuSecond: Math.round(summary.rowsTotal / cpuSeconds),
-        tokenizerAlone: baseline,
+        csvParseAlone: baseline,
         mbPerSecond: +(size / 1e6 / seconds).toFixed(1),
         valid: records,
         findings,
