@@ -15,7 +15,11 @@ function collect(dir: string): string[] {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
     const full = path.join(dir, entry.name);
     if (entry.isDirectory()) return collect(full);
-    return entry.name.endsWith('.test.js') ? [full] : [];
+    // Only tests whose source still exists: a deleted test must not run from a stale dist/.
+    const source = path
+      .join(REPO_ROOT, path.relative(path.join(REPO_ROOT, 'dist'), full))
+      .replace(/\.js$/, '.ts');
+    return entry.name.endsWith('.test.js') && fs.existsSync(source) ? [full] : [];
   });
 }
 

@@ -129,6 +129,7 @@ describe('API with a running worker: schedule status, failed runs and retries', 
     assert.deepEqual(
       (history.body.runs as Array<{ id: string }>).map((r) => r.id),
       [retry.id, failed.id],
+      JSON.stringify(history.body.runs),
     );
     const status = await api().get(`/districts/${districtId}/sync-status`).set(auth).expect(200);
     assert.equal(status.body.lastOutcome.runId, retry.id);
