@@ -12,6 +12,7 @@ import { SftpConfig, toLimits } from '../../lib/sftp-server/sftp-config';
 import { createSftpServer } from '../../lib/sftp-server/sftp-server';
 import { freePort, startEmbeddedPostgres } from '../../scripts/dev/embedded-postgres';
 import { startOpenSshServer } from '../../test/support/openssh-server';
+import { sftpClientArgs } from '../../test/support/ssh-keys';
 
 /**
  * Throughput (MB = MiB, 1,048,576 bytes) of the hosted SFTP server against OpenSSH's own sshd (internal-sftp), both on
@@ -79,31 +80,10 @@ interface Target {
 function timedSftp(target: Target, cipher: string, command: string, cwd: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint();
-    const child = spawn(
-      'sftp',
-      [
-        '-b',
-        '-',
-        '-P',
-        String(target.port),
-        '-i',
-        target.keyPath,
-        '-c',
-        cipher,
-        '-o',
-        'StrictHostKeyChecking=no',
-        '-o',
-        'UserKnownHostsFile=/dev/null',
-        '-o',
-        'BatchMode=yes',
-        '-o',
-        'IdentitiesOnly=yes',
-        '-o',
-        'LogLevel=ERROR',
-        `${target.username}@127.0.0.1`,
-      ],
-      { cwd, stdio: ['pipe', 'ignore', 'pipe'] },
-    );
+    const child = spawn('sftp', sftpClientArgs({ ...target, extraArgs: ['-c', cipher] }), {
+      cwd,
+      stdio: ['pipe', 'ignore', 'pipe'],
+    });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.once('error', reject);

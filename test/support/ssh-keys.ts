@@ -12,6 +12,40 @@ export function makeSshKey(): { dir: string; privateKeyPath: string; publicKey: 
 }
 
 /**
+ * Arguments of OpenSSH's `sftp -b -` logging in with a key only, to a loopback server whose host
+ * key is new each run. Extra options (a cipher, say) go before the destination.
+ */
+export function sftpClientArgs(opts: {
+  port: number;
+  username: string;
+  keyPath: string;
+  extraArgs?: string[];
+}): string[] {
+  return [
+    '-b',
+    '-',
+    '-P',
+    String(opts.port),
+    '-i',
+    opts.keyPath,
+    '-o',
+    'StrictHostKeyChecking=no',
+    '-o',
+    'UserKnownHostsFile=/dev/null',
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    'IdentitiesOnly=yes',
+    '-o',
+    'PasswordAuthentication=no',
+    '-o',
+    'LogLevel=ERROR',
+    ...(opts.extraArgs ?? []),
+    `${opts.username}@127.0.0.1`,
+  ];
+}
+
+/**
  * Runs OpenSSH's sftp client in batch mode with a key; resolves with its output or rejects with it.
  * Asynchronous on purpose: the server under test often runs in this same process.
  */
@@ -25,23 +59,7 @@ export async function sftpBatch(opts: {
   return await new Promise((resolve, reject) => {
     const child = execFile(
       'sftp',
-      [
-        '-b',
-        '-',
-        '-P',
-        String(opts.port),
-        '-i',
-        opts.keyPath,
-        '-o',
-        'StrictHostKeyChecking=no',
-        '-o',
-        'UserKnownHostsFile=/dev/null',
-        '-o',
-        'BatchMode=yes',
-        '-o',
-        'LogLevel=ERROR',
-        `${opts.username}@127.0.0.1`,
-      ],
+      sftpClientArgs(opts),
       { cwd: opts.cwd, encoding: 'utf8', timeout: 60_000 },
       (err, stdout, stderr) =>
         err ? reject(new Error(`sftp failed: ${stderr || err.message}`)) : resolve(stdout),

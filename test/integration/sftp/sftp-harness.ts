@@ -9,6 +9,7 @@ import { SftpAccountsRepository } from '../../../lib/sftp-server/sftp-accounts.r
 import { type SftpLimits, toLimits, SftpConfig } from '../../../lib/sftp-server/sftp-config';
 import type { UploadCompleteEvent } from '../../../lib/sftp-server/upload-completion';
 import { type TestDatabase, createTestDatabase } from '../../support/postgres';
+import { sftpClientArgs } from '../../support/ssh-keys';
 
 /**
  * A real hosted SFTP server on a loopback port, over a fresh database and folder, plus the two
@@ -132,32 +133,7 @@ export function runSftp(opts: {
   extraArgs?: string[];
 }): Promise<SftpRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(
-      'sftp',
-      [
-        '-b',
-        '-',
-        '-P',
-        String(opts.port),
-        '-i',
-        opts.keyPath,
-        '-o',
-        'StrictHostKeyChecking=no',
-        '-o',
-        'UserKnownHostsFile=/dev/null',
-        '-o',
-        'BatchMode=yes',
-        '-o',
-        'IdentitiesOnly=yes',
-        '-o',
-        'PasswordAuthentication=no',
-        '-o',
-        'LogLevel=ERROR',
-        ...(opts.extraArgs ?? []),
-        `${opts.username}@127.0.0.1`,
-      ],
-      { cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] },
-    );
+    const child = spawn('sftp', sftpClientArgs(opts), { cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
