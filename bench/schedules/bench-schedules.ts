@@ -1,0 +1,259 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import type { SyncActivities } from '../../activities/types';
+import { createWorker } from '../../apps/worker/worker';
+import { Env } from '../../lib/config/env';
+import type { DistrictSyncInput } from '../../lib/contracts/schedule';
+import { districtWorkflowId } from '../../lib/contracts/sync';
+import { DistrictIdKey, SEARCH_ATTRIBUTES } from '../../lib/temporal/search-attributes';
+
+/**
+ * Durable per-district timers at scale. Starts its own Temporal dev server (loopback, search
+ * attributes registered) and the production worker (createWorker: same workflows, task queue and
+ * concurrency settings), starts N district workflows whose next due times spread over a window
+ * shortly after the starts, and measures how late each scheduled run fires: the moment its first
+ * activity (createRun) runs against its due time. The activities only record what ran (no database,
+ * no files): the figures are about the schedule and the worker, not the sync engine.
+ *
+ *   npm run bench:schedules -- [--districts 2000] [--spread 120] [--lead 30]
+ *   WORKER_MAX_ACTIVITIES (here 20 unless set: these activities do no I/O) and
+ *   WORKER_MAX_WORKFLOW_TASKS set the worker's concurrency as in production.
+ */
+function arg(name: string, fallback: number): number {
+  const index = process.argv.indexOf(`--${name}`);
+  if (index < 0) return fallback;
+  const value = Number(process.argv[index + 1]?.replace(/_/g, ''));
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`--${name} expects a positive number`);
+  return value;
+}
+
+const TARGET_MS = 5_000;
+const percentile = (sorted: number[], p: number): number =>
+  sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+const mb = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
+const sec = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Resident memory and CPU time of the Temporal dev server (a child of this process); zeros if unseen. */
+function childStats(name: string): { rss: number; cpuMs: number } {
+  const stats = { rss: 0, cpuMs: 0 };
+  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+      const ppid = /^PPid:\s+(\d+)/m.exec(status)?.[1];
+      const comm = /^Name:\s+(.+)$/m.exec(status)?.[1];
+      if (ppid !== String(process.pid) || comm !== name) continue;
+      stats.rss += Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? 0) * 1024;
+      // utime and stime, in clock ticks (100 per second on Linux), follow the parenthesised name.
+      const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      stats.cpuMs += (Number(fields[11]) + Number(fields[12])) * 10;
+    } catch {
+      // the process ended between listing and reading
+    }
+  }
+  return stats;
+}
+
+/** Activities that record when each district's scheduled run started and ended, and succeed at once. */
+function recordingActivities(fired: Map<string, number>, finished: Set<string>): SyncActivities {
+  return {
+    createRun: async ({ districtId }) => {
+      if (!fired.has(districtId)) fired.set(districtId, Date.now());
+      return { runId: crypto.randomUUID() };
+    },
+    startRun: async () => ({
+      safeguards: { errorThresholdPct: -1, maxArchivePct: -1, maxArchiveCount: -1, maxRowDropPct: -1 },
+    }),
+    fetchFile: async ({ runId }) => ({
+      fileRef: `runs/${runId}/original.csv`,
+      name: 'roster.csv',
+      size: 1,
+      sha256: 'x',
+    }),
+    stageFile: async () => ({ rowsTotal: 1, rowsBlank: 0, rowsValid: 1, rowsWithErrors: 0, warningCount: 0 }),
+    planChanges: async () => ({
+      create: 0,
+      update: 0,
+      unchanged: 1,
+      reactivate: 0,
+      archive: 0,
+      activeBefore: 1,
+      previousRowCount: 1,
+    }),
+    applyChanges: async () => ({ applied: true, created: 0, updated: 0, reactivated: 0, archived: 0 }),
+    sendWelcomeEmails: async () => ({ sent: 0 }),
+    notifyAdmins: async () => ({ sent: 0 }),
+    finishRun: async ({ runId }) => {
+      finished.add(runId);
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const districts = Math.floor(arg('districts', 2000));
+  const spreadMs = arg('spread', 120) * 1000;
+  const leadMs = arg('lead', 30) * 1000; // the first due time comes after the starts are done
+  const bin = process.env.TEMPORAL_BIN;
+  if (!bin)
+    throw new Error('TEMPORAL_BIN is not set: run `npm run bench:schedules`, which builds and locates it.');
+  // Slow-task warnings from the SDK core would drown the figures; the lateness figures tell the same.
+  Runtime.install({
+    logger: new DefaultLogger('WARN'),
+    telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' } } },
+  });
+  const settings = Env.pick({
+    TEMPORAL_NAMESPACE: true,
+    TEMPORAL_TASK_QUEUE: true,
+    WORKER_MAX_ACTIVITIES: true,
+    WORKER_MAX_WORKFLOW_TASKS: true,
+  }).parse({
+    WORKER_MAX_ACTIVITIES: '20',
+    ...process.env,
+    TEMPORAL_TASK_QUEUE: 'bench-schedules',
+    TEMPORAL_NAMESPACE: 'default',
+  });
+
+  console.log(`starting the Temporal dev server (${bin}) on loopback...`);
+  const temporal = await TestWorkflowEnvironment.createLocal({
+    server: {
+      executable: { type: 'existing-path', path: bin },
+      ip: '127.0.0.1',
+      searchAttributes: SEARCH_ATTRIBUTES,
+      extraArgs: ['--log-level', 'error'],
+    },
+  });
+  const fired = new Map<string, number>();
+  const finished = new Set<string>();
+  const due = new Map<string, number>();
+  let peakRss = 0;
+  let peakHeap = 0;
+  let peakServerRss = 0;
+  const sample = () => {
+    const memory = process.memoryUsage();
+    peakRss = Math.max(peakRss, memory.rss);
+    peakHeap = Math.max(peakHeap, memory.heapUsed);
+    peakServerRss = Math.max(peakServerRss, childStats('temporal').rss);
+  };
+  const sampler = setInterval(sample, 500);
+  try {
+    const worker = await createWorker({
+      connection: temporal.nativeConnection,
+      env: settings,
+      activities: recordingActivities(fired, finished),
+    });
+    const running = worker.run();
+    try {
+      console.log(
+        `worker: task queue "${settings.TEMPORAL_TASK_QUEUE}", activities ${settings.WORKER_MAX_ACTIVITIES}, ` +
+          `workflow tasks ${settings.WORKER_MAX_WORKFLOW_TASKS}; ${districts} districts due over ${sec(spreadMs)} ` +
+          `starting ${sec(leadMs)} from now`,
+      );
+      const rssBefore = process.memoryUsage().rss;
+      const cpuBefore = { worker: process.cpuUsage(), server: childStats('temporal').cpuMs };
+      const base = Date.now() + leadMs;
+      const ids = Array.from({ length: districts }, () => crypto.randomUUID());
+      ids.forEach((id, i) => due.set(id, base + Math.floor((spreadMs * i) / districts)));
+      const startedAt = performance.now();
+      let next = 0;
+      // Like the API: one start per district, business id, DistrictId search attribute; 64 in flight.
+      await Promise.all(
+        Array.from({ length: 64 }, async () => {
+          while (next < ids.length) {
+            const districtId = ids[next++];
+            const input: DistrictSyncInput = {
+              districtId,
+              // Daily 02:00 from 2030: the only slot in this benchmark is the carried one below.
+              schedule: {
+                timeZone: 'America/Chicago',
+                enabled: true,
+                frequency: 'daily',
+                startDate: '2030-01-01',
+                timeOfDay: '02:00',
+                processOnArrival: false,
+              },
+              // Carried state (as after continue-as-new) puts this district's next slot at its due time.
+              state: {
+                nextDueAt: due.get(districtId) ?? base,
+                queued: null,
+                approved: null,
+                held: null,
+                lastOutcome: null,
+                recentRunIds: [],
+              },
+            };
+            await temporal.client.workflow.start('districtSyncWorkflow', {
+              workflowId: districtWorkflowId(districtId),
+              taskQueue: settings.TEMPORAL_TASK_QUEUE,
+              args: [input],
+              typedSearchAttributes: [{ key: DistrictIdKey, value: districtId }],
+            });
+          }
+        }),
+      );
+      const startMs = performance.now() - startedAt;
+      sample();
+      const rssAfterStart = process.memoryUsage().rss;
+      if (Date.now() > base)
+        console.log(`warning: starting took longer than the ${sec(leadMs)} lead; raise --lead`);
+
+      const deadline = base + spreadMs + 60_000;
+      while (fired.size < districts && Date.now() < deadline) await sleep(500);
+      // Let the runs started last finish too, so the server is idle when it stops.
+      while (finished.size < fired.size && Date.now() < deadline + 30_000) await sleep(500);
+      sample();
+      const workerCpu = process.cpuUsage(cpuBefore.worker);
+      const workerCpuMs = (workerCpu.user + workerCpu.system) / 1000;
+      const serverCpuMs = childStats('temporal').cpuMs - cpuBefore.server;
+      const lateness = ids
+        .filter((id) => fired.has(id))
+        .map((id) => (fired.get(id) ?? 0) - (due.get(id) ?? 0))
+        .sort((a, b) => a - b);
+      const early = lateness.filter((l) => l < 0).length;
+      const within = lateness.filter((l) => l >= 0 && l <= TARGET_MS).length;
+      const met = within === districts;
+
+      console.log('');
+      console.log(`schedules benchmark: ${districts} district workflows`);
+      console.log(
+        `  start:     ${districts} started in ${sec(startMs)} (${(districts / (startMs / 1000)).toFixed(0)} workflows/s)`,
+      );
+      console.log(
+        `  fired:     ${lateness.length}/${districts} scheduled runs, ${early} before their due time; ` +
+          `${finished.size} runs finished`,
+      );
+      console.log(
+        `  lateness:  p50 ${sec(percentile(lateness, 50))}, p95 ${sec(percentile(lateness, 95))}, ` +
+          `p99 ${sec(percentile(lateness, 99))}, max ${sec(percentile(lateness, 100))}`,
+      );
+      console.log(
+        `  target:    ${within}/${districts} within ${sec(TARGET_MS)} of due: ${met ? 'met' : 'NOT met'}`,
+      );
+      console.log(
+        `  worker:    RSS ${mb(rssBefore)} before starts, ${mb(rssAfterStart)} after starts, peak ${mb(peakRss)}, ` +
+          `JS heap in use peak ${mb(peakHeap)} (one process: worker + the client that started the workflows)`,
+      );
+      console.log(
+        `  server:    Temporal dev server RSS peak ${peakServerRss > 0 ? mb(peakServerRss) : 'n/a'}`,
+      );
+      console.log(
+        `  CPU:       worker ${sec(workerCpuMs)}, server ${sec(serverCpuMs)} from the first start to the end ` +
+          `(${os.cpus().length} cores; load average now ${os.loadavg()[0].toFixed(1)}: other work on the machine counts)`,
+      );
+      process.exitCode = met && early === 0 ? 0 : 1;
+    } finally {
+      worker.shutdown();
+      await running;
+    }
+  } finally {
+    clearInterval(sampler);
+    await temporal.teardown();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});
