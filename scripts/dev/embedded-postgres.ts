@@ -74,6 +74,23 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * Settings for imports of a million rows (the defaults are sized for a 1990s machine): shared
+ * buffers that hold a large district's users and their indexes, and WAL room so a million-row apply
+ * is not interrupted by forced checkpoints (the default max_wal_size of 1GB is reached half-way).
+ * Shared memory is only touched as it is used, so small test clusters stay small.
+ * docs/sync-engine.md lists the recommended production values.
+ */
+const BULK_SETTINGS = [
+  'shared_buffers=1GB',
+  'wal_buffers=64MB',
+  'max_wal_size=8GB',
+  'checkpoint_timeout=30min',
+  'maintenance_work_mem=256MB',
+]
+  .map((s) => `-c ${s}`)
+  .join(' ');
+
 /** Starts (creating on first use) the cluster in `dataDir`; the data survives a stop. */
 export async function startEmbeddedPostgres(opts: {
   dataDir: string;
@@ -119,7 +136,7 @@ export async function startEmbeddedPostgres(opts: {
     '-t',
     '60',
     '-o',
-    `-h 127.0.0.1 -p ${opts.port} -k ${dataDir}${opts.durable === false ? ' -c fsync=off -c synchronous_commit=off -c full_page_writes=off' : ''}`,
+    `-h 127.0.0.1 -p ${opts.port} -k ${dataDir} ${BULK_SETTINGS}${opts.durable === false ? ' -c fsync=off -c synchronous_commit=off -c full_page_writes=off' : ''}`,
     'start',
   ]);
   await new Promise<void>((resolve, reject) => {
