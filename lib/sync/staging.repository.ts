@@ -26,6 +26,13 @@ const STAGE_COLUMNS =
   'run_id, row_number, match_key, email, first_name, last_name, internal_id, accounting_id, clever_id, platform_id, role, school, coach_email, phone, custom, row_hash, has_error';
 const ERROR_COLUMNS = 'run_id, row_number, column_name, value, code, severity, message';
 
+/**
+ * COPY text buffered ahead of Postgres: the reader parses the next batches while Postgres stores the
+ * previous ones (with the stream's default 16KB every batch waited for Postgres). Bounded, so memory
+ * stays flat whatever the file's size.
+ */
+const COPY_BUFFER_BYTES = 4 * 1024 * 1024;
+
 /** Only this module speaks SQL about staging tables. */
 export class StagingRepository {
   constructor(private readonly pool: Pool) {}
@@ -71,8 +78,14 @@ export class StagingRepository {
   async copyBatches<S>(runId: string, key: MatchingKey, batches: AsyncGenerator<Batch, S>): Promise<S> {
     const id = assertRunId(runId);
     const [stageClient, errorClient] = [await this.pool.connect(), await this.pool.connect()];
-    const stageCopy = stageClient.query(copyFrom(`COPY ${stagePartition(id)} (${STAGE_COLUMNS}) FROM STDIN`));
-    const errorCopy = errorClient.query(copyFrom(`COPY run_errors (${ERROR_COLUMNS}) FROM STDIN`));
+    const stageCopy = stageClient.query(
+      copyFrom(`COPY ${stagePartition(id)} (${STAGE_COLUMNS}) FROM STDIN`, {
+        highWaterMark: COPY_BUFFER_BYTES,
+      }),
+    );
+    const errorCopy = errorClient.query(
+      copyFrom(`COPY run_errors (${ERROR_COLUMNS}) FROM STDIN`, { highWaterMark: COPY_BUFFER_BYTES }),
+    );
     const done = [finished(stageCopy), finished(errorCopy)];
     // Observed here so an early COPY failure is not an unhandled rejection; awaited below.
     for (const p of done) p.catch(() => undefined);
