@@ -1,4 +1,5 @@
 import type { PoolClient } from 'pg';
+import type { MatchingKey } from '../csv/roster-record';
 import { assertRunId, stagePartition } from './run-id';
 
 /** Memory per hash or sort of a whole-district statement (Postgres' default of 4MB spills to disk). */
@@ -48,7 +49,16 @@ export class ApplyRepository {
     return rows[0].yes;
   }
 
-  async apply(runId: string, districtId: string): Promise<AppliedCounts> {
+  /**
+   * Refreshes the planner's statistics on users inside the apply transaction (ANALYZE counts the
+   * transaction's own new rows): after a large apply they still describe the table as it was, and the
+   * coaching-group statements and the next run's plan would be planned for an empty table.
+   */
+  async refreshUserStatistics(): Promise<void> {
+    await this.db.query('ANALYZE users');
+  }
+
+  async apply(runId: string, districtId: string, key: MatchingKey): Promise<AppliedCounts> {
     const id = assertRunId(runId);
     // Whole-run joins of plan and staging: hash tables in memory rather than batches on disk.
     await this.db.query(`SET LOCAL work_mem = '${BULK_WORK_MEM}'`);
@@ -57,6 +67,10 @@ export class ApplyRepository {
        JOIN ${part} s ON s.row_number = p.row_number
        LEFT JOIN schools sc ON sc.district_id = $2 AND sc.name = s.school
        WHERE p.run_id = $1`;
+    // New users get a fresh random id, except with Platform ID as the key, where they take the id
+    // the file gives: a user given that id since the plan was made is left alone (and the row is
+    // created on the next run). Only then is the insert speculative: ON CONFLICT costs an extra index
+    // probe and WAL record for every row of a million-row insert.
     const created = await this.db.query(
       `INSERT INTO users (id, district_id, email, first_name, last_name, internal_id, accounting_id, clever_id,
                           role, school_id, coach_email, phone, custom_fields, row_hash, status, last_run_id,
@@ -64,7 +78,7 @@ export class ApplyRepository {
        SELECT p.user_id, $2, s.email, s.first_name, s.last_name, s.internal_id, s.accounting_id, s.clever_id,
               s.role, sc.id, s.coach_email, s.phone, s.custom::jsonb, s.row_hash, 'active', $1, $1
        ${planned} AND p.action = 'create'
-       ON CONFLICT (id) DO NOTHING`,
+       ${key === 'platform_id' ? 'ON CONFLICT (id) DO NOTHING' : ''}`,
       [id, districtId],
     );
     const changed = await this.db.query<{ action: string; n: number }>(

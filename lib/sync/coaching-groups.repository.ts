@@ -83,6 +83,15 @@ export class CoachingGroupsRepository {
 
   /** Adds missing members and removes the sync's own members that should no longer be there. */
   private async reconcile(districtId: string, kind: string, wantedSql: string): Promise<GroupChanges> {
+    if (!(await this.hasSyncMembers(districtId, kind))) {
+      // First run with this option: nothing to compare or remove, the wanted members go straight in.
+      const added = await this.db.query(
+        `INSERT INTO group_members (group_id, user_id, by_sync) SELECT w.*, true FROM (${wantedSql}) w
+         ON CONFLICT (group_id, user_id) DO NOTHING`,
+        [districtId],
+      );
+      return { added: added.rowCount ?? 0, removed: 0 };
+    }
     await this.db.query('TRUNCATE wanted_members');
     await this.db.query(`INSERT INTO wanted_members (group_id, user_id) ${wantedSql}`, [districtId]);
     await this.db.query('ANALYZE wanted_members');
@@ -99,6 +108,15 @@ export class CoachingGroupsRepository {
       [districtId, kind],
     );
     return { added: added.rowCount ?? 0, removed: removed.rowCount ?? 0 };
+  }
+
+  private async hasSyncMembers(districtId: string, kind: string): Promise<boolean> {
+    const { rows } = await this.db.query<{ yes: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM group_members gm JOIN groups g ON g.id = gm.group_id
+                      WHERE g.district_id = $1 AND g.kind = $2 AND gm.by_sync) AS yes`,
+      [districtId, kind],
+    );
+    return rows[0].yes;
   }
 }
 

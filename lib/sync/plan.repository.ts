@@ -90,7 +90,9 @@ export class PlanRepository {
          SELECT DISTINCT ON (k) ${userKey} AS k, u.id AS uid, u.status, u.row_hash
          FROM users u WHERE u.district_id = $2 AND ${userKey} IS NOT NULL
          ORDER BY k, (u.status = 'active') DESC, u.updated_at DESC
-       ), todo AS (
+       ), todo AS MATERIALIZED (
+         -- Only rows with something to do reach the join with users' full rows below: on an
+         -- unchanged re-import that is none, instead of every user of the district.
          SELECT s.*, m.uid, m.status
          FROM ${stagePartition(id)} s LEFT JOIN m ON m.k = s.match_key
          WHERE NOT s.has_error

@@ -37,6 +37,9 @@ export interface SyncEngineDeps {
   readRoster?: ReadRoster;
 }
 
+/** Users changed by one apply beyond which the planner's statistics on users are refreshed. */
+const STATISTICS_REFRESH_ROWS = 10_000;
+
 /**
  * A run's life in the database: create, start, stage the file, plan, apply, finish. Every step is
  * idempotent on the run id, so Temporal can retry or reset any of them.
@@ -220,12 +223,13 @@ export class SyncEngine {
       await this.requireStaging(run.id);
       const runsInTx = new SyncRunsRepository(client);
       const counts = await withHeartbeat('applying', async () => {
-        const applied = await apply.apply(run.id, run.district_id);
+        const applied = await apply.apply(run.id, run.district_id, config.matchingKey);
+        const changedUsers = applied.created + applied.updated + applied.reactivated + applied.archived;
+        if (changedUsers >= STATISTICS_REFRESH_ROWS) await apply.refreshUserStatistics();
         const usersDone = Date.now();
         await runsInTx.update(run.id, {}, { stage: 'apply_users', ms: usersDone - started });
         // Groups follow from users and the config alone, and only the sync writes either: when this
         // run changed no user and an earlier run already applied the current config, they are in step.
-        const changedUsers = applied.created + applied.updated + applied.reactivated + applied.archived;
         if (changedUsers > 0 || !(await apply.appliedSince(run.id, run.district_id, config.updatedAt))) {
           await new CoachingGroupsRepository(client).sync(run.district_id, config.coachingGroups);
         }
