@@ -109,16 +109,21 @@ async function main(): Promise<void> {
       await runs.update(runId, { file_ref: 'roster.csv', file_name: 'roster.csv', file_size: size });
       await activities.startRun({ runId, workflowId: `bench-${runId}` });
       const stages: Record<string, number> = {};
+      // CPU time of this process per stage: next to the wall time it tells whether the reader or
+      // Postgres is the bottleneck.
+      const cpu: Record<string, number> = {};
+      const timed = async <T>(name: string, step: () => Promise<T>): Promise<T> => {
+        const [wall, used] = [Date.now(), process.cpuUsage()];
+        const out = await step();
+        stages[name] = Date.now() - wall;
+        const spent = process.cpuUsage(used);
+        cpu[name] = (spent.user + spent.system) / 1000;
+        return out;
+      };
       const started = Date.now();
-      t = started;
-      const stage = await activities.stageFile({ runId });
-      stages.stageFile = Date.now() - t;
-      t = Date.now();
-      const plan = await activities.planChanges({ runId });
-      stages.planChanges = Date.now() - t;
-      t = Date.now();
-      const applied = await activities.applyChanges({ runId });
-      stages.applyChanges = Date.now() - t;
+      const stage = await timed('stageFile', () => activities.stageFile({ runId }));
+      const plan = await timed('planChanges', () => activities.planChanges({ runId }));
+      const applied = await timed('applyChanges', () => activities.applyChanges({ runId }));
       const total = Date.now() - started;
       await activities.finishRun({ runId, status: 'succeeded' });
       const run = await runs.get(runId);
@@ -126,7 +131,9 @@ async function main(): Promise<void> {
       console.log(
         `\n${label}: ${sec(total)} total, ${Math.round(rows / (total / 1000)).toLocaleString()} rows/s, ${(total / copyMs).toFixed(2)}x \\copy`,
       );
-      for (const [name, ms] of Object.entries(stages)) console.log(`  ${name.padEnd(14)} ${sec(ms)}`);
+      for (const [name, ms] of Object.entries(stages)) {
+        console.log(`  ${name.padEnd(14)} ${sec(ms)} (node CPU ${sec(cpu[name])})`);
+      }
       console.log(`  detail (ms)    ${JSON.stringify(run?.timings)}`);
       console.log(
         `  rows valid ${stage.rowsValid.toLocaleString()}, with errors ${stage.rowsWithErrors.toLocaleString()}; ` +
