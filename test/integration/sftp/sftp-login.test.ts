@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { Client, utils } from 'ssh2';
@@ -43,6 +45,59 @@ describe('hosted SFTP: logins', () => {
     const account = await h.accounts.getAccount(district.id);
     assert.equal(account?.hasPassword, true);
     assert.ok(account?.passwordChangedAt instanceof Date);
+  });
+
+  it('logs in with the generated password from OpenSSH sftp, as a person types it, and uploads', async () => {
+    const password = await h.accounts.regeneratePassword(district.id, district.slug);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'askpass-'));
+    // OpenSSH reads a password only from a terminal or SSH_ASKPASS: this stands in for the person typing.
+    const askpass = path.join(dir, 'askpass.sh');
+    fs.writeFileSync(askpass, '#!/bin/sh\nprintf "%s\\n" "$SFTP_TEST_PASSWORD"\n', { mode: 0o700 });
+    fs.writeFileSync(path.join(dir, 'users.csv'), 'Email\nana@maple.example.org\n');
+    const sftp = (secret: string) =>
+      new Promise<{ code: number; stderr: string }>((resolve) => {
+        const child = execFile(
+          'sftp',
+          [
+            '-P',
+            String(h.port),
+            '-o',
+            'StrictHostKeyChecking=no',
+            '-o',
+            'UserKnownHostsFile=/dev/null',
+            '-o',
+            'PubkeyAuthentication=no',
+            '-o',
+            'NumberOfPasswordPrompts=1',
+            `${district.slug}@127.0.0.1`,
+          ],
+          {
+            cwd: dir,
+            timeout: 30_000,
+            env: {
+              ...process.env,
+              SSH_ASKPASS: askpass,
+              SSH_ASKPASS_REQUIRE: 'force',
+              SFTP_TEST_PASSWORD: secret,
+            },
+          },
+          (err, _stdout, stderr) => resolve({ code: err ? 1 : 0, stderr }),
+        );
+        child.stdin?.end('put users.csv\n');
+      });
+    try {
+      const ok = await sftp(password);
+      assert.equal(ok.code, 0, ok.stderr);
+      assert.equal(
+        fs.readFileSync(path.join(h.root, district.slug, 'users.csv'), 'utf8'),
+        'Email\nana@maple.example.org\n',
+      );
+      const refused = await sftp(`${password}x`);
+      assert.notEqual(refused.code, 0);
+      assert.match(refused.stderr, /Permission denied/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('stops accepting the old password as soon as a new one is generated', async () => {
