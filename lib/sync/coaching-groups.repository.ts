@@ -83,11 +83,12 @@ export class CoachingGroupsRepository {
 
   /** Adds missing members and removes the sync's own members that should no longer be there. */
   private async reconcile(districtId: string, kind: string, wantedSql: string): Promise<GroupChanges> {
-    if (!(await this.hasSyncMembers(districtId, kind))) {
-      // First run with this option: nothing to compare or remove, the wanted members go straight in.
+    if (!(await this.hasMembers(districtId, kind))) {
+      // First run with this option: nothing to compare or remove, the wanted members (distinct pairs)
+      // go straight in, without the per-row cost of ON CONFLICT. A member added by hand at this very
+      // moment makes the apply fail on the primary key, and its retry takes the path below.
       const added = await this.db.query(
-        `INSERT INTO group_members (group_id, user_id, by_sync) SELECT w.*, true FROM (${wantedSql}) w
-         ON CONFLICT (group_id, user_id) DO NOTHING`,
+        `INSERT INTO group_members (group_id, user_id, by_sync) SELECT w.*, true FROM (${wantedSql}) w`,
         [districtId],
       );
       return { added: added.rowCount ?? 0, removed: 0 };
@@ -110,10 +111,11 @@ export class CoachingGroupsRepository {
     return { added: added.rowCount ?? 0, removed: removed.rowCount ?? 0 };
   }
 
-  private async hasSyncMembers(districtId: string, kind: string): Promise<boolean> {
+  /** Whether any group of this kind has a member, added by the sync or by hand. */
+  private async hasMembers(districtId: string, kind: string): Promise<boolean> {
     const { rows } = await this.db.query<{ yes: boolean }>(
       `SELECT EXISTS (SELECT 1 FROM group_members gm JOIN groups g ON g.id = gm.group_id
-                      WHERE g.district_id = $1 AND g.kind = $2 AND gm.by_sync) AS yes`,
+                      WHERE g.district_id = $1 AND g.kind = $2) AS yes`,
       [districtId, kind],
     );
     return rows[0].yes;

@@ -240,8 +240,26 @@ export class StagingRepository {
     );
   }
 
+  /**
+   * Statistics for the plan's joins: the row count and that keys are (nearly) unique are all the
+   * planner needs from staging, so only the columns the plan joins or filters on are sampled, and
+   * lightly (3,000 rows instead of 30,000 for each of 17 columns: a tenth of the time).
+   */
   async analyze(runId: string): Promise<void> {
-    await this.pool.query(`ANALYZE ${stagePartition(runId)}`);
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('SET LOCAL default_statistics_target = 10');
+      await client.query(
+        `ANALYZE ${stagePartition(runId)} (row_number, match_key, row_hash, school, has_error)`,
+      );
+      await client.query('COMMIT');
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
   }
 
   async counts(
