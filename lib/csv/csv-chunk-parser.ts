@@ -37,6 +37,9 @@ export class CsvChunkParser {
       relax_quotes: true,
       // Blank lines come through as [''] so the reader can count them and keep line numbers right.
       skip_empty_lines: false,
+      // Every line ending on every line: files with rows appended in another editor mix them, and a
+      // single detected ending would glue the other lines into one broken row.
+      record_delimiter: ['\r\n', '\n', '\r'],
       max_record_size: MAX_RECORD_CHARS,
     });
     const core = (parser as unknown as { api?: ParserCore }).api;

@@ -265,4 +265,58 @@ describe('roster sync, end to end', () => {
       'history lists runs newest first',
     );
   });
+  it('lets support reset a failed run in Temporal once the cause is fixed: it applies once, welcomes once', async () => {
+    // A new school's staff arrive before the admin has added the school: too many rows fail.
+    await upload('05-new-school.csv');
+    const failed = await syncNowAndWait();
+    assert.equal(failed.status, 'failed', JSON.stringify(failed));
+    assert.equal(failed.failureType, 'ThresholdExceeded');
+    assert.equal((await activeUsers()).size, 11, 'a refused run applies nothing');
+
+    // The admin adds the school; support resets the failed run's workflow to its first task.
+    await api()
+      .post(`/districts/${districtId}/schools`)
+      .set(auth)
+      .send({ name: 'Jefferson High School' })
+      .expect(201);
+    const workflowId = `sync-run:${districtId}:${failed.id as string}`;
+    const history = await temporal.client.workflow.getHandle(workflowId).fetchHistory();
+    const firstTask = history.events?.find((e) => e.workflowTaskCompletedEventAttributes);
+    assert.ok(firstTask?.eventId, 'the failed run has a completed first workflow task');
+    const reset = await temporal.client.workflowService.resetWorkflowExecution({
+      namespace: 'default',
+      workflowExecution: { workflowId },
+      reason: 'school added; replay the run',
+      workflowTaskFinishEventId: firstTask.eventId,
+      requestId: crypto.randomUUID(),
+    });
+    const result = await temporal.client.workflow.getHandle(workflowId, reset.runId ?? undefined).result();
+    assert.equal((result as { status: string }).status, 'succeeded');
+
+    const run = await api()
+      .get(`/districts/${districtId}/runs/${failed.id as string}`)
+      .set(auth)
+      .expect(200);
+    assert.equal(run.body.status, 'succeeded');
+    assert.equal(run.body.failureType, null);
+    assert.equal(run.body.createdCount, 5);
+    assert.equal((await activeUsers()).size, 16);
+    const newcomers = [
+      'brian.king@springfield.example.org',
+      'kevin.lee@springfield.example.org',
+      'laura.young@springfield.example.org',
+      'nancy.wright@springfield.example.org',
+      'steven.scott@springfield.example.org',
+    ];
+    const welcomed = async () =>
+      (await catcher.messages())
+        .filter((m) => /^Welcome/.test(m.subject))
+        .flatMap((m) => m.to)
+        .filter((to) => newcomers.includes(to))
+        .sort();
+    const deadline = Date.now() + 10_000;
+    while ((await welcomed()).length < newcomers.length && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(await welcomed(), newcomers, 'each newcomer is welcomed exactly once');
+  });
 });

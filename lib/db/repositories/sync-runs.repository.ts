@@ -110,9 +110,15 @@ export class SyncRunsRepository {
    * the run is already final, so a stray retry cannot revive it.
    */
   async markRunning(runId: string, workflowId: string): Promise<boolean> {
+    // A failed run that applied nothing comes back to life when support resets its own workflow in
+    // the Temporal UI: the reset replays the run from the start, and the apply guard still holds.
     const res = await this.db.query(
-      `UPDATE sync_runs SET status = 'running', workflow_id = $2, started_at = COALESCE(started_at, now())
-       WHERE id = $1 AND status IN ('queued', 'running', 'held')`,
+      `UPDATE sync_runs SET status = 'running', workflow_id = $2, started_at = COALESCE(started_at, now()),
+              failure_type = CASE WHEN status = 'failed' THEN NULL ELSE failure_type END,
+              failure_message = CASE WHEN status = 'failed' THEN NULL ELSE failure_message END,
+              finished_at = CASE WHEN status = 'failed' THEN NULL ELSE finished_at END
+       WHERE id = $1 AND (status IN ('queued', 'running', 'held')
+                          OR (status = 'failed' AND applied_at IS NULL AND workflow_id = $2))`,
       [runId, workflowId],
     );
     return res.rowCount === 1;

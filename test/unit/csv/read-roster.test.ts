@@ -326,6 +326,26 @@ describe('readRoster: files as districts send them', () => {
     );
   });
 
+  it('reads a file whose rows mix CRLF, LF and CR (rows appended in another editor)', async () => {
+    const text =
+      'First Name,Last Name,Email,Role,School\r\n' +
+      'Ann,Lee,ann@x.org,Teacher,Oak\r\n' +
+      'Bob,Ray,bob@x.org,Teacher,Oak\n' +
+      'Cy,Do,cy@x.org,Teacher,Oak\r' +
+      'Di,Fu,di@x.org,Teacher,Oak\n';
+    const { records, findings } = await readText(Buffer.from(text), { schools: ['Oak'] });
+    assert.deepEqual(findings, []);
+    assert.deepEqual(
+      records.map((r) => [r.rowNumber, r.firstName]),
+      [
+        [2, 'Ann'],
+        [3, 'Bob'],
+        [4, 'Cy'],
+        [5, 'Di'],
+      ],
+    );
+  });
+
   it('reads LF line endings and a .txt file as CSV', async () => {
     const { records, summary } = await readFixture('roster.txt');
     assert.equal(summary.fatal, undefined);
