@@ -146,6 +146,26 @@ describe('sync engine rules', () => {
     });
   });
 
+  it('coaching groups: a member added by hand stays through later runs', async () => {
+    const h = await harness({ matchingKey: 'internal_id', coachingGroups: ['individual'] });
+    await h.sync({ fixture: 'roster-v1.csv' });
+    // An admin adds Edsger (who names no coach) to Grace's group by hand.
+    await db.pool.query(
+      `INSERT INTO group_members (group_id, user_id, by_sync)
+       SELECT g.id, u.id, false FROM groups g, users u
+       WHERE g.district_id = $1 AND g.kind = 'coach' AND u.district_id = $1 AND u.email = 'edsger.dijkstra@district.org'`,
+      [h.districtId],
+    );
+    await h.sync({ fixture: 'roster-v2.csv' });
+    assert.deepEqual(await h.groupMembers(), {
+      'Grace Hopper – coaching group': [
+        'ada.lovelace@district.org',
+        'edsger.dijkstra@district.org',
+        'margaret.hamilton@district.org',
+      ],
+    });
+  });
+
   it('coaching groups: turning an option on builds its groups even when the file is unchanged', async () => {
     const h = await harness({ matchingKey: 'internal_id' });
     await h.sync({ fixture: 'roster-v1.csv' });
