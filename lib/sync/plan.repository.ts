@@ -87,7 +87,9 @@ export class PlanRepository {
     const { rows } = await db.query<{ action: PlanAction; n: number }>(
       `WITH m AS (
          -- One user per key: an active profile wins over an archived one, then the latest touched.
-         SELECT DISTINCT ON (k) ${userKey} AS k, u.id AS uid, u.status, u.row_hash
+         -- Sorted bytewise (COLLATE "C"): only equal keys need to meet, and a locale-aware sort of
+         -- a million keys takes twice as long.
+         SELECT DISTINCT ON (k) (${userKey}) COLLATE "C" AS k, u.id AS uid, u.status, u.row_hash
          FROM users u WHERE u.district_id = $2 AND ${userKey} IS NOT NULL
          ORDER BY k, (u.status = 'active') DESC, u.updated_at DESC
        ), todo AS MATERIALIZED (
