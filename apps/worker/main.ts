@@ -19,7 +19,7 @@ async function run(): Promise<void> {
     const worker = await createWorker({ connection, pool, env });
     console.log(
       `worker polling task queue "${env.TEMPORAL_TASK_QUEUE}" at ${env.TEMPORAL_ADDRESS} ` +
-        `(activities ${env.WORKER_MAX_ACTIVITIES}, workflow tasks ${env.WORKER_MAX_WORKFLOW_TASKS})`,
+        `(activities ${env.WORKER_MAX_ACTIVITIES}, workflow tasks ${env.WORKER_MAX_WORKFLOW_TASKS}, cached workflows ${env.WORKER_MAX_CACHED_WORKFLOWS})`,
     );
     await worker.run();
   } finally {

@@ -18,7 +18,11 @@ export const WORKFLOW_BUNDLER_OPTIONS = { preloadModules: ['zod', 'luxon'] };
 /** What the worker itself is configured by: where it polls and how much it runs at once. */
 export type WorkerSettings = Pick<
   Env,
-  'TEMPORAL_NAMESPACE' | 'TEMPORAL_TASK_QUEUE' | 'WORKER_MAX_ACTIVITIES' | 'WORKER_MAX_WORKFLOW_TASKS'
+  | 'TEMPORAL_NAMESPACE'
+  | 'TEMPORAL_TASK_QUEUE'
+  | 'WORKER_MAX_ACTIVITIES'
+  | 'WORKER_MAX_WORKFLOW_TASKS'
+  | 'WORKER_MAX_CACHED_WORKFLOWS'
 >;
 
 export type WorkerDeps = { connection: NativeConnection } & (
@@ -51,6 +55,7 @@ export async function createWorker(deps: WorkerDeps): Promise<Worker> {
     activities,
     maxConcurrentActivityTaskExecutions: env.WORKER_MAX_ACTIVITIES,
     maxConcurrentWorkflowTaskExecutions: env.WORKER_MAX_WORKFLOW_TASKS,
+    maxCachedWorkflows: env.WORKER_MAX_CACHED_WORKFLOWS,
     // Let a running activity finish its current step (it heartbeats) before a deploy stops it.
     shutdownGraceTime: '30 seconds',
   });

@@ -32,6 +32,11 @@ export const Env = z.object({
   FETCH_QUIET_SECONDS: z.coerce.number().min(0).default(5),
   WORKER_MAX_ACTIVITIES: z.coerce.number().int().min(1).default(4),
   WORKER_MAX_WORKFLOW_TASKS: z.coerce.number().int().min(1).default(40),
+  /**
+   * District workflows kept in the worker's memory between wake-ups (about 1.7 MB each); the others
+   * are replayed from their short history when their timer fires.
+   */
+  WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).default(500),
   CATCH_UP_WINDOW_HOURS: z.coerce.number().min(0).default(24),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

@@ -96,6 +96,7 @@ async function run(): Promise<void> {
         TEMPORAL_TASK_QUEUE: required('TEMPORAL_TASK_QUEUE'),
         WORKER_MAX_ACTIVITIES: 4,
         WORKER_MAX_WORKFLOW_TASKS: 10,
+        WORKER_MAX_CACHED_WORKFLOWS: 100,
       },
       activities,
     });
