@@ -14,6 +14,7 @@ import {
 import { listHostedFolder, openHostedFile } from '../lib/files/hosted-source';
 import { pickFile, type DirEntry, type FileRule, type PickResult } from '../lib/files/pick-file';
 import type { ArtifactStore } from '../lib/storage/artifact-store';
+import { withHeartbeat } from '../lib/sync/heartbeat';
 import type { SyncActivities } from './types';
 
 export interface FetchFileDeps {
@@ -167,9 +168,10 @@ export function createFetchFileActivities(deps: FetchFileDeps): Pick<SyncActivit
         }
       }
       const cfg = await sourceConfig(runId);
-      return cfg.source === 'external'
-        ? await fetchExternal(runId, cfg, started)
-        : await fetchHosted(runId, cfg, started);
+      // Heartbeats while copying, so a worker that dies mid-download is noticed in seconds.
+      return await withHeartbeat('fetch', () =>
+        cfg.source === 'external' ? fetchExternal(runId, cfg, started) : fetchHosted(runId, cfg, started),
+      );
     },
   };
 }

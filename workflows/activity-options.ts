@@ -17,8 +17,15 @@ export const RETRY: RetryPolicy = {
 /** Bookkeeping on the run row: quick statements. */
 export const BOOKKEEPING: ActivityOptions = { startToCloseTimeout: '1 minute', retry: RETRY };
 
-/** Downloading a large export can take a while; the size check after download guards partial copies. */
-export const FETCH: ActivityOptions = { startToCloseTimeout: '30 minutes', retry: RETRY };
+/**
+ * Downloading a large export can take a while; the size check after download guards partial copies.
+ * fetchFile heartbeats while it copies, so a dead worker is noticed in seconds, not 30 minutes.
+ */
+export const FETCH: ActivityOptions = {
+  startToCloseTimeout: '30 minutes',
+  heartbeatTimeout: '30 seconds',
+  retry: RETRY,
+};
 
 /**
  * Long, streaming database work. The engine heartbeats every few seconds (lib/sync/heartbeat.ts), so
