@@ -1,6 +1,7 @@
 import type { Pool } from 'pg';
 import { generatePassword, hashPassword } from '../security/password';
 import { InvalidPublicKeyError, parsePublicKey } from '../security/ssh-public-key';
+import { inTransaction } from '../db/transaction';
 
 /**
  * Hosted SFTP accounts (one per district, username = the district's slug) and their public keys.
@@ -70,21 +71,19 @@ export class SftpAccountsRepository {
 
   async addPublicKey(districtId: string, publicKey: string): Promise<PublicKeyView> {
     const key = parsePublicKey(publicKey);
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
+    return await inTransaction(this.pool, async (client) => {
       // A key-only account still needs its row: the username is what clients log in with.
       await client.query(
         `INSERT INTO sftp_accounts (district_id, username)
-         SELECT id, slug FROM districts WHERE id = $1
-         ON CONFLICT (district_id) DO NOTHING`,
+       SELECT id, slug FROM districts WHERE id = $1
+       ON CONFLICT (district_id) DO NOTHING`,
         [districtId],
       );
       // Serialise additions for this district so the per-account key limit holds under concurrency.
       await client.query('SELECT 1 FROM sftp_accounts WHERE district_id = $1 FOR UPDATE', [districtId]);
       const { rows: countRows } = await client.query<{ n: number; present: boolean }>(
         `SELECT count(*)::int AS n, bool_or(fingerprint = $2) AS present
-           FROM sftp_public_keys WHERE district_id = $1`,
+         FROM sftp_public_keys WHERE district_id = $1`,
         [districtId, key.fingerprint],
       );
       if (!countRows[0].present && countRows[0].n >= MAX_KEYS_PER_ACCOUNT) {
@@ -95,20 +94,14 @@ export class SftpAccountsRepository {
       // Adding the same key twice is harmless: return the existing entry (the comment may be updated).
       const { rows } = await client.query<KeyRow>(
         `INSERT INTO sftp_public_keys (district_id, algorithm, public_key, fingerprint, comment)
-         VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (district_id, fingerprint) DO UPDATE
-           SET comment = COALESCE(EXCLUDED.comment, sftp_public_keys.comment)
-         RETURNING id, algorithm, fingerprint, comment, created_at`,
+       VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (district_id, fingerprint) DO UPDATE
+         SET comment = COALESCE(EXCLUDED.comment, sftp_public_keys.comment)
+       RETURNING id, algorithm, fingerprint, comment, created_at`,
         [districtId, key.algorithm, key.canonical, key.fingerprint, key.comment],
       );
-      await client.query('COMMIT');
       return toView(rows[0]);
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+    });
   }
 
   async listPublicKeys(districtId: string): Promise<PublicKeyView[]> {

@@ -3,6 +3,7 @@ import type { MatchingKey } from '../csv/roster-record';
 import { BULK_WORK_MEM } from './apply.repository';
 import { userKeySql } from './matching-key';
 import { assertRunId, stagePartition } from './run-id';
+import { inTransaction } from '../db/transaction';
 
 export type PlanAction = 'create' | 'update' | 'reactivate' | 'archive';
 export const PLAN_ACTIONS: readonly PlanAction[] = ['create', 'update', 'reactivate', 'archive'];
@@ -48,22 +49,14 @@ export class PlanRepository {
    * users (hours instead of seconds), so nested loops are turned off for these statements.
    */
   async plan(runId: string, districtId: string, key: MatchingKey): Promise<PlanCounts> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
+    return await inTransaction(this.pool, async (client) => {
       await client.query('SET LOCAL enable_nestloop = off');
       await client.query(`SET LOCAL work_mem = '${BULK_WORK_MEM}'`);
       await client.query('DELETE FROM run_plan WHERE run_id = $1', [assertRunId(runId)]);
       const rows = await this.planRows(client, runId, districtId, key);
       const archive = await this.planArchives(client, runId, districtId, key);
-      await client.query('COMMIT');
       return { ...rows, archive };
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+    });
   }
 
   /** Rows of the file: creates, updates and reactivations. */

@@ -4,6 +4,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import type { Writable } from 'node:stream';
 import { errorCode } from '../csv/error-codes';
 import type { Finding, MatchingKey, RosterRecord } from '../csv/roster-record';
+import { inTransaction } from '../db/transaction';
 import { BULK_WORK_MEM } from './apply.repository';
 import { copyLine } from './copy-text';
 import { heartbeat } from './heartbeat';
@@ -41,22 +42,14 @@ export class StagingRepository {
   async reset(runId: string): Promise<void> {
     const id = assertRunId(runId);
     const part = stagePartition(id);
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
+    await inTransaction(this.pool, async (client) => {
       await client.query(`DROP TABLE IF EXISTS ${part}`);
       await client.query(
         `CREATE UNLOGGED TABLE ${part} PARTITION OF stage_rows FOR VALUES IN ('${id}') WITH (autovacuum_enabled = false)`,
       );
       await client.query('DELETE FROM run_errors WHERE run_id = $1', [id]);
       await client.query('DELETE FROM run_plan WHERE run_id = $1', [id]);
-      await client.query('COMMIT');
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+    });
   }
 
   async exists(runId: string): Promise<boolean> {
@@ -175,22 +168,14 @@ export class StagingRepository {
   async flagDuplicates(runId: string, key: MatchingKey): Promise<void> {
     const id = assertRunId(runId);
     const part = stagePartition(id);
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
+    await inTransaction(this.pool, async (client) => {
       // Grouping a million keys: in memory rather than in batches on disk.
       await client.query(`SET LOCAL work_mem = '${BULK_WORK_MEM}'`);
       await this.insertDuplicates(client, id, part, 'match_key', 'DUPLICATE_KEY', KEY_LABEL[key]);
       if (key !== 'email') {
         await this.insertDuplicates(client, id, part, 'email', 'DUPLICATE_EMAIL', 'Email');
       }
-      await client.query('COMMIT');
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+    });
   }
 
   private async insertDuplicates(
@@ -246,20 +231,12 @@ export class StagingRepository {
    * lightly (3,000 rows instead of 30,000 for each of 17 columns: a tenth of the time).
    */
   async analyze(runId: string): Promise<void> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
+    await inTransaction(this.pool, async (client) => {
       await client.query('SET LOCAL default_statistics_target = 10');
       await client.query(
         `ANALYZE ${stagePartition(runId)} (row_number, match_key, row_hash, school, has_error)`,
       );
-      await client.query('COMMIT');
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+    });
   }
 
   async counts(
