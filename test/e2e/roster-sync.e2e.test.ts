@@ -27,6 +27,26 @@ import { startTestTemporal } from '../support/temporal';
  * district's nightly script uploads with OpenSSH's sftp client, Sync Now runs the real workflows
  * and activities, and the admin reads the outcome in the API, the Temporal UI and their mail.
  */
+/** The district's sync config: Sync Now only (no schedule), matched by Internal ID. */
+const SYNC_CONFIG = {
+  enabled: false,
+  frequency: 'daily',
+  startDate: '2026-09-01',
+  timeOfDay: '02:00',
+  source: 'hosted',
+  fileRule: 'latest',
+  processOnArrival: false,
+  matchingKey: 'internal_id',
+  coachingGroups: ['individual'],
+  errorThresholdPct: 25,
+  maxArchivePct: 30,
+  maxArchiveCount: 100,
+  maxRowDropPct: 50,
+  welcomeEmails: true,
+  notifyEmails: ['it-admin@springfield.example.org'],
+  notifyOnSuccess: true,
+};
+
 describe('roster sync, end to end', () => {
   let db: TestDatabase;
   let temporal: TestWorkflowEnvironment;
@@ -67,7 +87,8 @@ describe('roster sync, end to end', () => {
       pool: db.pool,
       root: path.join(dataDir, 'sftp'),
       hostKeysDir: path.join(dataDir, 'sftp-host-keys'),
-      config: loadSftpConfig({}),
+      // A plain upload counts as complete after 1 s unchanged (30 s by default).
+      config: loadSftpConfig({ SFTP_QUIET_SECONDS: '1' }),
       log: pino({ level: 'silent' }),
       onUploadComplete: signalFileArrived(
         new DistrictSyncClient(temporal.client, env.TEMPORAL_TASK_QUEUE),
@@ -135,28 +156,7 @@ describe('roster sync, end to end', () => {
     for (const name of ['Lincoln Elementary School', 'Washington Middle School']) {
       await api().post(`/districts/${districtId}/schools`).set(auth).send({ name }).expect(201);
     }
-    await api()
-      .put(`/districts/${districtId}/sync-config`)
-      .set(auth)
-      .send({
-        enabled: false,
-        frequency: 'daily',
-        startDate: '2026-09-01',
-        timeOfDay: '02:00',
-        source: 'hosted',
-        fileRule: 'latest',
-        processOnArrival: false,
-        matchingKey: 'internal_id',
-        coachingGroups: ['individual'],
-        errorThresholdPct: 25,
-        maxArchivePct: 30,
-        maxArchiveCount: 100,
-        maxRowDropPct: 50,
-        welcomeEmails: true,
-        notifyEmails: ['it-admin@springfield.example.org'],
-        notifyOnSuccess: true,
-      })
-      .expect(200);
+    await api().put(`/districts/${districtId}/sync-config`).set(auth).send(SYNC_CONFIG).expect(200);
     await api()
       .post(`/districts/${districtId}/sftp-credentials/keys`)
       .set(auth)
@@ -318,5 +318,26 @@ describe('roster sync, end to end', () => {
     while ((await welcomed()).length < newcomers.length && Date.now() < deadline)
       await new Promise((r) => setTimeout(r, 200));
     assert.deepEqual(await welcomed(), newcomers, 'each newcomer is welcomed exactly once');
+  });
+  it('runs on its own when a complete upload arrives, once the district asks for it', async () => {
+    await api()
+      .put(`/districts/${districtId}/sync-config`)
+      .set(auth)
+      .send({ ...SYNC_CONFIG, processOnArrival: true })
+      .expect(200);
+    await upload('06-phone-change.csv');
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const history = await api().get(`/districts/${districtId}/runs`).set(auth).expect(200);
+      const run = (history.body.runs as Array<Record<string, unknown>>)[0];
+      if (run.trigger === 'file_arrived' && run.status === 'succeeded') {
+        assert.equal(run.updatedCount, 1);
+        break;
+      }
+      if (Date.now() > deadline) assert.fail(`no run on arrival: latest is ${JSON.stringify(run)}`);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    const users = await activeUsers();
+    assert.equal(users.get('kevin.lee@springfield.example.org')?.phone, '555-0201');
   });
 });
