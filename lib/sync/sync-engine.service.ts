@@ -25,6 +25,9 @@ import { withHeartbeat } from './heartbeat';
 import { PlanRepository } from './plan.repository';
 import { StagingRepository } from './staging.repository';
 
+/** Postgres' unique_violation: the one-running-run-per-district index refused a second claim. */
+const UNIQUE_VIOLATION = '23505';
+
 export type ReadRoster = (
   source: Readable,
   opts: ReadRosterOptions,
@@ -72,16 +75,24 @@ export class SyncEngine {
   async startRun(input: { runId: string; workflowId: string }): Promise<{ safeguards: Safeguards }> {
     const run = await this.run(input.runId);
     const config = await this.config(run.district_id);
-    const other = await this.runs.otherRunning(run.id, run.district_id);
-    if (other) {
-      // Retryable on purpose: the other run finishes, then this one starts.
-      throw ApplicationFailure.create({
+    // Retryable on purpose: the other run finishes, then this one starts.
+    const inProgress = (otherId: string) =>
+      ApplicationFailure.create({
         type: 'RunInProgress',
-        message: `Run ${other.id} of this district is still running; runs of one district never overlap.`,
+        message: `Run ${otherId} of this district is still running; runs of one district never overlap.`,
         nonRetryable: false,
       });
+    const other = await this.runs.otherRunning(run.id, run.district_id);
+    if (other) throw inProgress(other.id);
+    try {
+      await this.runs.markRunning(run.id, input.workflowId);
+    } catch (err) {
+      // Another run of the district claimed the slot between the check and this claim.
+      if ((err as { code?: string }).code === UNIQUE_VIOLATION) {
+        throw inProgress((await this.runs.otherRunning(run.id, run.district_id))?.id ?? 'another');
+      }
+      throw err;
     }
-    await this.runs.markRunning(run.id, input.workflowId);
     return {
       safeguards: {
         errorThresholdPct: config.errorThresholdPct,

@@ -156,4 +156,19 @@ describe('sync engine: a district syncing by Internal ID', () => {
     assert.equal(safeguards.errorThresholdPct, -1);
     await h.activities.finishRun({ runId: b, status: 'discarded' });
   });
+  it('of two runs of one district claiming at the same moment, exactly one starts', async () => {
+    const create = async () =>
+      (await h.activities.createRun({ districtId: h.districtId, trigger: 'schedule', dryRun: false })).runId;
+    for (let round = 0; round < 5; round++) {
+      const [a, b] = [await create(), await create()];
+      const outcomes = await Promise.allSettled([
+        h.activities.startRun({ runId: a, workflowId: `a-${round}` }),
+        h.activities.startRun({ runId: b, workflowId: `b-${round}` }),
+      ]);
+      assert.equal(outcomes.filter((o) => o.status === 'fulfilled').length, 1, `round ${round}`);
+      const refused = outcomes.find((o) => o.status === 'rejected');
+      assert.equal((refused?.reason as { type?: string }).type, 'RunInProgress');
+      for (const runId of [a, b]) await h.activities.finishRun({ runId, status: 'discarded' });
+    }
+  });
 });
