@@ -166,7 +166,11 @@ describe('district sync workflow on the Temporal dev server', () => {
       const described = await child.describe();
       assert.deepEqual(described.searchAttributes.DistrictId, [districtId]);
       assert.deepEqual(described.searchAttributes.SyncTrigger, ['schedule']);
-      const after = await status(handle);
+      // The district workflow hears of the child's end a moment after the child completes.
+      const after = await eventually('outcome recorded', async () => {
+        const s = await status(handle);
+        return s.lastOutcome?.runId === created.runId ? s : undefined;
+      });
       assert.equal(after.lastOutcome?.status, 'succeeded');
       // The next slot is tomorrow's (or today's) 02:00 in Chicago, in the future.
       assert.ok(after.nextRunAt && Date.parse(after.nextRunAt) > Date.now());
