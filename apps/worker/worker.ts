@@ -32,9 +32,9 @@ export type WorkerDeps = { connection: NativeConnection } & (
 );
 
 /**
- * Builds the worker: the sync activities with their dependencies and the workflow bundle. Task queue
- * and concurrency come from config (TEMPORAL_TASK_QUEUE, WORKER_MAX_ACTIVITIES,
- * WORKER_MAX_WORKFLOW_TASKS); the caller runs it and closes the connection.
+ * Builds the worker: the sync activities with their dependencies and the workflow bundle. Task queue,
+ * concurrency and cache come from config (TEMPORAL_TASK_QUEUE, WORKER_MAX_ACTIVITIES,
+ * WORKER_MAX_WORKFLOW_TASKS, WORKER_MAX_CACHED_WORKFLOWS); the caller runs it and closes the connection.
  */
 export async function createWorker(deps: WorkerDeps): Promise<Worker> {
   const { env } = deps;

@@ -75,23 +75,18 @@ export class SyncEngine {
   async startRun(input: { runId: string; workflowId: string }): Promise<{ safeguards: Safeguards }> {
     const run = await this.run(input.runId);
     const config = await this.config(run.district_id);
-    // Retryable on purpose: the other run finishes, then this one starts.
-    const inProgress = (otherId: string) =>
-      ApplicationFailure.create({
-        type: 'RunInProgress',
-        message: `Run ${otherId} of this district is still running; runs of one district never overlap.`,
-        nonRetryable: false,
-      });
-    const other = await this.runs.otherRunning(run.id, run.district_id);
-    if (other) throw inProgress(other.id);
     try {
       await this.runs.markRunning(run.id, input.workflowId);
     } catch (err) {
-      // Another run of the district claimed the slot between the check and this claim.
-      if ((err as { code?: string }).code === UNIQUE_VIOLATION) {
-        throw inProgress((await this.runs.otherRunning(run.id, run.district_id))?.id ?? 'another');
-      }
-      throw err;
+      // The one-running-run-per-district index refused the claim: another run of the district is
+      // running. Retryable on purpose: that run finishes, then this one starts.
+      if ((err as { code?: string }).code !== UNIQUE_VIOLATION) throw err;
+      const other = await this.runs.otherRunning(run.id, run.district_id);
+      throw ApplicationFailure.create({
+        type: 'RunInProgress',
+        message: `Run ${other?.id ?? '(just finished)'} of this district is still running; runs of one district never overlap.`,
+        nonRetryable: false,
+      });
     }
     return {
       safeguards: {
