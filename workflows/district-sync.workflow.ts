@@ -6,7 +6,9 @@ import {
   defineSignal,
   executeChild,
   log,
+  patched,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -30,7 +32,7 @@ import {
 } from '../lib/contracts/sync';
 import { nextDueAfter, nextDueFor, toLocalIso } from '../lib/schedule/next-due';
 import { DistrictIdKey, SyncTriggerKey } from '../lib/temporal/search-attributes';
-import { BOOKKEEPING, RETRY } from './activity-options';
+import { BOOKKEEPING, LOCAL_BOOKKEEPING, LOCAL_BOOKKEEPING_PATCH, RETRY } from './activity-options';
 import { describeFailure, parseInput, rootApplicationFailure } from './failure-info';
 import { syncRunWorkflow } from './sync-run.workflow';
 
@@ -42,10 +44,12 @@ export const statusQuery = defineQuery<DistrictStatus>(QUERIES.status);
 
 // Creating a run row only fails while Postgres is away: keep trying (capped backoff) rather than drop the trigger.
 const { maximumAttempts: _bounded, ...UNBOUNDED_RETRY } = RETRY;
-const book = proxyActivities<Pick<SyncActivities, 'createRun' | 'finishRun'>>({
-  ...BOOKKEEPING,
-  retry: { ...UNBOUNDED_RETRY, maximumInterval: '5 minutes' },
-});
+const PATIENT_RETRY = { ...UNBOUNDED_RETRY, maximumInterval: '5 minutes' };
+type Bookkeeping = Pick<SyncActivities, 'createRun' | 'finishRun'>;
+const remoteBook = proxyActivities<Bookkeeping>({ ...BOOKKEEPING, retry: PATIENT_RETRY });
+const localBook = proxyLocalActivities<Bookkeeping>({ ...LOCAL_BOOKKEEPING, retry: PATIENT_RETRY });
+/** Asked at each call: a history recorded before the patch replays its regular activities. */
+const book = (): Bookkeeping => (patched(LOCAL_BOOKKEEPING_PATCH) ? localBook : remoteBook);
 
 const RECENT_RUN_IDS = 50;
 
@@ -179,7 +183,7 @@ export async function districtSyncWorkflow(rawInput: DistrictSyncInput): Promise
   async function recordDiscards(): Promise<void> {
     while (discards.length > 0) {
       const { runId, message } = discards[0];
-      await book.finishRun({
+      await book().finishRun({
         runId,
         status: 'discarded',
         failureType: FailureType.Discarded,
@@ -199,7 +203,7 @@ export async function districtSyncWorkflow(rawInput: DistrictSyncInput): Promise
     let runId = next.runId;
     try {
       if (runId === null) {
-        runId = (await book.createRun({ districtId, trigger: next.trigger, dryRun: next.dryRun })).runId;
+        runId = (await book().createRun({ districtId, trigger: next.trigger, dryRun: next.dryRun })).runId;
         inFlight.runId = runId;
       }
       state.recentRunIds = [...state.recentRunIds, runId].slice(-RECENT_RUN_IDS);
@@ -244,7 +248,7 @@ export async function districtSyncWorkflow(rawInput: DistrictSyncInput): Promise
       if (runId !== null && !rootApplicationFailure(err)) {
         const id = runId;
         await CancellationScope.nonCancellable(() =>
-          book.finishRun({ runId: id, status: 'failed', failureType: type, failureMessage: message }),
+          book().finishRun({ runId: id, status: 'failed', failureType: type, failureMessage: message }),
         ).catch(() => undefined);
       }
     } finally {

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { type NativeConnection, Worker } from '@temporalio/worker';
+import { type NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { Pool } from 'pg';
 import { createActivities } from '../../activities';
 import type { SyncActivities } from '../../activities/types';
@@ -10,10 +10,18 @@ import { ArtifactStore } from '../../lib/storage/artifact-store';
 export const WORKFLOWS_PATH = require.resolve('../../workflows');
 
 /**
- * zod and luxon keep no per-workflow state, so the worker evaluates them once and shares them, not
- * once per cached workflow: thousands of sleeping district workflows stay cheap in memory and CPU.
+ * zod and luxon keep no per-workflow state, so the worker evaluates them once and shares them
+ * (workflows/shared-modules.ts) instead of once per workflow: each workflow costs less CPU and
+ * memory, which is what lets thousands of districts share one worker. Both packages declare
+ * `sideEffects: false`, so webpack would drop the bare `require` that preloads them; the hook keeps it.
  */
-export const WORKFLOW_BUNDLER_OPTIONS = { preloadModules: ['zod', 'luxon'] };
+export const WORKFLOW_BUNDLER_OPTIONS: NonNullable<WorkerOptions['bundlerOptions']> = {
+  preloadModules: [require.resolve('../../workflows/shared-modules')],
+  webpackConfigHook: (config) => ({
+    ...config,
+    optimization: { ...config.optimization, sideEffects: false },
+  }),
+};
 
 /** What the worker itself is configured by: where it polls and how much it runs at once. */
 export type WorkerSettings = Pick<

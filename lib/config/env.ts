@@ -36,7 +36,7 @@ export const Env = z.object({
    * District workflows kept in the worker's memory between wake-ups (about 1.7 MB each); the others
    * are replayed from their short history when their timer fires.
    */
-  WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).default(500),
+  WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).default(5000),
   CATCH_UP_WINDOW_HOURS: z.coerce.number().min(0).default(24),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

@@ -23,8 +23,9 @@ import {
  * existing files when workflow code changes (they are what running workflows look like); add newly
  * recorded ones beside them under a new name when the change adds a path worth pinning:
  *   npx tsc -p tsconfig.json && TEMPORAL_BIN=.tools/bin/temporal node dist/test/replay/record-histories.js
+ * HISTORIES_OUT=<dir> records into another folder, to pick the new files to keep from there.
  */
-const OUT = path.join(REPO_ROOT, 'test', 'histories');
+const OUT = process.env.HISTORIES_OUT ?? path.join(REPO_ROOT, 'test', 'histories');
 
 async function save(name: string, handle: WorkflowHandle): Promise<void> {
   const history = await handle.fetchHistory();
