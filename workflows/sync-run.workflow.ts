@@ -9,7 +9,14 @@ import {
 import type { SyncActivities } from '../activities/types';
 import { SyncRunWorkflowInput, type SyncRunResult } from '../lib/contracts/schedule';
 import { evaluateSafeguards } from '../lib/sync/safeguards';
-import { BOOKKEEPING, FETCH, HEAVY, LOCAL_BOOKKEEPING, LOCAL_BOOKKEEPING_PATCH, MAIL } from './activity-options';
+import {
+  BOOKKEEPING,
+  FETCH,
+  HEAVY,
+  LOCAL_BOOKKEEPING,
+  LOCAL_BOOKKEEPING_PATCH,
+  MAIL,
+} from './activity-options';
 import { describeFailure, parseInput } from './failure-info';
 
 type Bookkeeping = Pick<SyncActivities, 'startRun' | 'finishRun'>;
