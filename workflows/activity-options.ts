@@ -54,3 +54,9 @@ export const HEAVY: ActivityOptions = {
 
 /** Mail goes through the outbox: a retry never sends twice, so it may retry generously. */
 export const MAIL: ActivityOptions = { startToCloseTimeout: '10 minutes', retry: RETRY };
+
+/**
+ * patched() id of starting runs on their own task queue (runTaskQueue): runs started before it
+ * stay on the schedules queue, where the worker keeps serving them.
+ */
+export const RUN_TASK_QUEUE_PATCH = 'run-task-queue';

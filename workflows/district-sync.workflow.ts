@@ -26,13 +26,20 @@ import {
   type FileArrivedSignal,
   QUERIES,
   ReviewDecisionSignal,
+  runTaskQueue,
   runWorkflowId,
   SIGNALS,
   SyncNowSignal,
 } from '../lib/contracts/sync';
 import { nextDueAfter, nextDueFor, toLocalIso } from '../lib/schedule/next-due';
 import { DistrictIdKey, SyncTriggerKey } from '../lib/temporal/search-attributes';
-import { BOOKKEEPING, LOCAL_BOOKKEEPING, LOCAL_BOOKKEEPING_PATCH, RETRY } from './activity-options';
+import {
+  BOOKKEEPING,
+  LOCAL_BOOKKEEPING,
+  LOCAL_BOOKKEEPING_PATCH,
+  RETRY,
+  RUN_TASK_QUEUE_PATCH,
+} from './activity-options';
 import { describeFailure, parseInput, rootApplicationFailure } from './failure-info';
 import { syncRunWorkflow } from './sync-run.workflow';
 
@@ -216,6 +223,7 @@ export async function districtSyncWorkflow(rawInput: DistrictSyncInput): Promise
       }
       const result = await executeChild(syncRunWorkflow, {
         workflowId: runWorkflowId(districtId, runId),
+        taskQueue: patched(RUN_TASK_QUEUE_PATCH) ? runTaskQueue(workflowInfo().taskQueue) : undefined,
         args: [
           {
             districtId,

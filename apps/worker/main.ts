@@ -1,5 +1,6 @@
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { loadEnv } from '../../lib/config/env';
+import { runTaskQueue } from '../../lib/contracts/sync';
 import { createPool } from '../../lib/db/pool';
 import { connectWorker } from '../../lib/temporal/connection';
 import { createWorker } from './worker';
@@ -18,7 +19,8 @@ async function run(): Promise<void> {
   try {
     const worker = await createWorker({ connection, pool, env });
     console.log(
-      `worker polling task queue "${env.TEMPORAL_TASK_QUEUE}" at ${env.TEMPORAL_ADDRESS} ` +
+      `worker polling task queues "${env.TEMPORAL_TASK_QUEUE}" (schedules) and ` +
+        `"${runTaskQueue(env.TEMPORAL_TASK_QUEUE)}" (runs) at ${env.TEMPORAL_ADDRESS} ` +
         `(activities ${env.WORKER_MAX_ACTIVITIES}, workflow tasks ${env.WORKER_MAX_WORKFLOW_TASKS}, cached workflows ${env.WORKER_MAX_CACHED_WORKFLOWS})`,
     );
     await worker.run();

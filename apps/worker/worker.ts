@@ -1,9 +1,16 @@
 import path from 'node:path';
-import { type NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import {
+  bundleWorkflowCode,
+  type NativeConnection,
+  Runtime,
+  Worker,
+  type WorkerOptions,
+} from '@temporalio/worker';
 import type { Pool } from 'pg';
 import { createActivities } from '../../activities';
 import type { SyncActivities } from '../../activities/types';
 import type { Env } from '../../lib/config/env';
+import { runTaskQueue } from '../../lib/contracts/sync';
 import { ArtifactStore } from '../../lib/storage/artifact-store';
 
 /** Compiled workflow entry (the worker bundles it); resolved next to this file inside dist/. */
@@ -40,11 +47,48 @@ export type WorkerDeps = { connection: NativeConnection } & (
 );
 
 /**
- * Builds the worker: the sync activities with their dependencies and the workflow bundle. Task queue,
- * concurrency and cache come from config (TEMPORAL_TASK_QUEUE, WORKER_MAX_ACTIVITIES,
- * WORKER_MAX_WORKFLOW_TASKS, WORKER_MAX_CACHED_WORKFLOWS); the caller runs it and closes the connection.
+ * The worker process's two SDK workers, run and stopped together: one polls the schedules queue
+ * (TEMPORAL_TASK_QUEUE: district workflows and their bookkeeping), the other the runs queue
+ * (runTaskQueue: sync-run workflows and the engine's activities). Each has its own workflow thread
+ * and sticky queue, so a district's timer is served at once even while runs keep the other busy.
+ * Both register every activity: runs started before the split finish on the schedules queue.
  */
-export async function createWorker(deps: WorkerDeps): Promise<Worker> {
+export class SyncWorker {
+  constructor(
+    readonly schedules: Worker,
+    readonly runs: Worker,
+  ) {}
+
+  private get all(): Worker[] {
+    return [this.schedules, this.runs];
+  }
+
+  /** Resolves once both have stopped; if one fails, the other is shut down and the failure re-thrown. */
+  async run(): Promise<void> {
+    const results = await Promise.allSettled(
+      this.all.map((worker) =>
+        worker.run().catch((err: unknown) => {
+          this.shutdown();
+          throw err;
+        }),
+      ),
+    );
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
+  shutdown(): void {
+    for (const worker of this.all) if (worker.getState() === 'RUNNING') worker.shutdown();
+  }
+}
+
+/**
+ * Builds the worker: the sync activities with their dependencies and the workflow bundle (bundled
+ * once, shared by both SDK workers). Task queue, concurrency and cache come from config
+ * (TEMPORAL_TASK_QUEUE, WORKER_MAX_ACTIVITIES, WORKER_MAX_WORKFLOW_TASKS,
+ * WORKER_MAX_CACHED_WORKFLOWS, each per queue); the caller runs it and closes the connection.
+ */
+export async function createWorker(deps: WorkerDeps): Promise<SyncWorker> {
   const { env } = deps;
   const activities =
     'activities' in deps
@@ -54,17 +98,26 @@ export async function createWorker(deps: WorkerDeps): Promise<Worker> {
           artifacts: new ArtifactStore(path.resolve(deps.env.DATA_DIR, 'artifacts')),
           env: deps.env,
         });
-  return await Worker.create({
-    connection: deps.connection,
-    namespace: env.TEMPORAL_NAMESPACE,
-    taskQueue: env.TEMPORAL_TASK_QUEUE,
+  const workflowBundle = await bundleWorkflowCode({
     workflowsPath: WORKFLOWS_PATH,
-    bundlerOptions: WORKFLOW_BUNDLER_OPTIONS,
-    activities,
-    maxConcurrentActivityTaskExecutions: env.WORKER_MAX_ACTIVITIES,
-    maxConcurrentWorkflowTaskExecutions: env.WORKER_MAX_WORKFLOW_TASKS,
-    maxCachedWorkflows: env.WORKER_MAX_CACHED_WORKFLOWS,
-    // Let a running activity finish its current step (it heartbeats) before a deploy stops it.
-    shutdownGraceTime: '30 seconds',
+    ...WORKFLOW_BUNDLER_OPTIONS,
+    logger: Runtime.instance().logger,
   });
+  const onQueue = (taskQueue: string): Promise<Worker> =>
+    Worker.create({
+      connection: deps.connection,
+      namespace: env.TEMPORAL_NAMESPACE,
+      taskQueue,
+      workflowBundle,
+      activities,
+      maxConcurrentActivityTaskExecutions: env.WORKER_MAX_ACTIVITIES,
+      maxConcurrentWorkflowTaskExecutions: env.WORKER_MAX_WORKFLOW_TASKS,
+      maxCachedWorkflows: env.WORKER_MAX_CACHED_WORKFLOWS,
+      // Let a running activity finish its current step (it heartbeats) before a deploy stops it.
+      shutdownGraceTime: '30 seconds',
+    });
+  return new SyncWorker(
+    await onQueue(env.TEMPORAL_TASK_QUEUE),
+    await onQueue(runTaskQueue(env.TEMPORAL_TASK_QUEUE)),
+  );
 }

@@ -32,6 +32,13 @@ export const NON_RETRYABLE_FAILURES: string[] = Object.values(FailureType);
 export const districtWorkflowId = (districtId: string): string => `district-sync:${districtId}`;
 export const runWorkflowId = (districtId: string, runId: string): string => `sync-run:${districtId}:${runId}`;
 
+/**
+ * Runs (child workflows and their activities) have a task queue of their own beside the districts'
+ * schedules queue: a district's timer is then never queued behind other districts' run work, and
+ * run capacity can grow (more worker processes) without touching the schedules.
+ */
+export const runTaskQueue = (schedulesQueue: string): string => `${schedulesQueue}-runs`;
+
 /** Message names of the district workflow. */
 export const SIGNALS = {
   syncNow: 'syncNow',

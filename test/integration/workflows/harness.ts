@@ -2,11 +2,11 @@ import crypto from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
+import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import type { SyncActivities } from '../../../activities/types';
-import { WORKFLOW_BUNDLER_OPTIONS } from '../../../apps/worker/worker';
+import { SyncWorker, WORKFLOW_BUNDLER_OPTIONS } from '../../../apps/worker/worker';
 import type { DistrictSchedule, DistrictStatus, DistrictSyncInput } from '../../../lib/contracts/schedule';
-import { districtWorkflowId, QUERIES } from '../../../lib/contracts/sync';
+import { districtWorkflowId, QUERIES, runTaskQueue } from '../../../lib/contracts/sync';
 
 /** The compiled workflow bundle entry, exactly what the production worker registers. */
 export const WORKFLOWS_PATH = require.resolve('../../../workflows');
@@ -157,28 +157,34 @@ export class Gate {
   }
 }
 
+/**
+ * Starts the test worker the way the worker process runs: one SDK worker on the schedules queue and
+ * one on its runs queue (runTaskQueue), both with the recorder's activities.
+ */
 export async function startWorker(
   env: TestWorkflowEnvironment,
   taskQueue: string,
   recorder: ActivityRecorder,
   workflowsPath = WORKFLOWS_PATH,
-): Promise<{ worker: Worker; running: Promise<void>; stop: () => Promise<void> }> {
-  const worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue,
-    workflowsPath,
-    bundlerOptions: WORKFLOW_BUNDLER_OPTIONS,
-    activities: recorder.activities(),
-    // Tests stop a worker mid-run on purpose: no grace, in-flight activities are cancelled at once.
-    shutdownGraceTime: 0,
-    stickyQueueScheduleToStartTimeout: '1 second',
-  });
+): Promise<{ running: Promise<void>; stop: () => Promise<void> }> {
+  const workflowBundle = await bundleWorkflowCode({ workflowsPath, ...WORKFLOW_BUNDLER_OPTIONS });
+  const activities = recorder.activities();
+  const onQueue = (queue: string): Promise<Worker> =>
+    Worker.create({
+      connection: env.nativeConnection,
+      taskQueue: queue,
+      workflowBundle,
+      activities,
+      // Tests stop a worker mid-run on purpose: no grace, in-flight activities are cancelled at once.
+      shutdownGraceTime: 0,
+      stickyQueueScheduleToStartTimeout: '1 second',
+    });
+  const worker = new SyncWorker(await onQueue(taskQueue), await onQueue(runTaskQueue(taskQueue)));
   const running = worker.run();
   return {
-    worker,
     running,
     stop: async () => {
-      if (worker.getState() === 'RUNNING') worker.shutdown();
+      worker.shutdown();
       await running;
     },
   };
