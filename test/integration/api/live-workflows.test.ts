@@ -6,12 +6,10 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { INestApplication } from '@nestjs/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
 import request from 'supertest';
-import { createActivities } from '../../../activities';
 import { createApiApp } from '../../../apps/api/app';
+import { createWorker, type SyncWorker } from '../../../apps/worker/worker';
 import { loadEnv } from '../../../lib/config/env';
-import { ArtifactStore } from '../../../lib/storage/artifact-store';
 import { startSmtpCatcher, type SmtpCatcher } from '../../../scripts/dev/smtp-catcher';
 import { createTestDatabase, type TestDatabase } from '../../support/postgres';
 import { startTestTemporal } from '../../support/temporal';
@@ -26,7 +24,7 @@ describe('API with a running worker: schedule status, failed runs and retries', 
   let temporal: TestWorkflowEnvironment;
   let catcher: SmtpCatcher;
   let app: INestApplication;
-  let worker: Worker;
+  let worker: SyncWorker;
   let workerRun: Promise<void>;
   let dataDir: string;
   let districtId: string;
@@ -61,16 +59,8 @@ describe('API with a running worker: schedule status, failed runs and retries', 
       // Read a file as soon as it is there: no upload is in progress in these tests.
       FETCH_QUIET_SECONDS: '0',
     });
-    worker = await Worker.create({
-      connection: temporal.nativeConnection,
-      taskQueue: env.TEMPORAL_TASK_QUEUE,
-      workflowsPath: require.resolve('../../../workflows'),
-      activities: createActivities({
-        pool: db.pool,
-        artifacts: new ArtifactStore(path.join(dataDir, 'artifacts')),
-        env,
-      }),
-    });
+    // The production worker: schedules and runs on their own task queues, the real activities.
+    worker = await createWorker({ connection: temporal.nativeConnection, pool: db.pool, env });
     workerRun = worker.run();
     app = await createApiApp({ env, pool: db.pool, temporalClient: temporal.client });
     const district = await api()
