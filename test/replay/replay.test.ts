@@ -4,6 +4,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { ReplayError, Worker } from '@temporalio/worker';
+import { WORKFLOW_BUNDLER_OPTIONS } from '../../apps/worker/worker';
 import { REPO_ROOT } from '../support/paths';
 import { describeHistory, readHistory } from './history-file';
 
@@ -29,7 +30,8 @@ describe('replay of recorded histories', () => {
 
   it('current workflows replay every recorded history deterministically', async () => {
     const results = Worker.runReplayHistories(
-      { workflowsPath: workflowsPath('../../workflows') },
+      // Bundled as the worker bundles it (zod and luxon shared and frozen), so replay runs the same code.
+      { workflowsPath: workflowsPath('../../workflows'), bundlerOptions: WORKFLOW_BUNDLER_OPTIONS },
       files.map((file) => ({ workflowId: file, history: readHistory(path.join(HISTORIES, file)) })),
     );
     const failures: string[] = [];
