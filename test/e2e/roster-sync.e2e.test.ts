@@ -299,6 +299,10 @@ describe('roster sync, end to end', () => {
     assert.equal(run.body.status, 'succeeded');
     assert.equal(run.body.failureType, null);
     assert.equal(run.body.createdCount, 5);
+    const status = await api().get(`/districts/${districtId}/sync-status`).set(auth).expect(200);
+    assert.equal(status.body.lastOutcome.runId, failed.id, 'the last outcome is the reset run');
+    assert.equal(status.body.lastOutcome.status, 'succeeded', 'the status shows how the reset run ended');
+    assert.equal(status.body.lastOutcome.failureType, undefined);
     assert.equal((await activeUsers()).size, 16);
     const newcomers = [
       'brian.king@springfield.example.org',
