@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import { Context } from '@temporalio/activity';
+import { temporal as proto } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { SyncActivities } from '../../activities/types';
@@ -104,6 +105,37 @@ function recordingActivities(
       finished.add(runId);
     },
   };
+}
+
+/**
+ * For the latest-firing districts, where the time went between the due time and the wake-up task
+ * completing: the timer (server), the wait for a worker to pick the task up (matching, worker
+ * slots), or the worker's processing. Read from each workflow's own history.
+ */
+async function explainLatest(
+  temporal: TestWorkflowEnvironment,
+  ids: string[],
+  fired: Map<string, number>,
+  due: Map<string, number>,
+): Promise<void> {
+  const late = (id: string) => (fired.get(id) ?? Date.now()) - (due.get(id) ?? 0);
+  const latest = [...ids].sort((a, b) => late(b) - late(a)).slice(0, 3);
+  if (latest.length === 0 || late(latest[0]) <= TARGET_MS) return;
+  console.log("  latest fires, from the district workflows' histories (ms after due):");
+  for (const id of latest) {
+    const history = await temporal.client.workflow.getHandle(districtWorkflowId(id)).fetchHistory();
+    const dueAt = due.get(id) ?? 0;
+    const steps: string[] = [];
+    for (const event of history.events ?? []) {
+      const at =
+        Number(event.eventTime?.seconds ?? 0) * 1000 + Math.floor((event.eventTime?.nanos ?? 0) / 1e6);
+      if (at < dueAt - 1000) continue;
+      const type = String(proto.api.enums.v1.EventType[event.eventType ?? 0]).replace('EVENT_TYPE_', '');
+      steps.push(`${type} +${at - dueAt}`);
+      if (steps.length >= 8) break;
+    }
+    console.log(`    ${id.slice(0, 8)} late ${sec(late(id))}: ${steps.join(', ')}`);
+  }
 }
 
 async function main(): Promise<void> {
@@ -274,6 +306,7 @@ async function main(): Promise<void> {
         `  CPU:       worker ${sec(workerCpuMs)}, server ${sec(serverCpuMs)} from the first start to the end ` +
           `(${os.cpus().length} cores; load average now ${os.loadavg()[0].toFixed(1)}: other work on the machine counts)`,
       );
+      await explainLatest(temporal, ids, fired, due);
       process.exitCode = met && early === 0 ? 0 : 1;
     } finally {
       worker.shutdown();
