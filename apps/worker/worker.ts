@@ -19,15 +19,12 @@ export const WORKFLOWS_PATH = require.resolve('../../workflows');
 /**
  * zod and luxon keep no per-workflow state, so the worker evaluates them once and shares them
  * (workflows/shared-modules.ts) instead of once per workflow: each workflow costs less CPU and
- * memory, which is what lets thousands of districts share one worker. Both packages declare
- * `sideEffects: false`, so webpack would drop the bare `require` that preloads them; the hook keeps it.
+ * memory, which is what lets thousands of districts share one worker. The preload names our own
+ * module, which uses both: naming the packages themselves does nothing, because they declare
+ * `sideEffects: false` and webpack drops a bare `require` of them.
  */
 export const WORKFLOW_BUNDLER_OPTIONS: NonNullable<WorkerOptions['bundlerOptions']> = {
   preloadModules: [require.resolve('../../workflows/shared-modules')],
-  webpackConfigHook: (config) => ({
-    ...config,
-    optimization: { ...config.optimization, sideEffects: false },
-  }),
 };
 
 /** What the worker itself is configured by: where it polls and how much it runs at once. */
