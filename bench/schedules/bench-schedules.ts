@@ -10,6 +10,7 @@ import { createWorker } from '../../apps/worker/worker';
 import { Env } from '../../lib/config/env';
 import type { DistrictSyncInput } from '../../lib/contracts/schedule';
 import { districtWorkflowId, runTaskQueue } from '../../lib/contracts/sync';
+import { devServerArgs } from '../../lib/temporal/dev-server';
 import { DistrictIdKey, SEARCH_ATTRIBUTES } from '../../lib/temporal/search-attributes';
 
 /**
@@ -169,7 +170,7 @@ async function main(): Promise<void> {
       executable: { type: 'existing-path', path: bin },
       ip: '127.0.0.1',
       searchAttributes: SEARCH_ATTRIBUTES,
-      extraArgs: ['--log-level', 'error'],
+      extraArgs: devServerArgs(),
     },
   });
   const fired = new Map<string, number>();

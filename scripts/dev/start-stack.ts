@@ -6,6 +6,7 @@ import readline from 'node:readline';
 import { Connection } from '@temporalio/client';
 import { Client as PgClient } from 'pg';
 import { migrate } from '../../lib/db/migrate';
+import { devServerArgs } from '../../lib/temporal/dev-server';
 import { assertPortFree, startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres';
 import { seedDemoDistrict } from './demo-district';
 import { startSmtpCatcher, type SmtpCatcher } from './smtp-catcher';
@@ -181,9 +182,7 @@ async function main(): Promise<void> {
           'DistrictId=Keyword',
           '--search-attribute',
           'SyncTrigger=Keyword',
-          // Its warnings are mostly connection chatter while the apps start and stop.
-          '--log-level',
-          'error',
+          ...devServerArgs(),
         ],
         { stdio: ['ignore', 'pipe', 'pipe'] },
       );

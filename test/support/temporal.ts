@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import nodePath from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { devServerArgs } from '../../lib/temporal/dev-server';
 import { SEARCH_ATTRIBUTES } from '../../lib/temporal/search-attributes';
 import { REPO_ROOT } from './paths';
 
@@ -22,7 +23,7 @@ export async function startTestTemporal(): Promise<TestWorkflowEnvironment> {
           executable: { type: 'existing-path', path },
           ip: '127.0.0.1',
           searchAttributes: SEARCH_ATTRIBUTES,
-          extraArgs: ['--log-level', 'error'],
+          extraArgs: devServerArgs(),
         },
       });
     } catch (err) {
