@@ -10,7 +10,7 @@ import { createWorker } from '../../apps/worker/worker';
 import { Env } from '../../lib/config/env';
 import type { DistrictSyncInput } from '../../lib/contracts/schedule';
 import { districtWorkflowId, runTaskQueue } from '../../lib/contracts/sync';
-import { devServerArgs } from '../../lib/temporal/dev-server';
+import { DEV_SERVER_DYNAMIC_CONFIG, devServerArgs } from '../../lib/temporal/dev-server';
 import { DistrictIdKey, SEARCH_ATTRIBUTES } from '../../lib/temporal/search-attributes';
 
 /**
@@ -164,7 +164,10 @@ async function main(): Promise<void> {
     TEMPORAL_NAMESPACE: 'default',
   });
 
-  console.log(`starting the Temporal dev server (${bin}) on loopback...`);
+  const dynamicConfig = Object.entries(DEV_SERVER_DYNAMIC_CONFIG)
+    .map(([key, value]) => `${key}=${String(value)}`)
+    .join(', ');
+  console.log(`starting the Temporal dev server (${bin}) on loopback, with ${dynamicConfig}...`);
   const temporal = await TestWorkflowEnvironment.createLocal({
     server: {
       executable: { type: 'existing-path', path: bin },
