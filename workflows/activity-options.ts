@@ -1,4 +1,11 @@
-import type { ActivityOptions, LocalActivityOptions, RetryPolicy } from '@temporalio/workflow';
+import {
+  type ActivityInterfaceFor,
+  type ActivityOptions,
+  patched,
+  proxyActivities,
+  proxyLocalActivities,
+  type RetryPolicy,
+} from '@temporalio/workflow';
 import { NON_RETRYABLE_FAILURES } from '../lib/contracts/sync';
 
 /**
@@ -15,21 +22,27 @@ export const RETRY: RetryPolicy = {
 };
 
 /** Bookkeeping on the run row: quick statements. */
-export const BOOKKEEPING: ActivityOptions = { startToCloseTimeout: '1 minute', retry: RETRY };
-
-/**
- * The same bookkeeping as local activities: the worker runs them inside the workflow task, so they
- * cost no task round trip through the Temporal server (a third of a run's activities). Only quick
- * statements on our own database qualify; anything that talks to the outside world stays a regular
- * activity, visible on its own in the UI.
- */
-export const LOCAL_BOOKKEEPING: LocalActivityOptions = { startToCloseTimeout: '1 minute', retry: RETRY };
+const BOOKKEEPING_TIMEOUT = '1 minute';
 
 /**
  * patched() id of the move of run bookkeeping to local activities: histories recorded before it
  * schedule regular activities and keep doing so on replay.
  */
-export const LOCAL_BOOKKEEPING_PATCH = 'local-bookkeeping';
+const LOCAL_BOOKKEEPING_PATCH = 'local-bookkeeping';
+
+/**
+ * The run bookkeeping activities (createRun, startRun, finishRun) with the given retry policy, as
+ * local activities: the worker runs them inside the workflow task, so they cost no task round trip
+ * through the Temporal server (a third of a run's activities). Only quick statements on our own
+ * database qualify; anything that talks to the outside world stays a regular activity, visible on
+ * its own in the UI. Returns a chooser to call where the activity is called: a history recorded
+ * before LOCAL_BOOKKEEPING_PATCH replays its regular activities.
+ */
+export function bookkeeping<A>(retry: RetryPolicy = RETRY): () => ActivityInterfaceFor<A> {
+  const remote = proxyActivities<A>({ startToCloseTimeout: BOOKKEEPING_TIMEOUT, retry });
+  const local = proxyLocalActivities<A>({ startToCloseTimeout: BOOKKEEPING_TIMEOUT, retry });
+  return () => (patched(LOCAL_BOOKKEEPING_PATCH) ? local : remote);
+}
 
 /**
  * Downloading a large export can take a while; the size check after download guards partial copies.

@@ -7,8 +7,6 @@ import {
   executeChild,
   log,
   patched,
-  proxyActivities,
-  proxyLocalActivities,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -33,13 +31,7 @@ import {
 } from '../lib/contracts/sync';
 import { nextDueAfter, nextDueFor, toLocalIso } from '../lib/schedule/next-due';
 import { DistrictIdKey, SyncTriggerKey } from '../lib/temporal/search-attributes';
-import {
-  BOOKKEEPING,
-  LOCAL_BOOKKEEPING,
-  LOCAL_BOOKKEEPING_PATCH,
-  RETRY,
-  RUN_TASK_QUEUE_PATCH,
-} from './activity-options';
+import { bookkeeping, RETRY, RUN_TASK_QUEUE_PATCH } from './activity-options';
 import { describeFailure, parseInput, rootApplicationFailure } from './failure-info';
 import { syncRunWorkflow } from './sync-run.workflow';
 
@@ -52,11 +44,8 @@ export const statusQuery = defineQuery<DistrictStatus>(QUERIES.status);
 // Creating a run row only fails while Postgres is away: keep trying (capped backoff) rather than drop the trigger.
 const { maximumAttempts: _bounded, ...UNBOUNDED_RETRY } = RETRY;
 const PATIENT_RETRY = { ...UNBOUNDED_RETRY, maximumInterval: '5 minutes' };
-type Bookkeeping = Pick<SyncActivities, 'createRun' | 'finishRun'>;
-const remoteBook = proxyActivities<Bookkeeping>({ ...BOOKKEEPING, retry: PATIENT_RETRY });
-const localBook = proxyLocalActivities<Bookkeeping>({ ...LOCAL_BOOKKEEPING, retry: PATIENT_RETRY });
 /** Asked at each call: a history recorded before the patch replays its regular activities. */
-const book = (): Bookkeeping => (patched(LOCAL_BOOKKEEPING_PATCH) ? localBook : remoteBook);
+const book = bookkeeping<Pick<SyncActivities, 'createRun' | 'finishRun'>>(PATIENT_RETRY);
 
 const RECENT_RUN_IDS = 50;
 

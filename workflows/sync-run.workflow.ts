@@ -1,27 +1,11 @@
-import {
-  ApplicationFailure,
-  CancellationScope,
-  patched,
-  proxyActivities,
-  proxyLocalActivities,
-  workflowInfo,
-} from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { SyncActivities } from '../activities/types';
 import { SyncRunWorkflowInput, type SyncRunResult } from '../lib/contracts/schedule';
 import { evaluateSafeguards } from '../lib/sync/safeguards';
-import {
-  BOOKKEEPING,
-  FETCH,
-  HEAVY,
-  LOCAL_BOOKKEEPING,
-  LOCAL_BOOKKEEPING_PATCH,
-  MAIL,
-} from './activity-options';
+import { bookkeeping, FETCH, HEAVY, MAIL } from './activity-options';
 import { describeFailure, parseInput } from './failure-info';
 
-type Bookkeeping = Pick<SyncActivities, 'startRun' | 'finishRun'>;
-const remoteBook = proxyActivities<Bookkeeping>(BOOKKEEPING);
-const localBook = proxyLocalActivities<Bookkeeping>(LOCAL_BOOKKEEPING);
+const runBook = bookkeeping<Pick<SyncActivities, 'startRun' | 'finishRun'>>();
 const fetch = proxyActivities<Pick<SyncActivities, 'fetchFile'>>(FETCH);
 const heavy = proxyActivities<Pick<SyncActivities, 'stageFile' | 'planChanges' | 'applyChanges'>>(HEAVY);
 const mail = proxyActivities<Pick<SyncActivities, 'sendWelcomeEmails' | 'notifyAdmins'>>(MAIL);
@@ -41,7 +25,7 @@ const mail = proxyActivities<Pick<SyncActivities, 'sendWelcomeEmails' | 'notifyA
 export async function syncRunWorkflow(rawInput: SyncRunWorkflowInput): Promise<SyncRunResult> {
   const input = parseInput(SyncRunWorkflowInput, rawInput, 'sync run');
   const { runId } = input;
-  const book = patched(LOCAL_BOOKKEEPING_PATCH) ? localBook : remoteBook;
+  const book = runBook();
   try {
     const { safeguards } = await book.startRun({ runId, workflowId: workflowInfo().workflowId });
     if (!input.resumeApproved) {

@@ -9,7 +9,8 @@ import {
 import type { Pool } from 'pg';
 import { createActivities } from '../../activities';
 import type { SyncActivities } from '../../activities/types';
-import type { Env } from '../../lib/config/env';
+import type { z } from 'zod';
+import { Env } from '../../lib/config/env';
 import { runTaskQueue } from '../../lib/contracts/sync';
 import { ArtifactStore } from '../../lib/storage/artifact-store';
 
@@ -28,14 +29,18 @@ export const WORKFLOW_BUNDLER_OPTIONS: NonNullable<WorkerOptions['bundlerOptions
 };
 
 /** What the worker itself is configured by: where it polls and how much it runs at once. */
-export type WorkerSettings = Pick<
-  Env,
-  | 'TEMPORAL_NAMESPACE'
-  | 'TEMPORAL_TASK_QUEUE'
-  | 'WORKER_MAX_ACTIVITIES'
-  | 'WORKER_MAX_WORKFLOW_TASKS'
-  | 'WORKER_MAX_CACHED_WORKFLOWS'
->;
+const WorkerSettingsSchema = Env.pick({
+  TEMPORAL_NAMESPACE: true,
+  TEMPORAL_TASK_QUEUE: true,
+  WORKER_MAX_ACTIVITIES: true,
+  WORKER_MAX_WORKFLOW_TASKS: true,
+  WORKER_MAX_CACHED_WORKFLOWS: true,
+});
+export type WorkerSettings = z.infer<typeof WorkerSettingsSchema>;
+
+/** Those settings alone, with their defaults: for a worker set up without the whole environment. */
+export const parseWorkerSettings = (values: Record<string, string | undefined>): WorkerSettings =>
+  WorkerSettingsSchema.parse(values);
 
 export type WorkerDeps = { connection: NativeConnection } & (
   | { pool: Pool; env: Readonly<Env> }
@@ -79,13 +84,16 @@ export class SyncWorker {
   }
 }
 
+/** What tests tune: a worker stopped mid-run on purpose, a quick fall-back from the sticky queue. */
+export type WorkerTuning = Pick<WorkerOptions, 'shutdownGraceTime' | 'stickyQueueScheduleToStartTimeout'>;
+
 /**
  * Builds the worker: the sync activities with their dependencies and the workflow bundle (bundled
  * once, shared by both SDK workers). Task queue, concurrency and cache come from config
  * (TEMPORAL_TASK_QUEUE, WORKER_MAX_ACTIVITIES, WORKER_MAX_WORKFLOW_TASKS,
  * WORKER_MAX_CACHED_WORKFLOWS, each per queue); the caller runs it and closes the connection.
  */
-export async function createWorker(deps: WorkerDeps): Promise<SyncWorker> {
+export async function createWorker(deps: WorkerDeps, tuning: WorkerTuning = {}): Promise<SyncWorker> {
   const { env } = deps;
   const activities =
     'activities' in deps
@@ -112,6 +120,7 @@ export async function createWorker(deps: WorkerDeps): Promise<SyncWorker> {
       maxCachedWorkflows: env.WORKER_MAX_CACHED_WORKFLOWS,
       // Let a running activity finish its current step (it heartbeats) before a deploy stops it.
       shutdownGraceTime: '30 seconds',
+      ...tuning,
     });
   return new SyncWorker(
     await onQueue(env.TEMPORAL_TASK_QUEUE),

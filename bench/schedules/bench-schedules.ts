@@ -6,8 +6,7 @@ import { temporal as proto } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { SyncActivities } from '../../activities/types';
-import { createWorker } from '../../apps/worker/worker';
-import { Env } from '../../lib/config/env';
+import { createWorker, parseWorkerSettings } from '../../apps/worker/worker';
 import type { DistrictSyncInput } from '../../lib/contracts/schedule';
 import { districtWorkflowId, runTaskQueue } from '../../lib/contracts/sync';
 import { DEV_SERVER_DYNAMIC_CONFIG, devServerArgs } from '../../lib/temporal/dev-server';
@@ -151,13 +150,7 @@ async function main(): Promise<void> {
     logger: new DefaultLogger('WARN'),
     telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' } } },
   });
-  const settings = Env.pick({
-    TEMPORAL_NAMESPACE: true,
-    TEMPORAL_TASK_QUEUE: true,
-    WORKER_MAX_ACTIVITIES: true,
-    WORKER_MAX_WORKFLOW_TASKS: true,
-    WORKER_MAX_CACHED_WORKFLOWS: true,
-  }).parse({
+  const settings = parseWorkerSettings({
     WORKER_MAX_ACTIVITIES: '20',
     ...process.env,
     TEMPORAL_TASK_QUEUE: 'bench-schedules',

@@ -2,14 +2,10 @@ import crypto from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import type { SyncActivities } from '../../../activities/types';
-import { SyncWorker, WORKFLOW_BUNDLER_OPTIONS } from '../../../apps/worker/worker';
+import { createWorker, parseWorkerSettings } from '../../../apps/worker/worker';
 import type { DistrictSchedule, DistrictStatus, DistrictSyncInput } from '../../../lib/contracts/schedule';
-import { districtWorkflowId, QUERIES, runTaskQueue } from '../../../lib/contracts/sync';
-
-/** The compiled workflow bundle entry, exactly what the production worker registers. */
-export const WORKFLOWS_PATH = require.resolve('../../../workflows');
+import { districtWorkflowId, QUERIES } from '../../../lib/contracts/sync';
 
 export interface RunRecord {
   runId: string;
@@ -158,28 +154,23 @@ export class Gate {
 }
 
 /**
- * Starts the test worker the way the worker process runs: one SDK worker on the schedules queue and
- * one on its runs queue (runTaskQueue), both with the recorder's activities.
+ * Starts the production worker setup (createWorker: the schedules queue and its runs queue, the
+ * default concurrency) with the recorder's activities, on the test's own task queue.
  */
 export async function startWorker(
   env: TestWorkflowEnvironment,
   taskQueue: string,
   recorder: ActivityRecorder,
-  workflowsPath = WORKFLOWS_PATH,
 ): Promise<{ running: Promise<void>; stop: () => Promise<void> }> {
-  const workflowBundle = await bundleWorkflowCode({ workflowsPath, ...WORKFLOW_BUNDLER_OPTIONS });
-  const activities = recorder.activities();
-  const onQueue = (queue: string): Promise<Worker> =>
-    Worker.create({
+  const worker = await createWorker(
+    {
       connection: env.nativeConnection,
-      taskQueue: queue,
-      workflowBundle,
-      activities,
-      // Tests stop a worker mid-run on purpose: no grace, in-flight activities are cancelled at once.
-      shutdownGraceTime: 0,
-      stickyQueueScheduleToStartTimeout: '1 second',
-    });
-  const worker = new SyncWorker(await onQueue(taskQueue), await onQueue(runTaskQueue(taskQueue)));
+      activities: recorder.activities(),
+      env: parseWorkerSettings({ TEMPORAL_TASK_QUEUE: taskQueue }),
+    },
+    // Tests stop a worker mid-run on purpose: no grace, in-flight activities are cancelled at once.
+    { shutdownGraceTime: 0, stickyQueueScheduleToStartTimeout: '1 second' },
+  );
   const running = worker.run();
   return {
     running,
