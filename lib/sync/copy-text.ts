@@ -4,19 +4,17 @@
  */
 const NUL = String.fromCharCode(0);
 
-function needsEscape(text: string): boolean {
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    // backslash, newline, carriage return, tab, NUL (Postgres text cannot hold NUL: it is dropped)
-    if (c === 92 || c === 10 || c === 13 || c === 9 || c === 0) return true;
-  }
-  return false;
-}
+/**
+ * Backslash, newline, carriage return, tab, NUL (Postgres text cannot hold NUL: it is dropped).
+ * One regex test: V8 scans a string for a character class faster than a charCodeAt loop, and this
+ * runs for every value of every row (17 million times for a million-row file).
+ */
+const NEEDS_ESCAPE = /[\\\n\r\t\0]/;
 
 export function copyValue(value: string | number | boolean | null | undefined): string {
   if (value === null || value === undefined) return '\\N';
   const text = String(value);
-  if (!needsEscape(text)) return text;
+  if (!NEEDS_ESCAPE.test(text)) return text;
   return text
     .split(NUL)
     .join('')
