@@ -18,3 +18,19 @@ export async function inTransaction<T>(pool: Pool, work: (client: PoolClient) =>
     client.release();
   }
 }
+
+/**
+ * Runs independent pieces of work at the same time, each in a transaction of its own on a client
+ * of its own, so Postgres gives each a core (a whole-district statement uses one). Waits for every
+ * piece before it returns or throws the first failure: whatever the caller does next (a retry that
+ * clears the run's rows, for one) never overlaps a piece still running.
+ */
+export async function inParallelTransactions<T extends readonly unknown[]>(
+  pool: Pool,
+  works: [...{ [K in keyof T]: (client: PoolClient) => Promise<T[K]> }],
+): Promise<T> {
+  const settled = await Promise.allSettled(works.map((work) => inTransaction(pool, work)));
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((s) => (s as PromiseFulfilledResult<unknown>).value) as unknown as T;
+}

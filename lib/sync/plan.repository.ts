@@ -3,7 +3,7 @@ import type { MatchingKey } from '../csv/roster-record';
 import { BULK_WORK_MEM } from './apply.repository';
 import { userKeySql } from './matching-key';
 import { assertRunId, stagePartition } from './run-id';
-import { inTransaction } from '../db/transaction';
+import { inParallelTransactions } from '../db/transaction';
 
 export type PlanAction = 'create' | 'update' | 'reactivate' | 'archive';
 export const PLAN_ACTIONS: readonly PlanAction[] = ['create', 'update', 'reactivate', 'archive'];
@@ -43,20 +43,26 @@ export class PlanRepository {
   constructor(private readonly pool: Pool) {}
 
   /**
-   * Replaces the run's plan (a retried step starts over) in one transaction. Both statements read
-   * the whole district and the whole file, where hash joins are right; right after a large apply
-   * the users table's statistics are stale and the planner would pick a nested loop over a million
-   * users (hours instead of seconds), so nested loops are turned off for these statements.
+   * Replaces the run's plan (a retried step starts over). The rows of the file (creates, updates,
+   * reactivations) and the users missing from it (archives) are two independent whole-district
+   * statements, so they run side by side, each in a transaction of its own; a step that fails half
+   * way is retried from the DELETE, and nothing reads a plan before the step has returned.
+   * Right after a large apply the users table's statistics are stale and the planner would pick a
+   * nested loop over a million users (hours instead of seconds), so nested loops are turned off.
    */
   async plan(runId: string, districtId: string, key: MatchingKey): Promise<PlanCounts> {
-    return await inTransaction(this.pool, async (client) => {
-      await client.query('SET LOCAL enable_nestloop = off');
-      await client.query(`SET LOCAL work_mem = '${BULK_WORK_MEM}'`);
-      await client.query('DELETE FROM run_plan WHERE run_id = $1', [assertRunId(runId)]);
-      const rows = await this.planRows(client, runId, districtId, key);
-      const archive = await this.planArchives(client, runId, districtId, key);
-      return { ...rows, archive };
-    });
+    await this.pool.query('DELETE FROM run_plan WHERE run_id = $1', [assertRunId(runId)]);
+    const [rows, archive] = await inParallelTransactions<[Omit<PlanCounts, 'archive'>, number]>(this.pool, [
+      async (client) => {
+        await bulkSettings(client);
+        return await this.planRows(client, runId, districtId, key);
+      },
+      async (client) => {
+        await bulkSettings(client);
+        return await this.planArchives(client, runId, districtId, key);
+      },
+    ]);
+    return { ...rows, archive };
   }
 
   /** Rows of the file: creates, updates and reactivations. */
@@ -181,6 +187,12 @@ export class PlanRepository {
     }
     return out;
   }
+}
+
+/** Hash joins in memory over the whole district and the whole file. */
+async function bulkSettings(db: PoolClient): Promise<void> {
+  await db.query('SET LOCAL enable_nestloop = off');
+  await db.query(`SET LOCAL work_mem = '${BULK_WORK_MEM}'`);
 }
 
 function toCounts(rows: Array<{ action: PlanAction; n: number }>): PlanCounts {

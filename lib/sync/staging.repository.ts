@@ -4,7 +4,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import type { Writable } from 'node:stream';
 import { errorCode } from '../csv/error-codes';
 import type { Finding, MatchingKey, RosterRecord } from '../csv/roster-record';
-import { inTransaction } from '../db/transaction';
+import { inParallelTransactions, inTransaction } from '../db/transaction';
 import { BULK_WORK_MEM } from './apply.repository';
 import { copyLine } from './copy-text';
 import { heartbeat } from './heartbeat';
@@ -168,14 +168,14 @@ export class StagingRepository {
   async flagDuplicates(runId: string, key: MatchingKey): Promise<void> {
     const id = assertRunId(runId);
     const part = stagePartition(id);
-    await inTransaction(this.pool, async (client) => {
-      // Grouping a million keys: in memory rather than in batches on disk.
-      await client.query(`SET LOCAL work_mem = '${BULK_WORK_MEM}'`);
-      await this.insertDuplicates(client, id, part, 'match_key', 'DUPLICATE_KEY', KEY_LABEL[key]);
-      if (key !== 'email') {
-        await this.insertDuplicates(client, id, part, 'email', 'DUPLICATE_EMAIL', 'Email');
-      }
-    });
+    const checks: Array<(client: PoolClient) => Promise<void>> = [
+      (client) => this.insertDuplicates(client, id, part, 'match_key', 'DUPLICATE_KEY', KEY_LABEL[key]),
+    ];
+    if (key !== 'email') {
+      checks.push((client) => this.insertDuplicates(client, id, part, 'email', 'DUPLICATE_EMAIL', 'Email'));
+    }
+    // Each check groups the whole file; they are independent, so they run side by side.
+    await inParallelTransactions(this.pool, checks);
   }
 
   private async insertDuplicates(
@@ -187,6 +187,8 @@ export class StagingRepository {
     label: string,
   ): Promise<void> {
     errorCode(code); // the code must exist in the dictionary served to admins
+    // Grouping a million keys: in memory rather than in batches on disk.
+    await db.query(`SET LOCAL work_mem = '${BULK_WORK_MEM}'`);
     await db.query(
       `WITH dup AS (
          SELECT ${column} AS v FROM ${part} WHERE ${column} IS NOT NULL GROUP BY ${column} HAVING count(*) > 1
