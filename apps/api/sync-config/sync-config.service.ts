@@ -84,17 +84,22 @@ export class SyncConfigService {
     const existing = await this.configs.get(districtId);
     const ext = body.external ?? null;
     // A secret left out of the body keeps its stored value, so admins need not re-enter it on every save;
-    // null removes it. Without an external block nothing about the external server is kept.
+    // null removes it. Without an external block nothing about the external server is kept. A stored
+    // secret is only ever kept for the same server, login and host key: otherwise a save that points
+    // the config at another host would have the worker send the district's password there.
+    const sameServer = !!ext && !!existing?.external && sameLogin(existing.external, ext);
     const secret = (value: string | null | undefined, stored: string | null | undefined): string | null => {
       if (!ext || value === null) return null;
-      if (value === undefined) return stored ?? null;
+      if (value === undefined) return sameServer ? (stored ?? null) : null;
       return encryptSecret(this.env.SECRET_KEY, value);
     };
     const externalPasswordEnc = secret(ext?.password, existing?.externalPasswordEnc);
     const externalKeyEnc = secret(ext?.privateKey, existing?.externalKeyEnc);
     if (body.source === 'external' && !externalPasswordEnc && !externalKeyEnc)
       throw new BadRequestException(
-        'external.password or external.privateKey is required when source is "external": the district server needs a way to log in.',
+        existing?.external && ext && !sameServer && (existing.externalPasswordEnc || existing.externalKeyEnc)
+          ? 'external.password or external.privateKey is required again: the host, port, username or host key changed, and a stored secret is only sent to the server it was given for.'
+          : 'external.password or external.privateKey is required when source is "external": the district server needs a way to log in.',
       );
     const saved = await this.configs.upsert(districtId, {
       enabled: body.enabled,
@@ -134,4 +139,17 @@ export class SyncConfigService {
     }
     return toConfigView(saved);
   }
+}
+
+/** Whether a saved external server is the one the stored secret was given for. */
+function sameLogin(
+  stored: ExternalServerSettings,
+  next: Pick<ExternalServerSettings, 'host' | 'port' | 'username' | 'hostKeyFingerprint'>,
+): boolean {
+  return (
+    stored.host.toLowerCase() === next.host.toLowerCase() &&
+    stored.port === next.port &&
+    stored.username === next.username &&
+    stored.hostKeyFingerprint === next.hostKeyFingerprint
+  );
 }

@@ -155,6 +155,59 @@ describe('API: sync config and SFTP credentials', () => {
     assert.ok(!cleared.text.includes('PRIVATE KEY'));
   });
 
+  it('never carries a stored secret over to another server, login or host key', async () => {
+    const d = await createDistrict(h);
+    const external = {
+      host: 'sftp.district.example',
+      port: 22,
+      username: 'exports',
+      hostKeyFingerprint: FINGERPRINT,
+      path: '/exports/roster',
+    };
+    const body = {
+      ...BASE_CONFIG,
+      source: 'external',
+      external: { ...external, password: 'Kept-0nly-here' },
+    };
+    await h.api().put(`/districts/${d.id}/sync-config`).send(body).expect(200);
+    const storedPassword = async (): Promise<string | null> => {
+      const { rows } = await h.db.pool.query<{ external_password_enc: string | null }>(
+        'SELECT external_password_enc FROM sync_configs WHERE district_id = $1',
+        [d.id],
+      );
+      return rows[0].external_password_enc && decryptSecret(h.env.SECRET_KEY, rows[0].external_password_enc);
+    };
+
+    for (const moved of [
+      { host: 'collector.attacker.example' },
+      { port: 2222 },
+      { username: 'someone-else' },
+      { hostKeyFingerprint: 'SHA256:reBF4MSyp4m3PJOMI0dZgW/K7jYgNq5pUu2YSw/1lo4' },
+    ]) {
+      const res = await h
+        .api()
+        .put(`/districts/${d.id}/sync-config`)
+        .send({ ...body, external: { ...external, ...moved } })
+        .expect(400);
+      assert.match(res.body.message, /required again: the host, port, username or host key changed/);
+      assert.equal(await storedPassword(), 'Kept-0nly-here', 'a refused save changes nothing');
+    }
+    // The same server in another letter case, or another folder on it, keeps the secret.
+    const kept = await h
+      .api()
+      .put(`/districts/${d.id}/sync-config`)
+      .send({ ...body, external: { ...external, host: 'SFTP.District.Example', path: '/exports/v2' } })
+      .expect(200);
+    assert.equal(kept.body.external.hasPassword, true);
+    // Moving to another server with a new secret is an ordinary save.
+    await h
+      .api()
+      .put(`/districts/${d.id}/sync-config`)
+      .send({ ...body, external: { ...external, host: 'sftp2.district.example', password: 'N3w-server' } })
+      .expect(200);
+    assert.equal(await storedPassword(), 'N3w-server');
+  });
+
   it('issues a hosted SFTP password once and stores only its hash', async () => {
     const d = await createDistrict(h);
     const keyDir = path.join(h.dataDir, 'sftp-host-keys');
