@@ -52,6 +52,13 @@ export const ERROR_CODES: ReadonlyArray<ErrorCodeEntry> = Object.freeze([
     fix: 'Delete or rename one of the two columns.',
   },
   {
+    code: 'HEADER_TOO_LARGE',
+    severity: 'fatal',
+    title:
+      'The header row is larger than a roster’s: more than 200 columns besides the template’s, or a header longer than 255 characters.',
+    fix: 'Export only the template’s columns and the custom fields you want kept (at most 200), each with a header of at most 255 characters; check that the header row is the first row of the file.',
+  },
+  {
     code: 'MALFORMED_CSV',
     severity: 'fatal',
     title:

@@ -32,6 +32,12 @@ export const TEMPLATE_HEADERS: readonly string[] = Object.freeze(KNOWN_COLUMNS.m
 /** Longest value accepted in a known column, and in a custom column. */
 export const MAX_KNOWN_VALUE = 255;
 export const MAX_CUSTOM_VALUE = 1000;
+/**
+ * Bounds of the header row. Every custom header is a key in each user's custom fields, so a header
+ * row of thousands of columns, or one runaway "header" of a megabyte, would be copied into every user.
+ */
+export const MAX_CUSTOM_COLUMNS = 200;
+export const MAX_HEADER_CHARS = 255;
 
 export const KEY_FIELD: Readonly<Record<MatchingKey, KnownField>> = Object.freeze({
   email: 'email',

@@ -16,6 +16,16 @@ export function quoteValue(value: string): string {
   return value.length > 60 ? `'${value.slice(0, 57)}...'` : `'${value}'`;
 }
 
+/**
+ * Bounds of what a finding stores: a value is what the admin needs to find the cell, and the report
+ * must stay small even for a file whose cells are each a megabyte.
+ */
+const MAX_FINDING_VALUE = 1000;
+const MAX_FINDING_COLUMN = 255;
+
+const bounded = (text: string | null | undefined, max: number): string | null =>
+  text === null || text === undefined ? null : text.length > max ? text.slice(0, max) : text;
+
 export function makeFinding(code: string, problem: string, place: FindingPlace = {}, fix?: string): Finding {
   const entry = errorCode(code);
   const rowNumber = place.rowNumber ?? null;
@@ -24,8 +34,8 @@ export function makeFinding(code: string, problem: string, place: FindingPlace =
     code,
     severity: entry.severity,
     rowNumber,
-    column: place.column ?? null,
-    value: place.value ?? null,
+    column: bounded(place.column, MAX_FINDING_COLUMN),
+    value: bounded(place.value, MAX_FINDING_VALUE),
     message: `${prefix}${problem} ${fix ?? entry.fix}`,
   };
 }

@@ -2,6 +2,8 @@ import { editDistance, typoBudget } from './closest-match';
 import {
   KEY_FIELD,
   KNOWN_COLUMNS,
+  MAX_CUSTOM_COLUMNS,
+  MAX_HEADER_CHARS,
   type KnownColumn,
   type KnownField,
   headerOf,
@@ -9,7 +11,7 @@ import {
   normalizeHeader,
   requiredFields,
 } from './roster-columns';
-import { fatal, makeFinding } from './roster-findings';
+import { fatal, makeFinding, quoteValue } from './roster-findings';
 import type { Finding, MatchingKey } from './roster-record';
 
 /**
@@ -109,6 +111,22 @@ export function planColumns(
     }
     unknown.push({ index: i, header });
   });
+
+  const long = headers.findIndex((h) => h.length > MAX_HEADER_CHARS);
+  if (long >= 0) {
+    throw fatal(
+      'HEADER_TOO_LARGE',
+      `The header of column ${columnLetter(long)} is ${headers[long].length} characters long (at most ${MAX_HEADER_CHARS}): ${quoteValue(headers[long])}.`,
+      { rowNumber: headerRow, value: headers[long].slice(0, MAX_HEADER_CHARS) },
+    );
+  }
+  if (unknown.length > MAX_CUSTOM_COLUMNS) {
+    throw fatal(
+      'HEADER_TOO_LARGE',
+      `The header row has ${unknown.length} columns besides the template's (at most ${MAX_CUSTOM_COLUMNS} custom columns are kept), from ${quoteValue(unknown[0].header)} to ${quoteValue(unknown[unknown.length - 1].header)}.`,
+      { rowNumber: headerRow },
+    );
+  }
 
   // Custom fields keep their header as written; a repeated header gets its column letter so no value is lost.
   for (const { index: i, header } of unknown) {

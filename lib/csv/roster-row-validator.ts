@@ -211,16 +211,27 @@ export class RosterRowValidator {
       custom[key] = value;
     }
 
+    // One warning per row, however many header-less cells it fills: the first names the place.
+    let unnamedFirst = -1;
+    let unnamedCount = 0;
     for (const index of this.plan.unnamed) {
       if (index < cells.length && cells[index].trim().length > 0) {
-        const value = cells[index].trim();
-        this.warn(
-          'UNNAMED_COLUMN_VALUE',
-          `Value ${quoteValue(value)} is in column ${index + 1}, which has no header; it was ignored.`,
-          null,
-          value,
-        );
+        if (unnamedFirst < 0) unnamedFirst = index;
+        unnamedCount++;
       }
+    }
+    if (unnamedFirst >= 0) {
+      const value = cells[unnamedFirst].trim();
+      const more =
+        unnamedCount > 1
+          ? ` (and ${unnamedCount - 1} more value${unnamedCount > 2 ? 's' : ''} in columns without a header)`
+          : '';
+      this.warn(
+        'UNNAMED_COLUMN_VALUE',
+        `Value ${quoteValue(value)} is in column ${unnamedFirst + 1}, which has no header${more}; it was ignored.`,
+        null,
+        value,
+      );
     }
 
     const width = this.plan.width;

@@ -415,6 +415,58 @@ describe('readRoster: files as districts send them', () => {
       ],
     );
   });
+
+  it('keeps the report small however much a row holds: one warning per row, values cut to 1,000 characters', async () => {
+    // A header with four empty columns at the end, and a row that fills all of them plus a huge
+    // value spilling past the header (the shape of a file whose quotes went wrong).
+    const huge = 'x'.repeat(50_000);
+    const { findings } = await readText(
+      'First Name,Last Name,Email,Role,School,,,,,Grade\n' +
+        `Ann,Lee,ann@d.org,Teacher,Oak Grove Elementary,a,b,c,d,5,${huge}\n`,
+    );
+    assert.deepEqual(codes(findings).sort(), ['CELLS_BEYOND_HEADER', 'UNNAMED_COLUMN_VALUE']);
+    const unnamed = findings.find((f) => f.code === 'UNNAMED_COLUMN_VALUE')!;
+    assert.match(
+      unnamed.message,
+      /Row 2: Value 'a' is in column 6, which has no header \(and 3 more values in columns without a header\); it was ignored/,
+    );
+    const spilled = findings.find((f) => f.code === 'CELLS_BEYOND_HEADER')!;
+    assert.equal(spilled.value, 'x'.repeat(1000));
+    assert.ok(spilled.message.length < 500, 'the message quotes only the start of the value');
+  });
+});
+
+describe('readRoster: a header row larger than a roster', () => {
+  const header = (custom: number): string =>
+    'First Name,Last Name,Email,Role,School' +
+    Array.from({ length: custom }, (_, i) => `,Field ${i + 1}`).join('');
+
+  it('keeps up to 200 custom columns', async () => {
+    const { summary, records } = await readText(
+      `${header(200)}\nAnn,Lee,ann@d.org,Teacher,Oak Grove Elementary${',v'.repeat(200)}\n`,
+    );
+    assert.equal(summary.fatal, undefined);
+    assert.equal(Object.keys(records[0].custom).length, 200);
+  });
+
+  it('refuses more than 200 custom columns, or a header longer than 255 characters', async () => {
+    const many = await readText(`${header(201)}\nAnn,Lee,ann@d.org,Teacher,Oak Grove Elementary\n`);
+    assert.equal(many.summary.fatal?.code, 'HEADER_TOO_LARGE');
+    assert.match(
+      many.summary.fatal!.message,
+      /Row 1: The header row has 201 columns besides the template's \(at most 200 custom columns are kept\), from 'Field 1' to 'Field 201'\. Export only/,
+    );
+    assert.deepEqual(many.records, [], 'nothing from the file is used');
+
+    const long = await readText(
+      `First Name,Last Name,Email,Role,School,${'Notes '.repeat(60)}\nAnn,Lee,ann@d.org,Teacher,Oak Grove Elementary,n\n`,
+    );
+    assert.equal(long.summary.fatal?.code, 'HEADER_TOO_LARGE');
+    assert.match(
+      long.summary.fatal!.message,
+      /The header of column F is 359 characters long \(at most 255\)/,
+    );
+  });
 });
 
 describe('readRoster: files that cannot be used', () => {
