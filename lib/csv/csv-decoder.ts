@@ -15,6 +15,9 @@ import { fatal } from './roster-findings';
  *   non-ASCII UTF-8, the file mixes encodings; that is fatal (MIXED_ENCODING), because either
  *   reading would garble some names. In short: the file's first non-ASCII character decides, so the
  *   outcome does not depend on how the stream happens to be chunked.
+ * - Mixed encodings are not thrown from here: the bad bytes go on as U+FFFD and `mixedEncoding` is
+ *   set, so the reader can name the exact row whose values hold them (the decoder sees chunks, not
+ *   rows, and the parser may still hold back the end of the previous line).
  */
 export type DetectedEncoding = 'utf-8' | 'utf-8-bom' | 'utf-16le' | 'utf-16be' | 'windows-1252';
 
@@ -29,6 +32,10 @@ export class CsvDecoder {
   fellBackTo1252 = false;
   /** Bytes received so far, including the sniffed head. */
   bytesSeen = 0;
+  /** Invalid UTF-8 after valid accented UTF-8: from here on the output holds U+FFFD for bad bytes. */
+  mixedEncoding = false;
+  /** The file ended inside a multi-byte UTF-8 character: it was cut off. */
+  endedMidCharacter = false;
 
   private head: Buffer[] = [];
   private headLength = 0;
@@ -36,11 +43,7 @@ export class CsvDecoder {
   private sawNonAscii = false;
   private legacy: IconvDecoder | null = null;
 
-  constructor(
-    private readonly fileName: string,
-    /** First line of the row being read, for the MIXED_ENCODING message. */
-    private readonly currentRow: () => number,
-  ) {}
+  constructor(private readonly fileName: string) {}
 
   write(chunk: Buffer): Buffer {
     this.bytesSeen += chunk.length;
@@ -48,20 +51,28 @@ export class CsvDecoder {
       this.head.push(chunk);
       this.headLength += chunk.length;
       if (this.headLength < SNIFF_BYTES) return EMPTY;
-      return this.decodeHead();
+      return withoutNul(this.decodeHead());
     }
-    return this.decode(chunk);
+    return withoutNul(this.decode(chunk));
   }
 
   end(): Buffer {
+    return withoutNul(this.finish());
+  }
+
+  private finish(): Buffer {
     const out: Buffer[] = [];
     if (this.encoding === null) out.push(this.decodeHead());
     if (this.legacy) {
       const rest = this.legacy.end();
       if (rest) out.push(Buffer.from(rest, 'utf8'));
     } else if (this.carry) {
-      // A multi-byte sequence cut off by the end of the file.
-      out.push(this.decode(EMPTY, true));
+      // A multi-byte sequence cut off by the end of the file. In a file already known to be UTF-8
+      // that is a cut-off upload, which the reader reports as such; the partial character is dropped.
+      if (this.sawNonAscii && isUtf8Prefix(this.carry)) {
+        this.endedMidCharacter = true;
+        this.carry = null;
+      } else out.push(this.decode(EMPTY, true));
     }
     return out.length === 1 ? out[0] : Buffer.concat(out);
   }
@@ -92,12 +103,9 @@ export class CsvDecoder {
       if (!this.sawNonAscii && !isAscii(data)) this.sawNonAscii = true;
       return data;
     }
-    if (this.sawNonAscii || firstNonAsciiIsUtf8(data)) {
-      throw fatal(
-        'MIXED_ENCODING',
-        `Around row ${this.currentRow()} the file stops being valid UTF-8, although earlier rows were UTF-8 with accented letters.`,
-        { rowNumber: this.currentRow() },
-      );
+    if (this.mixedEncoding || this.sawNonAscii || firstNonAsciiIsUtf8(data)) {
+      this.mixedEncoding = true;
+      return Buffer.from(data.toString('utf8'), 'utf8');
     }
     this.encoding = 'windows-1252';
     this.fellBackTo1252 = true;
@@ -173,6 +181,16 @@ export class CsvDecoder {
 
 const EMPTY = Buffer.alloc(0);
 
+/**
+ * NUL characters dropped: no spreadsheet or SIS means them, Postgres text cannot store them, and one
+ * stray NUL in a custom column would otherwise fail the whole run when its JSON is stored. (The sniff
+ * has already refused a head with NULs as binary; this is for the odd one further down the file.)
+ */
+function withoutNul(buf: Buffer): Buffer {
+  if (buf.indexOf(0) === -1) return buf;
+  return Buffer.from(buf.filter((byte) => byte !== 0));
+}
+
 /** Length of a UTF-8 sequence cut off at the end of the chunk (0 to 3 bytes), to carry to the next one. */
 function incompleteUtf8Tail(buf: Buffer): number {
   const end = buf.length;
@@ -184,6 +202,15 @@ function incompleteUtf8Tail(buf: Buffer): number {
     return back < needed ? back : 0;
   }
   return 0;
+}
+
+/** Whether the bytes are the start of a well-formed UTF-8 sequence (a lead byte and its continuations). */
+function isUtf8Prefix(bytes: Buffer): boolean {
+  const lead = bytes[0];
+  const length = lead >= 0xf0 && lead < 0xf8 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc2 ? 2 : 0;
+  if (length === 0 || bytes.length >= length) return false;
+  for (let i = 1; i < bytes.length; i++) if ((bytes[i] & 0xc0) !== 0x80) return false;
+  return true;
 }
 
 /** Whether the first non-ASCII byte of the chunk starts a well-formed UTF-8 sequence. */

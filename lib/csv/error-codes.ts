@@ -52,6 +52,13 @@ export const ERROR_CODES: ReadonlyArray<ErrorCodeEntry> = Object.freeze([
     fix: 'Delete or rename one of the two columns.',
   },
   {
+    code: 'TRUNCATED_FILE',
+    severity: 'fatal',
+    title:
+      'The file ends in the middle of a row: the upload or the export was cut off. Nothing is applied, so nobody whose row was lost is archived.',
+    fix: 'Upload the complete file again, after checking that the export finished and the transfer completed. If the last row is complete, give it all its columns (empty ones as commas) or end the file with a line break.',
+  },
+  {
     code: 'HEADER_TOO_LARGE',
     severity: 'fatal',
     title:

@@ -56,11 +56,14 @@ export async function* readRoster(
   source: NodeJS.ReadableStream | Readable,
   opts: ReadRosterOptions,
 ): AsyncGenerator<RosterBatch, ReadSummary> {
-  const reader = new RosterReadState(opts);
-  const decoder = new CsvDecoder(opts.fileName, () => reader.nextLine);
+  const decoder = new CsvDecoder(opts.fileName);
+  const reader = new RosterReadState(opts, decoder);
   const parser = new CsvChunkParser((cells) => reader.onRecord(cells));
   let warned1252 = false;
+  /** Last byte handed to the parser: whether the file ends with a line break. */
+  let lastByte = -1;
   const feed = (bytes: Buffer, end: boolean): void => {
+    if (bytes.length > 0) lastByte = bytes[bytes.length - 1];
     if (decoder.fellBackTo1252 && !warned1252) {
       warned1252 = true;
       reader.fileWarning(
@@ -83,7 +86,7 @@ export async function* readRoster(
     }
     feed(decoder.end(), true);
     if (decoder.bytesSeen === 0) throw fatal('EMPTY_FILE', `'${opts.fileName}' is empty (0 bytes).`);
-    reader.finish();
+    reader.finish(lastByte === 0x0a || lastByte === 0x0d);
     const batch = reader.takeBatch();
     if (batch) yield batch;
     return reader.summary(decoder.encoding ?? 'utf-8');
@@ -131,6 +134,12 @@ function lineBreaks(cells: readonly string[]): number {
   return n;
 }
 
+/** U+FFFD, which the decoder puts in place of bytes that are not UTF-8 once the file mixes encodings. */
+function hasReplacementCharacter(cells: readonly string[]): boolean {
+  for (const cell of cells) if (cell.includes('\uFFFD')) return true;
+  return false;
+}
+
 function isBlank(cells: readonly string[]): boolean {
   for (const cell of cells) if (cell.length > 0 && cell.trim().length > 0) return false;
   return true;
@@ -153,14 +162,27 @@ class RosterReadState {
   private rowsWithErrors = 0;
   private warningCount = 0;
   private blankRows: number[] = [];
+  /** Data rows with fewer cells than the header, and the last data row read (null after a blank one). */
+  private shortRows = 0;
+  private lastRow: { row: number; cells: number } | null = null;
 
-  constructor(private readonly opts: ReadRosterOptions) {}
+  constructor(
+    private readonly opts: ReadRosterOptions,
+    private readonly decoder: Pick<CsvDecoder, 'mixedEncoding' | 'endedMidCharacter'>,
+  ) {}
 
   onRecord(cells: string[]): void {
     const row = this.nextLine;
     this.nextLine += 1 + lineBreaks(cells);
     if (this.failure !== null) return;
     try {
+      if (this.decoder.mixedEncoding && hasReplacementCharacter(cells)) {
+        throw fatal(
+          'MIXED_ENCODING',
+          `At row ${row} the file stops being valid UTF-8, although earlier rows were UTF-8 with accented letters.`,
+          { rowNumber: row },
+        );
+      }
       if (this.plan === null) this.seekHeader(cells, row);
       else this.dataRow(cells, row);
     } catch (err) {
@@ -188,7 +210,7 @@ class RosterReadState {
   }
 
   /** End of file: settle the header if still pending, then the file-level checks. */
-  finish(): void {
+  finish(endsWithLineBreak: boolean): void {
     if (this.plan === null) {
       const [first, ...rest] = this.beforeHeader;
       if (!first) {
@@ -198,6 +220,7 @@ class RosterReadState {
       for (const line of rest) this.dataRow(line.cells, line.row);
       this.throwIfFailed();
     }
+    this.refuseCutOff(endsWithLineBreak);
     if (this.rowsValid + this.rowsWithErrors === 0) {
       throw fatal(
         'HEADER_ONLY',
@@ -211,6 +234,32 @@ class RosterReadState {
           'BLANK_ROWS_SKIPPED',
           `Skipped ${this.rowsBlank} blank row${this.rowsBlank > 1 ? 's' : ''} (row ${listed}).`,
         ),
+      );
+    }
+  }
+
+  /**
+   * A file cut off by an interrupted upload or export ends without a line break, in the middle of
+   * its last row: a short row where every other row was whole, or half a character. Applying it
+   * would store cut values and archive the people whose rows were lost, so it is fatal. (A file that
+   * merely lacks the final line break, or an export that leaves out trailing empty cells on many
+   * rows, is read as usual.)
+   */
+  private refuseCutOff(endsWithLineBreak: boolean): void {
+    const last = this.lastRow;
+    const width = this.plan?.width ?? 0;
+    if (this.decoder.endedMidCharacter) {
+      throw fatal(
+        'TRUNCATED_FILE',
+        `The file ends in the middle of a character${last ? ` on row ${last.row}` : ''}: it was cut off.`,
+        { rowNumber: last?.row ?? null },
+      );
+    }
+    if (!endsWithLineBreak && last && last.cells < width && this.shortRows === 1) {
+      throw fatal(
+        'TRUNCATED_FILE',
+        `The file ends in the middle of row ${last.row}: the row has ${last.cells} of the header's ${width} columns and no line break after it, while every other row is whole.`,
+        { rowNumber: last.row },
       );
     }
   }
@@ -272,10 +321,13 @@ class RosterReadState {
   private dataRow(cells: string[], row: number): void {
     this.rowsTotal++;
     if (isBlank(cells)) {
+      this.lastRow = null;
       this.rowsBlank++;
       if (this.blankRows.length < BLANK_ROWS_LISTED) this.blankRows.push(row);
       return;
     }
+    this.lastRow = { row, cells: cells.length };
+    if (cells.length < this.plan!.width) this.shortRows++;
     const before = this.findings.length;
     const record = this.validator!.validate(cells, row, this.findings);
     for (let i = before; i < this.findings.length; i++) {

@@ -36,6 +36,48 @@ describe('readRoster: streaming', () => {
     assert.equal(records[0].firstName, 'Renée');
   });
 
+  /** Rows 2..(n+1) of plain UTF-8, each about 60 bytes: a few hundred reach well past the 4 KiB sniff. */
+  const rowsOf = (n: number): string =>
+    Array.from(
+      { length: n },
+      (_, i) => `Ann${i},Lee,ann${i}@springfield.k12.us,Teacher,Oak,note ${i}\n`,
+    ).join('');
+  const chunks = (bytes: Buffer, size: number): Buffer[] =>
+    Array.from({ length: Math.ceil(bytes.length / size) }, (_, i) =>
+      bytes.subarray(i * size, (i + 1) * size),
+    );
+
+  it('names the row where a UTF-8 file turns into another encoding, deep in the file', async () => {
+    const bytes = Buffer.concat([
+      Buffer.from('First Name,Last Name,Email,Role,School,Notes\nRenée,Dubois,r@x.org,Teacher,Oak,\n'),
+      Buffer.from(rowsOf(300)), // rows 3 to 302
+      Buffer.from('Jos\xe9,Mu\xf1oz,j@x.org,Teacher,Oak,\n', 'latin1'), // row 303, Windows-1252
+    ]);
+    for (const size of [7, 1000, 64 * 1024]) {
+      const { summary } = await readSource(Readable.from(chunks(bytes, size)), {
+        fileName: 'mixed.csv',
+        schools: ['Oak'],
+      });
+      assert.equal(summary.fatal?.code, 'MIXED_ENCODING', `chunks of ${size}`);
+      assert.equal(summary.fatal?.rowNumber, 303, `chunks of ${size}`);
+      assert.match(summary.fatal!.message, /^Row 303: At row 303 the file stops being valid UTF-8/);
+    }
+  });
+
+  it('drops a stray NUL character anywhere in the file instead of failing the run', async () => {
+    const bytes = Buffer.from(
+      `First Name,Last Name,Email,Role,School,Notes\n${rowsOf(100)}Bo\u0000b,Ray,bob@x.org,Teacher,Oak,a\u0000b\n`,
+    );
+    const { records, findings, summary } = await readSource(Readable.from(chunks(bytes, 512)), {
+      fileName: 'nul.csv',
+      schools: ['Oak'],
+    });
+    assert.equal(summary.fatal, undefined);
+    assert.deepEqual(findings, []);
+    const bob = records[records.length - 1];
+    assert.deepEqual([bob.firstName, bob.custom.Notes], ['Bob', 'ab']);
+  });
+
   it('yields a batch per chunk and reads the source only as fast as batches are consumed', async () => {
     const rows = 200_000;
     let produced = 0;

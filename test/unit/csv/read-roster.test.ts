@@ -436,6 +436,47 @@ describe('readRoster: files as districts send them', () => {
   });
 });
 
+describe('readRoster: a file cut off mid-upload', () => {
+  const header = 'First Name,Last Name,Email,Internal ID,School,Role,Coach Email,Accounting ID,Phone\n';
+  const whole = (name: string, id: string): string =>
+    `${name},Rahman,${name.toLowerCase()}@x.org,${id},Oak Grove Elementary,Teacher,coach@x.org,HR-45,555-0100\n`;
+
+  it('refuses a file whose last row stops short with no line break after it', async () => {
+    const cut = header + whole('Ann', 'E201') + whole('Bo', 'E202') + 'Aisha,Rahman,aisha@x.org,E203,Oak';
+    const { summary } = await readText(cut, { matchingKey: 'internal_id' });
+    assert.equal(summary.fatal?.code, 'TRUNCATED_FILE');
+    assert.equal(summary.fatal?.rowNumber, 4);
+    assert.match(
+      summary.fatal!.message,
+      /^Row 4: The file ends in the middle of row 4: the row has 5 of the header's 9 columns and no line break after it, while every other row is whole\. Upload the complete file again/,
+    );
+  });
+
+  it('refuses a UTF-8 file that ends in the middle of a character', async () => {
+    const bytes = Buffer.from(header + whole('Renée', 'E201') + 'Zoë,Ng');
+    const { summary } = await readText(bytes.subarray(0, bytes.length - 4), { matchingKey: 'internal_id' });
+    assert.equal(summary.fatal?.code, 'TRUNCATED_FILE');
+    assert.match(summary.fatal!.message, /ends in the middle of a character on row 3: it was cut off/);
+  });
+
+  it('reads a whole file without a final line break, and an export that drops trailing empty cells', async () => {
+    const noFinalBreak = await readText((header + whole('Ann', 'E201') + whole('Bo', 'E202')).trimEnd(), {
+      matchingKey: 'internal_id',
+    });
+    assert.equal(noFinalBreak.summary.fatal, undefined);
+    assert.equal(noFinalBreak.records.length, 2);
+
+    const shortRows =
+      header +
+      'Ann,Lee,ann@x.org,E1,Oak Grove Elementary,Teacher\n' +
+      whole('Bo', 'E2') +
+      'Cy,Do,cy@x.org,E3,Oak Grove Elementary,Teacher';
+    const trimmed = await readText(shortRows, { matchingKey: 'internal_id' });
+    assert.equal(trimmed.summary.fatal, undefined, 'short rows throughout are the export’s style');
+    assert.equal(trimmed.records.length, 3);
+  });
+});
+
 describe('readRoster: a header row larger than a roster', () => {
   const header = (custom: number): string =>
     'First Name,Last Name,Email,Role,School' +
