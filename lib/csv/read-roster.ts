@@ -34,6 +34,11 @@ export interface RosterBatch {
    * error is left as is rather than archived for being absent from the file.
    */
   errorKeys?: Array<{ rowNumber: number; key: string }>;
+  /**
+   * The other values of those rows that could be someone's key: staged to keep the users they name
+   * from being archived (a shifted row holds its key in another column), and for nothing else.
+   */
+  errorRowValues?: Array<{ rowNumber: number; key: string }>;
 }
 
 export interface ReadSummary {
@@ -155,6 +160,7 @@ class RosterReadState {
   private records: RosterRecord[] = [];
   private findings: Finding[] = [];
   private errorKeys: Array<{ rowNumber: number; key: string }> = [];
+  private errorRowValues: Array<{ rowNumber: number; key: string }> = [];
   private failure: unknown = null;
   private rowsTotal = 0;
   private rowsBlank = 0;
@@ -202,10 +208,16 @@ class RosterReadState {
 
   takeBatch(): RosterBatch | null {
     if (this.records.length === 0 && this.findings.length === 0) return null;
-    const batch = { records: this.records, findings: this.findings, errorKeys: this.errorKeys };
+    const batch = {
+      records: this.records,
+      findings: this.findings,
+      errorKeys: this.errorKeys,
+      errorRowValues: this.errorRowValues,
+    };
     this.records = [];
     this.findings = [];
     this.errorKeys = [];
+    this.errorRowValues = [];
     return batch;
   }
 
@@ -340,6 +352,8 @@ class RosterReadState {
       this.rowsWithErrors++;
       const key = this.validator!.rejectedKey;
       if (key !== null) this.errorKeys.push({ rowNumber: row, key });
+      for (const value of this.validator!.rejectedValues)
+        this.errorRowValues.push({ rowNumber: row, key: value });
     }
   }
 }

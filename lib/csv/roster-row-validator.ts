@@ -64,6 +64,13 @@ export class RosterRowValidator {
   private errors = 0;
   /** After `validate` returned null: the row's matching-key value, if it had a usable one. */
   rejectedKey: string | null = null;
+  /**
+   * After `validate` returned null: the row's other values that could be someone's key (normalised
+   * like a key). A skipped row may hold its key in the wrong column (an unquoted comma shifts every
+   * value), so each of them keeps the user it names from being archived; they never name anyone
+   * for anything else.
+   */
+  rejectedValues: string[] = [];
 
   private error(code: string, problem: string, column: string | null, value: string | null): void {
     this.out.push(makeFinding(code, problem, { rowNumber: this.rowNumber, column, value }));
@@ -260,6 +267,7 @@ export class RosterRowValidator {
     if (this.errors > 0 || role === undefined) {
       const key = ids[this.keyField];
       this.rejectedKey = key.length > 0 && key.length <= MAX_KNOWN_VALUE ? key : null;
+      this.rejectedValues = this.keyLikeValues(cells, this.rejectedKey);
       return null;
     }
     return {
@@ -277,6 +285,23 @@ export class RosterRowValidator {
       phone,
       custom,
     };
+  }
+
+  /** Every distinct value of the row (but `except`) that could be a matching key, normalised like one. */
+  private keyLikeValues(cells: readonly string[], except: string | null): string[] {
+    const out = new Set<string>();
+    for (const cell of cells) {
+      let value = cell.trim();
+      if (value.length === 0 || value.length > MAX_KNOWN_VALUE) continue;
+      if (this.keyField === 'email') {
+        if (!value.includes('@')) continue;
+        value = value.toLowerCase();
+      } else if (this.keyField === 'platformId') {
+        value = value.toLowerCase();
+      }
+      if (value !== except) out.add(value);
+    }
+    return [...out];
   }
 
   /** Role spellings seen so far, so the common ones skip normalisation. */

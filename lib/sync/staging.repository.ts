@@ -21,10 +21,12 @@ export interface Batch {
    * users of those rows are left as they are instead of being archived because of the error.
    */
   errorKeys?: ReadonlyArray<{ rowNumber: number; key: string }>;
+  /** Other values of those rows that could be someone's key: they only protect from archiving. */
+  errorRowValues?: ReadonlyArray<{ rowNumber: number; key: string }>;
 }
 
 const STAGE_COLUMNS =
-  'run_id, row_number, match_key, email, first_name, last_name, internal_id, accounting_id, clever_id, platform_id, role, school, coach_email, phone, custom, row_hash, has_error';
+  'run_id, row_number, match_key, email, first_name, last_name, internal_id, accounting_id, clever_id, platform_id, role, school, coach_email, phone, custom, row_hash, has_error, protect_only';
 const ERROR_COLUMNS = 'run_id, row_number, column_name, value, code, severity, message';
 
 /**
@@ -120,29 +122,19 @@ export class StagingRepository {
             customJson(r.custom),
             rowHash(r),
             errorRows.has(r.rowNumber) ? 't' : 'f',
+            'f',
           ]);
         }
         for (const e of next.value.errorKeys ?? []) {
-          const k = key === 'platform_id' ? e.key.toLowerCase() : e.key;
-          stageText += copyLine([
+          stageText += keyOnlyLine(
             id,
             e.rowNumber,
-            k,
-            null,
-            '',
-            '',
-            null,
-            null,
-            null,
-            null,
-            '',
-            null,
-            null,
-            null,
-            '{}',
-            '',
-            't',
-          ]);
+            key === 'platform_id' ? e.key.toLowerCase() : e.key,
+            false,
+          );
+        }
+        for (const e of next.value.errorRowValues ?? []) {
+          stageText += keyOnlyLine(id, e.rowNumber, e.key, true);
         }
         await Promise.all([write(stageCopy, stageText), write(errorCopy, errorText)]);
         if (++batchNo % 20 === 0) heartbeat({ batches: batchNo });
@@ -191,10 +183,11 @@ export class StagingRepository {
     await db.query(`SET LOCAL work_mem = '${BULK_WORK_MEM}'`);
     await db.query(
       `WITH dup AS (
-         SELECT ${column} AS v FROM ${part} WHERE ${column} IS NOT NULL GROUP BY ${column} HAVING count(*) > 1
+         SELECT ${column} AS v FROM ${part} WHERE ${column} IS NOT NULL AND NOT protect_only
+         GROUP BY ${column} HAVING count(*) > 1
        ), grouped AS (
          SELECT s.${column} AS v, array_agg(s.row_number ORDER BY s.row_number) AS rows
-         FROM ${part} s JOIN dup ON dup.v = s.${column} GROUP BY s.${column}
+         FROM ${part} s JOIN dup ON dup.v = s.${column} WHERE NOT s.protect_only GROUP BY s.${column}
        )
        INSERT INTO run_errors (${ERROR_COLUMNS})
        SELECT $1, r, $2, g.v, $3, 'error',
@@ -261,6 +254,33 @@ export class StagingRepository {
     const r = rows[0];
     return { valid: r.valid, rowsWithErrors: r.rows_with_errors, errors: r.errors, warnings: r.warnings };
   }
+}
+
+/**
+ * A staged line for a row skipped with an error: only its key (or a value that may be someone's key)
+ * matters, so the users it names count as present in the file and are not archived.
+ */
+function keyOnlyLine(runId: string, rowNumber: number, key: string, protectOnly: boolean): string {
+  return copyLine([
+    runId,
+    rowNumber,
+    key,
+    null,
+    '',
+    '',
+    null,
+    null,
+    null,
+    null,
+    '',
+    null,
+    null,
+    null,
+    '{}',
+    '',
+    't',
+    protectOnly ? 't' : 'f',
+  ]);
 }
 
 async function write(stream: Writable, text: string): Promise<void> {

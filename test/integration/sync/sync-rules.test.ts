@@ -35,6 +35,77 @@ describe('sync engine rules', () => {
     assert.notEqual(fresh?.id, old?.id);
   });
 
+  it('a skipped row keeps its user even when its key sits in the wrong column (an unquoted comma)', async () => {
+    const header = 'First Name,Last Name,Email,Internal ID,Role,School\n';
+    const jordan = 'Jordan,Smith,jordan.smith@district.org,0004417,Teacher,Minty Middle School\n';
+    const ana = 'Ana,Ruiz,ana.ruiz@district.org,0004418,Teacher,Minty Middle School\n';
+    // "Smith, Jr." without quotes: every value after it moves one column to the right.
+    const shifted = 'Jordan,Smith, Jr.,jordan.smith@district.org,0004417,Teacher,Minty Middle School\n';
+    for (const matchingKey of ['email', 'internal_id'] as const) {
+      const h = await harness({ matchingKey });
+      await h.sync({ name: 'users.csv', text: header + jordan + ana });
+      const before = await h.user('email', 'jordan.smith@district.org');
+      const r = await h.sync({ name: 'users.csv', text: header + shifted + ana });
+      assert.equal(r.stage.rowsWithErrors, 1, matchingKey);
+      assert.ok(
+        (await h.errors(r.runId)).some((e) => e.row_number === 2 && e.code === 'CELLS_BEYOND_HEADER'),
+        matchingKey,
+      );
+      assert.equal(r.plan?.archive, 0, `${matchingKey}: nobody is archived for a row with an error`);
+      const after = await h.user('email', 'jordan.smith@district.org');
+      assert.equal(after?.status, 'active', matchingKey);
+      assert.equal(after?.updated_at.getTime(), before?.updated_at.getTime(), `${matchingKey}: left as is`);
+    }
+  });
+
+  it('a skipped row protects only: its values never make another row a duplicate', async () => {
+    // Matching by email, a teacher's row is skipped (unknown role) and names the coach in Coach Email;
+    // the coach's own row is still applied, and the teacher is not created.
+    const h = await harness({ matchingKey: 'email' });
+    const r = await h.sync({
+      name: 'users.csv',
+      text:
+        'First Name,Last Name,Email,Role,School,Coach Email\n' +
+        'Tia,Ng,tia.ng@district.org,Teachr,Minty Middle School,cora.bell@district.org\n' +
+        'Cora,Bell,cora.bell@district.org,Coach,Minty Middle School,\n',
+    });
+    assert.deepEqual(
+      (await h.errors(r.runId)).map((e) => e.code),
+      ['UNKNOWN_ROLE'],
+    );
+    assert.deepEqual(
+      (await h.users()).map((u) => [u.email, u.status]),
+      [['cora.bell@district.org', 'active']],
+    );
+  });
+
+  it('duplicate rows of an existing user leave that user as is', async () => {
+    const h = await harness({ matchingKey: 'internal_id' });
+    const header = 'First Name,Last Name,Email,Internal ID,School,Role\n';
+    await h.sync({
+      name: 'users.csv',
+      text:
+        header +
+        'Pat,Lee,pat.lee@district.org,S100,Minty Middle School,Teacher\n' +
+        'Lou,Reed,lou.reed@district.org,S400,Lincoln Elementary,Teacher\n',
+    });
+    const pat = await h.user('internal_id', 'S100');
+    const r = await h.sync({
+      name: 'users.csv',
+      text:
+        header +
+        'Pat,Lee,pat.lee@district.org,S100,Minty Middle School,Teacher\n' +
+        'Patricia,Lee,patricia.lee@district.org,S100,Lincoln Elementary,Teacher\n' +
+        'Lou,Reed,lou.reed@district.org,S400,Lincoln Elementary,Teacher\n',
+    });
+    assert.equal(r.plan?.archive, 0);
+    const after = await h.user('internal_id', 'S100');
+    assert.deepEqual(
+      [after?.status, after?.first_name, after?.updated_at.getTime()],
+      ['active', 'Pat', pat?.updated_at.getTime()],
+    );
+  });
+
   it('within-file duplicates: every copy is a row error and none is applied', async () => {
     const h = await harness({ matchingKey: 'internal_id' });
     const r = await h.sync({ fixture: 'duplicates.csv' });
