@@ -139,6 +139,13 @@ export const ERROR_CODES: ReadonlyArray<ErrorCodeEntry> = Object.freeze([
     fix: 'Put double quotes around values that contain commas (e.g. "Smith, Jr."), or remove the extra values.',
   },
   {
+    code: 'INVALID_PLATFORM_ID',
+    severity: 'error',
+    title:
+      'With Platform ID as the matching key, the Platform ID must be a rostersync user id (a UUID such as 3f2b8c1e-9a4d-4c1b-8f7e-2d5a6b7c8d9e) that is free or belongs to this district.',
+    fix: 'Copy the Platform ID from the user in rostersync (or from the previous file); for a new user give a new UUID, or match by another key such as Internal ID.',
+  },
+  {
     code: 'DUPLICATE_KEY',
     severity: 'error',
     title:

@@ -24,6 +24,8 @@ const EMAIL = z.regexes.email;
 const SCIENTIFIC = /^\d(?:\.\d+)?E\+\d{1,3}$/i;
 /** Digits, spaces, + - . ( ) and an optional extension (at least 3 digits, counted separately). */
 const PHONE = /^\+?[\d\s().-]+(?:(?:x|ext\.?)\s*\d{1,6})?$/i;
+/** A platform user id: the key of users matched by Platform ID. */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function digitCount(value: string): number {
   let n = 0;
@@ -127,6 +129,14 @@ export class RosterRowValidator {
         `${header} is empty, and ${header} is the matching key of this sync.`,
         header,
         '',
+      );
+    }
+    if (this.keyField === 'platformId' && platformId.length > 0 && !UUID.test(platformId)) {
+      this.error(
+        'INVALID_PLATFORM_ID',
+        `Platform ID ${quoteValue(platformId)} is not a rostersync user id.`,
+        'Platform ID',
+        platformId,
       );
     }
     if (email.length > 0 && email.length <= MAX_KNOWN_VALUE && !EMAIL.test(email)) {

@@ -36,6 +36,9 @@ const ERROR_COLUMNS = 'run_id, row_number, column_name, value, code, severity, m
  */
 const COPY_BUFFER_BYTES = 4 * 1024 * 1024;
 
+/** A platform user id as Postgres prints a uuid (staged Platform IDs are lower-cased). */
+const UUID_PATTERN = '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$';
+
 /** Only this module speaks SQL about staging tables. */
 export class StagingRepository {
   constructor(private readonly pool: Pool) {}
@@ -166,8 +169,30 @@ export class StagingRepository {
     if (key !== 'email') {
       checks.push((client) => this.insertDuplicates(client, id, part, 'email', 'DUPLICATE_EMAIL', 'Email'));
     }
-    // Each check groups the whole file; they are independent, so they run side by side.
+    if (key === 'platform_id') checks.push((client) => this.insertForeignPlatformIds(client, id, part));
+    // Each check reads the whole file; they are independent, so they run side by side.
     await inParallelTransactions(this.pool, checks);
+  }
+
+  /**
+   * With Platform ID as the key, a new user takes the id the file gives. An id already used by an
+   * account outside the district cannot be given, and a fresh one would make the row a new person on
+   * every run (created again, the previous copy archived): the row is an error instead.
+   */
+  private async insertForeignPlatformIds(db: PoolClient, id: string, part: string): Promise<void> {
+    const entry = errorCode('INVALID_PLATFORM_ID');
+    await db.query(`SET LOCAL work_mem = '${BULK_WORK_MEM}'`);
+    await db.query(
+      `INSERT INTO run_errors (${ERROR_COLUMNS})
+       SELECT $1, s.row_number, 'Platform ID', s.match_key, $2, 'error',
+              format('Row %s: Platform ID "%s" is already the id of an account outside this district, so it cannot be given to a new user. %s',
+                     s.row_number, s.match_key, $3::text)
+       FROM ${part} s
+       JOIN sync_runs r ON r.id = $1
+       JOIN users x ON x.id = CASE WHEN s.match_key ~ '${UUID_PATTERN}' THEN s.match_key::uuid END
+       WHERE NOT s.has_error AND NOT s.protect_only AND x.district_id <> r.district_id`,
+      [id, entry.code, entry.fix],
+    );
   }
 
   private async insertDuplicates(
@@ -178,7 +203,7 @@ export class StagingRepository {
     code: 'DUPLICATE_KEY' | 'DUPLICATE_EMAIL',
     label: string,
   ): Promise<void> {
-    errorCode(code); // the code must exist in the dictionary served to admins
+    const { fix } = errorCode(code); // the code must exist in the dictionary served to admins
     // Grouping a million keys: in memory rather than in batches on disk.
     await db.query(`SET LOCAL work_mem = '${BULK_WORK_MEM}'`);
     await db.query(
@@ -191,11 +216,11 @@ export class StagingRepository {
        )
        INSERT INTO run_errors (${ERROR_COLUMNS})
        SELECT $1, r, $2, g.v, $3, 'error',
-              format('%s "%s" appears on %s rows (%s); none of them was applied. Keep one row per person.',
-                     $2::text, g.v, cardinality(g.rows), array_to_string(g.rows[1:10], ', ')
-                     || CASE WHEN cardinality(g.rows) > 10 THEN ', …' ELSE '' END)
+              format('Row %s: %s "%s" appears on %s rows (%s); none of them was applied. %s',
+                     r, $2::text, g.v, cardinality(g.rows), array_to_string(g.rows[1:10], ', ')
+                     || CASE WHEN cardinality(g.rows) > 10 THEN ', …' ELSE '' END, $4::text)
        FROM grouped g, unnest(g.rows) AS r`,
-      [id, label, code],
+      [id, label, code, fix],
     );
   }
 

@@ -170,6 +170,47 @@ describe('sync engine rules', () => {
     assert.equal((await h.user('email', 'rosa.parks@district.org'))?.last_name, 'McCauley');
   });
 
+  it('matching by platform id: an id that is not a UUID, or is taken outside the district, is a row error, never a new user each run', async () => {
+    const taken = '7a2e4f10-3c5b-4d6e-8f90-abcdef012345';
+    const elsewhere = await harness({ matchingKey: 'platform_id' });
+    await elsewhere.sync({
+      name: 'users.csv',
+      text: `First Name,Last Name,Email,Platform ID,School,Role\nAl,Ong,al.ong@other.org,${taken},Lincoln Elementary,Teacher\n`,
+    });
+    const h = await harness({ matchingKey: 'platform_id' });
+    const text =
+      'First Name,Last Name,Email,Platform ID,School,Role\n' +
+      'Rosa,Parks,rosa.parks@district.org,abc,Lincoln Elementary,Teacher\n' +
+      `Bo,Diaz,bo.diaz@district.org,${taken.toUpperCase()},Lincoln Elementary,Teacher\n` +
+      'Cy,Ho,cy.ho@district.org,0b9c8d7e-6f5a-4b3c-9d2e-1f0a9b8c7d6e,Lincoln Elementary,Teacher\n';
+    for (const attempt of [1, 2]) {
+      const r = await h.sync({ name: 'users.csv', text });
+      const errors = (await h.errors(r.runId)).filter((e) => e.code === 'INVALID_PLATFORM_ID');
+      assert.deepEqual(
+        errors.map((e) => [e.row_number, e.value]),
+        [
+          [2, 'abc'],
+          [3, taken],
+        ],
+        `run ${attempt}`,
+      );
+      assert.match(
+        errors[0].message,
+        /^Row 2: Platform ID 'abc' is not a rostersync user id\. Copy the Platform ID/,
+      );
+      assert.match(
+        errors[1].message,
+        /^Row 3: Platform ID "7a2e4f10-.*" is already the id of an account outside this district/,
+      );
+      assert.deepEqual(
+        (await h.users()).map((u) => u.email),
+        ['cy.ho@district.org'],
+        `run ${attempt}: only the row with a usable id is created, once`,
+      );
+    }
+    assert.equal((await elsewhere.user('email', 'al.ong@other.org'))?.status, 'active');
+  });
+
   for (const key of ['accounting_id', 'clever_id'] as const) {
     it(`matching by ${key}: an email change updates the same user; leading zeros are kept`, async () => {
       const h = await harness({ matchingKey: key });
