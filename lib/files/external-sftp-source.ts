@@ -74,29 +74,54 @@ export async function connectExternal(
 }
 
 const MAX_ENTRIES = 10_000;
+const SFTP_EOF = 1;
+const SFTP_NO_SUCH_FILE = 2;
 
-/** Lists the configured folder like the hosted one: root, upload/ and upload/<epoch>/. */
+/**
+ * Lists the configured folder like the hosted one: root, upload/ and upload/<epoch>/. Reads each
+ * folder a batch at a time through a handle and stops at MAX_ENTRIES, so a huge (or endless)
+ * listing never sits in memory whole.
+ */
 export async function listExternalFolder(sftp: SFTPWrapper, root: string): Promise<DirEntry[]> {
   const out: DirEntry[] = [];
-  const readdir = (dir: string) =>
+  const opendir = (dir: string) =>
+    new Promise<Buffer | undefined>((resolve, reject) =>
+      sftp.opendir(dir, (err, handle) => {
+        if (err && (err as Error & { code?: number }).code === SFTP_NO_SUCH_FILE) resolve(undefined);
+        else if (err) reject(err);
+        else resolve(handle);
+      }),
+    );
+  const nextBatch = (handle: Buffer) =>
     new Promise<Array<{ filename: string; attrs: { size: number; mtime: number; mode: number } }>>(
       (resolve, reject) =>
-        sftp.readdir(dir, (err, list) => {
-          if (err && (err as Error & { code?: number }).code === 2) resolve([]);
+        sftp.readdir(handle, (err, list) => {
+          if (err && (err as Error & { code?: number }).code === SFTP_EOF) resolve([]);
           else if (err) reject(err);
           else resolve(list);
         }),
     );
   async function walk(rel: string, depth: number): Promise<void> {
-    for (const item of await readdir(rel ? `${root}/${rel}` : root)) {
-      if (out.length >= MAX_ENTRIES || item.filename === '.' || item.filename === '..') continue;
-      const type = item.attrs.mode & 0o170000;
-      const isDirectory = type === 0o040000;
-      if (!isDirectory && type !== 0o100000) continue;
-      const relPath = rel ? `${rel}/${item.filename}` : item.filename;
-      out.push({ path: relPath, isDirectory, size: item.attrs.size, mtimeMs: item.attrs.mtime * 1000 });
-      if (isDirectory && depth < 2 && (depth === 1 || item.filename === 'upload'))
-        await walk(relPath, depth + 1);
+    const handle = await opendir(rel ? `${root}/${rel}` : root);
+    if (!handle) return;
+    try {
+      while (out.length < MAX_ENTRIES) {
+        const batch = await nextBatch(handle);
+        if (batch.length === 0) return;
+        for (const item of batch) {
+          if (out.length >= MAX_ENTRIES) return;
+          const type = item.attrs.mode & 0o170000;
+          const isDirectory = type === 0o040000;
+          if (!isDirectory && type !== 0o100000) continue;
+          const relPath = rel ? `${rel}/${item.filename}` : item.filename;
+          out.push({ path: relPath, isDirectory, size: item.attrs.size, mtimeMs: item.attrs.mtime * 1000 });
+          if (isDirectory && depth < 2 && (depth === 1 || item.filename === 'upload'))
+            await walk(relPath, depth + 1);
+        }
+      }
+    } finally {
+      // Not awaited: nothing depends on it, and the connection closes after the fetch anyway.
+      sftp.close(handle, () => undefined);
     }
   }
   await walk('', 0);

@@ -7,6 +7,11 @@ import { after, before, describe, it } from 'node:test';
 import { createFetchFileActivities } from '../../../activities/fetch-file.activities';
 import { encryptSecret } from '../../../lib/crypto/secret-box';
 import { SyncRunsRepository } from '../../../lib/db/repositories/sync-runs.repository';
+import {
+  connectExternal,
+  listExternalFolder,
+  type ExternalSftpSettings,
+} from '../../../lib/files/external-sftp-source';
 import { ArtifactStore } from '../../../lib/storage/artifact-store';
 import { startOpenSshServer, type OpenSshServer } from '../../support/openssh-server';
 import { FIXTURES } from '../../support/paths';
@@ -133,5 +138,45 @@ describe('fetching the district file', () => {
         return true;
       },
     );
+  });
+
+  describe("listing and downloading on a district's own server", () => {
+    const settings = (): ExternalSftpSettings => ({
+      host: '127.0.0.1',
+      port: sshd.port,
+      username: sshd.username,
+      privateKey: sshd.privateKey,
+      hostKeyFingerprint: sshd.hostKeyFingerprint,
+      path: remoteDir,
+    });
+
+    it('lists root, upload/ and epoch folders, and stops at 10,000 entries', async () => {
+      const tree = path.join(remoteDir, 'tree');
+      fs.mkdirSync(path.join(tree, 'upload', '20261128-010000'), { recursive: true });
+      fs.writeFileSync(path.join(tree, 'upload', '20261128-010000', 'users.csv'), roster);
+      fs.writeFileSync(path.join(tree, 'upload', '20261128-010000', 'COMPLETE'), '');
+      fs.writeFileSync(path.join(tree, 'users.csv'), roster);
+      fs.mkdirSync(path.join(tree, 'other', 'deeper'), { recursive: true });
+      const many = path.join(remoteDir, 'many');
+      fs.mkdirSync(many);
+      for (let i = 0; i < 10_050; i++) fs.writeFileSync(path.join(many, `f${i}.csv`), '');
+      const { sftp, close } = await connectExternal(settings());
+      try {
+        const listed = await listExternalFolder(sftp, tree);
+        assert.deepEqual(listed.map((e) => e.path).sort(), [
+          'other',
+          'upload',
+          'upload/20261128-010000',
+          'upload/20261128-010000/COMPLETE',
+          'upload/20261128-010000/users.csv',
+          'users.csv',
+        ]);
+        assert.equal(listed.find((e) => e.path === 'users.csv')?.size, roster.length);
+        assert.equal((await listExternalFolder(sftp, many)).length, 10_000);
+        assert.deepEqual(await listExternalFolder(sftp, path.join(remoteDir, 'missing')), []);
+      } finally {
+        close();
+      }
+    });
   });
 });
