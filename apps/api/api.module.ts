@@ -5,6 +5,7 @@ import type { Client } from '@temporalio/client';
 import { ZodValidationPipe } from 'nestjs-zod';
 import type { Pool } from 'pg';
 import type { Env } from '../../lib/config/env';
+import { ApiKeysRepository } from '../../lib/db/repositories/api-keys.repository';
 import { DistrictsRepository } from '../../lib/db/repositories/districts.repository';
 import { SchoolsRepository } from '../../lib/db/repositories/schools.repository';
 import { SyncConfigsRepository } from '../../lib/db/repositories/sync-configs.repository';
@@ -14,6 +15,8 @@ import { SftpAccountsRepository } from '../../lib/sftp-server/sftp-accounts.repo
 import { ArtifactStore } from '../../lib/storage/artifact-store';
 import { RunReports } from '../../lib/sync/run-reports';
 import { DistrictSyncClient } from '../../lib/temporal/district-sync.client';
+import { ApiKeysController } from './api-keys/api-keys.controller';
+import { ApiKeysService } from './api-keys/api-keys.service';
 import { ENV, PG_POOL, TEMPORAL_CLIENT } from './api.tokens';
 import { ApiErrorFilter } from './common/api-error.filter';
 import { BearerAuthGuard } from './common/bearer-auth.guard';
@@ -54,6 +57,7 @@ export class ApiModule {
         SftpCredentialsController,
         RunsController,
         UsersController,
+        ApiKeysController,
         ReferenceController,
       ],
       providers: [
@@ -66,6 +70,7 @@ export class ApiModule {
         onPool(SyncRunsRepository),
         onPool(UsersRepository),
         onPool(SftpAccountsRepository),
+        onPool(ApiKeysRepository),
         {
           provide: RunReports,
           useFactory: (pool: Pool, env: Readonly<Env>) =>
@@ -84,6 +89,7 @@ export class ApiModule {
         SyncConfigService,
         SftpCredentialsService,
         RunsService,
+        ApiKeysService,
         { provide: APP_GUARD, useClass: BearerAuthGuard },
         { provide: APP_PIPE, useClass: ZodValidationPipe },
         { provide: APP_FILTER, useClass: ApiErrorFilter },

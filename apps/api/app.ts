@@ -27,7 +27,9 @@ export async function createApiApp(deps: ApiDeps): Promise<INestApplication> {
     .setTitle('rostersync API')
     .setDescription(
       'Districts, sync configs, hosted SFTP credentials, Sync Now and run history. ' +
-        'Every call except GET /health needs `Authorization: Bearer <API_TOKEN>`.',
+        'Every call except GET /health needs `Authorization: Bearer <credential>`: the operator token ' +
+        "API_TOKEN reaches every route; a district API key (rsk_...) only its own district's routes " +
+        '(/districts/<its id>/...; another district is 404, any other route 403) and the reference routes.',
     )
     .setVersion('1')
     .addBearerAuth()

@@ -2,10 +2,12 @@ import type { ServerResponse } from 'node:http';
 import { Controller, Get, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiProduces, ApiTags, ApiOperation } from '@nestjs/swagger';
 import { type ErrorCodeEntry, ERROR_CODES, TEMPLATE_HEADERS } from '../../../lib/csv/error-codes';
+import { DistrictKeys } from '../common/district-key-access.decorator';
 
 /** What a district needs to prepare its file: the error dictionary and a blank template. */
 @ApiTags('reference')
 @ApiBearerAuth()
+@DistrictKeys('reference')
 @Controller()
 export class ReferenceController {
   @ApiOperation({ summary: 'Every error/warning code a run can report, with its fix' })

@@ -2,6 +2,7 @@ import type { ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiProduces, ApiTags, ApiOperation } from '@nestjs/swagger';
+import { DistrictKeys } from '../common/district-key-access.decorator';
 import { PageQueryDto } from '../common/paging.dto';
 import { UuidParamPipe } from '../common/uuid-param.pipe';
 import { attachment } from './content-disposition';
@@ -11,6 +12,7 @@ import { type RunDetail, RunsService, type SyncStatusView } from './runs.service
 
 @ApiTags('runs')
 @ApiBearerAuth()
+@DistrictKeys('own-district')
 @Controller('districts/:id')
 export class RunsController {
   constructor(private readonly service: RunsService) {}

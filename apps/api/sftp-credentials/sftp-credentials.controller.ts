@@ -1,6 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags, ApiOperation } from '@nestjs/swagger';
 import type { PublicKeyView } from '../../../lib/sftp-server/sftp-accounts.repository';
+import { DistrictKeys } from '../common/district-key-access.decorator';
 import { UuidParamPipe } from '../common/uuid-param.pipe';
 import { AddPublicKeyDto } from './sftp-credentials.dto';
 import {
@@ -11,6 +12,7 @@ import {
 
 @ApiTags('sftp credentials')
 @ApiBearerAuth()
+@DistrictKeys('own-district')
 @Controller('districts/:id/sftp-credentials')
 export class SftpCredentialsController {
   constructor(private readonly service: SftpCredentialsService) {}

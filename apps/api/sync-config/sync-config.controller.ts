@@ -1,11 +1,13 @@
 import { Body, Controller, Get, Param, Put } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags, ApiOperation } from '@nestjs/swagger';
+import { DistrictKeys } from '../common/district-key-access.decorator';
 import { UuidParamPipe } from '../common/uuid-param.pipe';
 import { SyncConfigDto } from './sync-config.dto';
 import { SyncConfigService, type SyncConfigView } from './sync-config.service';
 
 @ApiTags('sync config')
 @ApiBearerAuth()
+@DistrictKeys('own-district')
 @Controller('districts/:id/sync-config')
 export class SyncConfigController {
   constructor(private readonly service: SyncConfigService) {}

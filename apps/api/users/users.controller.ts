@@ -3,6 +3,7 @@ import { ApiBearerAuth, ApiTags, ApiOperation } from '@nestjs/swagger';
 import { createZodDto } from 'nestjs-zod';
 import { z } from 'zod';
 import { type UserView, UsersRepository } from '../../../lib/db/repositories/users.repository';
+import { DistrictKeys } from '../common/district-key-access.decorator';
 import { PageQuery } from '../common/paging.dto';
 import { UuidParamPipe } from '../common/uuid-param.pipe';
 import { DistrictsService } from '../districts/districts.service';
@@ -15,6 +16,7 @@ export class UsersQueryDto extends createZodDto(UsersQuery) {}
 /** Read-only: lets an admin see what a sync created, updated or archived. */
 @ApiTags('users')
 @ApiBearerAuth()
+@DistrictKeys('own-district')
 @Controller('districts/:id/users')
 export class UsersController {
   constructor(
