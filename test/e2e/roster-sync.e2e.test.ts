@@ -299,14 +299,9 @@ describe('roster sync, end to end', () => {
     assert.equal(run.body.status, 'succeeded');
     assert.equal(run.body.failureType, null);
     assert.equal(run.body.createdCount, 5);
-    // The district workflow hears of the reset run's end in its next workflow task, a moment after
-    // the run itself completes: the status is read until it has caught up.
-    const statusDeadline = Date.now() + 10_000;
-    let status = await api().get(`/districts/${districtId}/sync-status`).set(auth).expect(200);
-    while (status.body.lastOutcome?.status !== 'succeeded' && Date.now() < statusDeadline) {
-      await new Promise((r) => setTimeout(r, 200));
-      status = await api().get(`/districts/${districtId}/sync-status`).set(auth).expect(200);
-    }
+    // The district workflow may have recorded the first attempt's failure before the reset; the
+    // status still shows how the run ended, from its row.
+    const status = await api().get(`/districts/${districtId}/sync-status`).set(auth).expect(200);
     assert.equal(status.body.lastOutcome.runId, failed.id, 'the last outcome is the reset run');
     assert.equal(status.body.lastOutcome.status, 'succeeded', 'the status shows how the reset run ended');
     assert.equal(status.body.lastOutcome.failureType, undefined);

@@ -6,7 +6,7 @@ import {
   NotFoundException,
   ServiceUnavailableException,
 } from '@nestjs/common';
-import type { DistrictStatus } from '../../../lib/contracts/schedule';
+import type { DistrictStatus, RunOutcome } from '../../../lib/contracts/schedule';
 import { type SyncRunRow, SyncRunsRepository } from '../../../lib/db/repositories/sync-runs.repository';
 import { RunReports } from '../../../lib/sync/run-reports';
 import { DistrictSyncClient } from '../../../lib/temporal/district-sync.client';
@@ -125,7 +125,29 @@ export class RunsService {
         message:
           'The district schedule has not started yet: it starts when the sync config is saved or on Sync Now.',
       };
-    return { started: true, ...status };
+    return {
+      started: true,
+      ...status,
+      lastOutcome: await this.recordedOutcome(districtId, status.lastOutcome),
+    };
+  }
+
+  /**
+   * The workflow remembers which run ended last; how it ended is read from the run's row. The two
+   * differ after support resets a failed run in Temporal: the reset run succeeds and rewrites its
+   * row, while the district workflow may already have recorded the first attempt's failure.
+   */
+  private async recordedOutcome(districtId: string, outcome: RunOutcome | null): Promise<RunOutcome | null> {
+    if (!outcome) return null;
+    const run = await this.runs.get(outcome.runId, districtId);
+    if (!run?.finished_at || !['succeeded', 'failed', 'held', 'discarded'].includes(run.status))
+      return outcome;
+    return {
+      runId: run.id,
+      status: run.status,
+      ...(run.failure_type ? { failureType: run.failure_type } : {}),
+      finishedAt: run.finished_at.toISOString(),
+    };
   }
 
   async list(districtId: string, page: PageQuery): Promise<{ total: number; runs: RunView[] }> {
