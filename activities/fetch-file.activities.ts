@@ -25,8 +25,10 @@ export interface FetchFileDeps {
   secretKey: string;
   /** A plain file is read only once unchanged this long (it may still be uploading). */
   quietMs: number;
-  /** Parallel reads for fastGet; some servers corrupt parallel reads, so 1 is always safe. */
+  /** Parallel reads from a district's own server; some servers corrupt parallel reads, so 1 is always safe. */
   downloadConcurrency: number;
+  /** Largest file a run fetches (FETCH_MAX_FILE_BYTES). */
+  maxFileBytes: number;
 }
 
 interface SourceConfig {
@@ -48,6 +50,8 @@ function failIfUnusable(pick: PickResult): asserts pick is Extract<PickResult, {
   // Retryable: Temporal tries again with backoff, by which time the upload has usually finished.
   if (pick.kind === 'uploading') throw ApplicationFailure.retryable(pick.reason, 'FileStillUploading');
 }
+
+const gib = (bytes: number) => `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
 
 /**
  * fetchFile: picks the district's file by its rule, copies it into the run's artifact slot and
@@ -71,6 +75,15 @@ export function createFetchFileActivities(deps: FetchFileDeps): Pick<SyncActivit
       );
     }
     return rows[0];
+  }
+
+  /** Checked on the listed size, before a byte is copied. */
+  function failIfTooLarge(entry: DirEntry, where: string): void {
+    if (entry.size <= deps.maxFileBytes) return;
+    throw ApplicationFailure.nonRetryable(
+      `The file ${entry.path} on ${where} is ${entry.size} bytes (${gib(entry.size)}), over the limit of ${deps.maxFileBytes} bytes (${gib(deps.maxFileBytes)}, FETCH_MAX_FILE_BYTES); nothing was copied. A roster is rarely this large: check that the district exports the right file. If it is, raise FETCH_MAX_FILE_BYTES on the worker and run again.`,
+      FailureType.FileTooLarge,
+    );
   }
 
   async function record(runId: string, name: string, fileRef: string, started: number): Promise<FetchedFile> {
@@ -98,6 +111,7 @@ export function createFetchFileActivities(deps: FetchFileDeps): Pick<SyncActivit
       quietMs: deps.quietMs,
     });
     failIfUnusable(pick);
+    failIfTooLarge(pick.entry, 'the hosted SFTP server');
     const name = path.posix.basename(pick.entry.path);
     const fileRef = deps.artifacts.refFor(runId, name);
     await deps.artifacts.put(fileRef, openHostedFile(root, pick.entry.path));
@@ -112,11 +126,12 @@ export function createFetchFileActivities(deps: FetchFileDeps): Pick<SyncActivit
       );
     }
     const root = (cfg.external_path ?? '.').replace(/\/+$/, '') || '/';
+    const port = cfg.external_port ?? 22;
     let connection: Awaited<ReturnType<typeof connectExternal>> | undefined;
     try {
       connection = await connectExternal({
         host: cfg.external_host,
-        port: cfg.external_port ?? 22,
+        port,
         username: cfg.external_username,
         password: cfg.external_password_enc
           ? decryptSecret(deps.secretKey, cfg.external_password_enc)
@@ -132,20 +147,16 @@ export function createFetchFileActivities(deps: FetchFileDeps): Pick<SyncActivit
         quietMs: deps.quietMs,
       });
       failIfUnusable(pick);
+      failIfTooLarge(pick.entry, `${cfg.external_host}:${port}`);
       const name = path.posix.basename(pick.entry.path);
       const fileRef = deps.artifacts.refFor(runId, name);
       const local = deps.artifacts.resolve(fileRef);
       await fs.promises.mkdir(path.dirname(local), { recursive: true });
+      // Copies exactly the listed size; a file that changed meanwhile fails retryably.
       await downloadExternal(connection.sftp, `${root}/${pick.entry.path}`, local, {
+        size: pick.entry.size,
         concurrency: deps.downloadConcurrency,
       });
-      const size = (await fs.promises.stat(local)).size;
-      if (size !== pick.entry.size) {
-        // Retryable: the file may have been replaced mid-download, or the server mangled parallel reads.
-        throw new Error(
-          `Downloaded ${size} bytes of ${pick.entry.path} but the server listed ${pick.entry.size}; retrying.`,
-        );
-      }
       return await record(runId, name, fileRef, started);
     } catch (err) {
       if (err instanceof ExternalSourceError) throw ApplicationFailure.nonRetryable(err.message, err.type);

@@ -30,6 +30,7 @@ export function createActivities(deps: ActivityDeps): SyncActivities {
       secretKey: deps.env.SECRET_KEY,
       quietMs: deps.quietMs ?? deps.env.FETCH_QUIET_SECONDS * 1000,
       downloadConcurrency: deps.env.SFTP_DOWNLOAD_CONCURRENCY,
+      maxFileBytes: deps.env.FETCH_MAX_FILE_BYTES,
     }),
     ...createMailActivities({
       pool: deps.pool,

@@ -30,6 +30,12 @@ export const Env = z.object({
   SFTP_DOWNLOAD_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
   /** A plain file is read only once unchanged this long: it may still be uploading. */
   FETCH_QUIET_SECONDS: z.coerce.number().min(0).default(5),
+  /** Largest file a run fetches; a bigger one fails the run (FileTooLarge) instead of filling the disk. */
+  FETCH_MAX_FILE_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(2 * 1024 ** 3),
   WORKER_MAX_ACTIVITIES: z.coerce.number().int().min(1).default(4),
   WORKER_MAX_WORKFLOW_TASKS: z.coerce.number().int().min(1).default(40),
   /**

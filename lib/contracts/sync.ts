@@ -21,6 +21,7 @@ export const FailureType = {
   ThresholdExceeded: 'ThresholdExceeded',
   AuthFailed: 'AuthFailed',
   HostKeyMismatch: 'HostKeyMismatch',
+  FileTooLarge: 'FileTooLarge',
   ConfigMissing: 'ConfigMissing',
   RunNotFound: 'RunNotFound',
   Discarded: 'Discarded',

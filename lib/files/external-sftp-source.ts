@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import { Client, type ConnectConfig, type SFTPWrapper } from 'ssh2';
 import type { DirEntry } from './pick-file';
 
@@ -128,15 +129,71 @@ export async function listExternalFolder(sftp: SFTPWrapper, root: string): Promi
   return out;
 }
 
+const CHUNK_BYTES = 32 * 1024;
+
+/**
+ * Copies exactly `size` bytes, the size the listing gave (already checked against the limit):
+ * no read asks for a byte past it, so whatever the server says in fstat or sends, the local file
+ * never grows beyond it. A file that ends early or goes on past `size` changed since it was listed:
+ * the error is retryable and the partial copy is removed. Up to `concurrency` reads are in flight.
+ */
 export async function downloadExternal(
   sftp: SFTPWrapper,
   remotePath: string,
   localPath: string,
-  opts: { concurrency: number },
+  opts: { size: number; concurrency: number },
 ): Promise<void> {
-  await new Promise<void>((resolve, reject) =>
-    sftp.fastGet(remotePath, localPath, { concurrency: opts.concurrency, chunkSize: 32 * 1024 }, (err) =>
-      err ? reject(err) : resolve(),
-    ),
+  const remote = await new Promise<Buffer>((resolve, reject) =>
+    sftp.open(remotePath, 'r', (err, handle) => (err ? reject(err) : resolve(handle))),
   );
+  const readAt = (buffer: Buffer, length: number, position: number) =>
+    new Promise<number>((resolve, reject) =>
+      sftp.read(remote, buffer, 0, length, position, (err, bytesRead) =>
+        err ? reject(err) : resolve(bytesRead),
+      ),
+    );
+  const local = await fs.promises.open(localPath, 'w');
+  let next = 0;
+  let failed = false;
+  async function copyChunks(): Promise<void> {
+    const buffer = Buffer.allocUnsafe(CHUNK_BYTES);
+    while (!failed && next < opts.size) {
+      let position = next;
+      const end = Math.min(position + CHUNK_BYTES, opts.size);
+      next = end;
+      while (position < end && !failed) {
+        const bytesRead = await readAt(buffer, end - position, position);
+        if (bytesRead === 0) {
+          throw new Error(
+            `${remotePath} ended before the ${opts.size} bytes the server listed (nothing at byte ${position}): it changed while downloading; retrying.`,
+          );
+        }
+        await local.write(buffer, 0, bytesRead, position);
+        position += bytesRead;
+      }
+    }
+  }
+  let copied = false;
+  try {
+    const results = await Promise.allSettled(
+      Array.from({ length: opts.concurrency }, () =>
+        copyChunks().catch((err: unknown) => {
+          failed = true;
+          throw err;
+        }),
+      ),
+    );
+    const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failure) throw failure.reason;
+    if ((await readAt(Buffer.alloc(1), 1, opts.size)) > 0) {
+      throw new Error(
+        `${remotePath} is longer than the ${opts.size} bytes the server listed: it changed while downloading; retrying.`,
+      );
+    }
+    copied = true;
+  } finally {
+    await local.close();
+    sftp.close(remote, () => undefined);
+    if (!copied) await fs.promises.rm(localPath, { force: true });
+  }
 }

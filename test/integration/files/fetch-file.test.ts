@@ -4,11 +4,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createFetchFileActivities } from '../../../activities/fetch-file.activities';
+import { createFetchFileActivities, type FetchFileDeps } from '../../../activities/fetch-file.activities';
 import { encryptSecret } from '../../../lib/crypto/secret-box';
 import { SyncRunsRepository } from '../../../lib/db/repositories/sync-runs.repository';
 import {
   connectExternal,
+  downloadExternal,
   listExternalFolder,
   type ExternalSftpSettings,
 } from '../../../lib/files/external-sftp-source';
@@ -39,7 +40,7 @@ describe('fetching the district file', () => {
     fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
-  const activities = () =>
+  const activities = (overrides: Partial<FetchFileDeps> = {}) =>
     createFetchFileActivities({
       pool: db.pool,
       artifacts: new ArtifactStore(path.join(dataDir, 'artifacts')),
@@ -47,6 +48,8 @@ describe('fetching the district file', () => {
       secretKey,
       quietMs: 0,
       downloadConcurrency: 4,
+      maxFileBytes: 2 * 1024 ** 3,
+      ...overrides,
     });
 
   async function districtWithConfig(slug: string, config: Record<string, unknown>): Promise<string> {
@@ -139,6 +142,57 @@ describe('fetching the district file', () => {
       },
     );
   });
+  const ownServer = (slug: string, config: Record<string, unknown> = {}) =>
+    districtWithConfig(slug, {
+      source: 'external',
+      file_rule: 'latest',
+      external_host: '127.0.0.1',
+      external_port: sshd.port,
+      external_username: sshd.username,
+      external_key_enc: encryptSecret(secretKey, sshd.privateKey),
+      external_host_key: sshd.hostKeyFingerprint,
+      external_path: remoteDir,
+      ...config,
+    });
+
+  type Failure = Error & { type?: string; nonRetryable?: boolean };
+
+  it('fails a file over FETCH_MAX_FILE_BYTES with a non-retryable FileTooLarge, and stores nothing', async () => {
+    fs.writeFileSync(path.join(remoteDir, 'huge.csv'), roster);
+    const districtId = await ownServer('too-large', { file_rule: 'specific_name', file_name: 'huge.csv' });
+    const runId = await newRun(districtId);
+    await assert.rejects(
+      activities({ maxFileBytes: roster.length - 1 }).fetchFile({ runId }),
+      (err: Failure) => {
+        assert.equal(err.type, 'FileTooLarge');
+        assert.equal(err.nonRetryable, true);
+        assert.match(
+          err.message,
+          new RegExp(`huge\\.csv on 127\\.0\\.0\\.1:${sshd.port} is ${roster.length} bytes`),
+        );
+        assert.match(err.message, new RegExp(`limit of ${roster.length - 1} bytes .*FETCH_MAX_FILE_BYTES`));
+        assert.match(err.message, /raise FETCH_MAX_FILE_BYTES on the worker/);
+        return true;
+      },
+    );
+    assert.equal(fs.existsSync(path.join(dataDir, 'artifacts', 'runs', runId)), false);
+    assert.equal((await new SyncRunsRepository(db.pool).get(runId))?.file_ref, null);
+  });
+
+  it('applies the same limit to the hosted folder', async () => {
+    const districtId = await districtWithConfig('hosted-too-large', {
+      source: 'hosted',
+      file_rule: 'latest',
+    });
+    fs.mkdirSync(path.join(dataDir, 'sftp', 'hosted-too-large'), { recursive: true });
+    fs.writeFileSync(path.join(dataDir, 'sftp', 'hosted-too-large', 'users.csv'), roster);
+    const runId = await newRun(districtId);
+    await assert.rejects(
+      activities({ maxFileBytes: 100 }).fetchFile({ runId }),
+      (err: Failure) => err.type === 'FileTooLarge' && /the hosted SFTP server/.test(err.message),
+    );
+    assert.equal(fs.existsSync(path.join(dataDir, 'artifacts', 'runs', runId)), false);
+  });
 
   describe("listing and downloading on a district's own server", () => {
     const settings = (): ExternalSftpSettings => ({
@@ -148,6 +202,32 @@ describe('fetching the district file', () => {
       privateKey: sshd.privateKey,
       hostKeyFingerprint: sshd.hostKeyFingerprint,
       path: remoteDir,
+    });
+
+    it('copies exactly the listed size and removes the copy of a file that grew or shrank', async () => {
+      const remote = path.join(remoteDir, 'changing.csv');
+      const local = path.join(dataDir, 'changing-copy.csv');
+      fs.writeFileSync(remote, roster);
+      const { sftp, close } = await connectExternal(settings());
+      try {
+        await downloadExternal(sftp, remote, local, { size: roster.length, concurrency: 4 });
+        assert.deepEqual(fs.readFileSync(local), roster);
+        // Told a smaller size than the file has (as when the file grew after the listing, or the
+        // server's fstat lies): it reads no further than told, then refuses the copy.
+        await assert.rejects(
+          downloadExternal(sftp, remote, local, { size: 100, concurrency: 4 }),
+          /is longer than the 100 bytes the server listed: it changed while downloading; retrying/,
+        );
+        assert.equal(fs.existsSync(local), false);
+        // A file shorter than listed fails instead of waiting for bytes that never come.
+        await assert.rejects(
+          downloadExternal(sftp, remote, local, { size: roster.length + 70_000, concurrency: 4 }),
+          new RegExp(`ended before the ${roster.length + 70_000} bytes the server listed .*; retrying`),
+        );
+        assert.equal(fs.existsSync(local), false);
+      } finally {
+        close();
+      }
     });
 
     it('lists root, upload/ and epoch folders, and stops at 10,000 entries', async () => {
