@@ -2,11 +2,11 @@ import { createZodDto } from 'nestjs-zod';
 import { z } from 'zod';
 import { DistrictSchedule } from '../../../lib/contracts/schedule';
 
+/** A percentage limit; -1 turns that limit off. */
 const pct = (name: string) =>
   z
     .number()
-    .min(0, `${name} must be between 0 and 100`)
-    .max(100, `${name} must be between 0 and 100`)
+    .refine((v) => v === -1 || (v >= 0 && v <= 100), `${name} must be -1 (disabled) or between 0 and 100`)
     .transform((v) => Math.round(v * 100) / 100);
 
 export const ExternalServerBody = z
@@ -71,16 +71,16 @@ export const SyncConfigBody = z
       .max(2)
       .default([])
       .transform((groups) => [...new Set(groups)]),
-    errorThresholdPct: z
-      .number()
-      .refine(
-        (v) => v === -1 || (v >= 0 && v <= 100),
-        'errorThresholdPct must be -1 (disabled) or between 0 and 100',
-      )
-      .transform((v) => Math.round(v * 100) / 100)
-      .default(-1),
+    errorThresholdPct: pct('errorThresholdPct').default(-1),
     maxArchivePct: pct('maxArchivePct').default(10),
-    maxArchiveCount: z.number().int().min(0).max(10_000_000).default(500),
+    maxArchiveCount: z
+      .number()
+      .int()
+      .refine(
+        (v) => v === -1 || (v >= 0 && v <= 10_000_000),
+        'maxArchiveCount must be -1 (disabled) or between 0 and 10000000',
+      )
+      .default(500),
     maxRowDropPct: pct('maxRowDropPct').default(20),
     welcomeEmails: z.boolean().default(false),
     notifyEmails: z

@@ -75,6 +75,26 @@ describe('API: sync config and SFTP credentials', () => {
       .send({ ...BASE_CONFIG, fileRule: 'specific_name' })
       .expect(400);
     assert.match(noName.body.message, /fileName: fileName is required when fileRule is "specific_name"/);
+    // Each safeguard limit can be turned off with -1, and only with -1.
+    const off = await h
+      .api()
+      .put(`/districts/${d.id}/sync-config`)
+      .send({ ...BASE_CONFIG, maxArchivePct: -1, maxArchiveCount: -1, maxRowDropPct: -1 })
+      .expect(200);
+    assert.deepEqual(
+      [off.body.maxArchivePct, off.body.maxArchiveCount, off.body.maxRowDropPct],
+      [-1, -1, -1],
+    );
+    const below = await h
+      .api()
+      .put(`/districts/${d.id}/sync-config`)
+      .send({ ...BASE_CONFIG, maxArchivePct: -5, maxArchiveCount: -2 })
+      .expect(400);
+    assert.match(
+      below.body.message,
+      /maxArchivePct: maxArchivePct must be -1 \(disabled\) or between 0 and 100/,
+    );
+    assert.match(below.body.message, /maxArchiveCount: maxArchiveCount must be -1 \(disabled\)/);
     const noExternal = await h
       .api()
       .put(`/districts/${d.id}/sync-config`)
