@@ -29,6 +29,8 @@ export interface FetchFileDeps {
   downloadConcurrency: number;
   /** Largest file a run fetches (FETCH_MAX_FILE_BYTES). */
   maxFileBytes: number;
+  /** A district's own server may be on a loopback or private address (EXTERNAL_SFTP_ALLOW_PRIVATE). */
+  allowPrivateAddresses: boolean;
 }
 
 interface SourceConfig {
@@ -129,17 +131,20 @@ export function createFetchFileActivities(deps: FetchFileDeps): Pick<SyncActivit
     const port = cfg.external_port ?? 22;
     let connection: Awaited<ReturnType<typeof connectExternal>> | undefined;
     try {
-      connection = await connectExternal({
-        host: cfg.external_host,
-        port,
-        username: cfg.external_username,
-        password: cfg.external_password_enc
-          ? decryptSecret(deps.secretKey, cfg.external_password_enc)
-          : undefined,
-        privateKey: cfg.external_key_enc ? decryptSecret(deps.secretKey, cfg.external_key_enc) : undefined,
-        hostKeyFingerprint: cfg.external_host_key,
-        path: root,
-      });
+      connection = await connectExternal(
+        {
+          host: cfg.external_host,
+          port,
+          username: cfg.external_username,
+          password: cfg.external_password_enc
+            ? decryptSecret(deps.secretKey, cfg.external_password_enc)
+            : undefined,
+          privateKey: cfg.external_key_enc ? decryptSecret(deps.secretKey, cfg.external_key_enc) : undefined,
+          hostKeyFingerprint: cfg.external_host_key,
+          path: root,
+        },
+        { allowPrivateAddresses: deps.allowPrivateAddresses },
+      );
       const entries: DirEntry[] = await listExternalFolder(connection.sftp, root);
       const pick = pickFile(entries, cfg.file_rule, {
         fileName: cfg.file_name,

@@ -31,6 +31,7 @@ export function createActivities(deps: ActivityDeps): SyncActivities {
       quietMs: deps.quietMs ?? deps.env.FETCH_QUIET_SECONDS * 1000,
       downloadConcurrency: deps.env.SFTP_DOWNLOAD_CONCURRENCY,
       maxFileBytes: deps.env.FETCH_MAX_FILE_BYTES,
+      allowPrivateAddresses: deps.env.EXTERNAL_SFTP_ALLOW_PRIVATE,
     }),
     ...createMailActivities({
       pool: deps.pool,

@@ -36,6 +36,16 @@ export const Env = z.object({
     .int()
     .min(1)
     .default(2 * 1024 ** 3),
+  /**
+   * Whether a district's own SFTP server may be on a loopback or private address (10/8, 172.16/12,
+   * 192.168/16, 100.64/10, 127/8, fc00::/7, ::1): off, the worker cannot be pointed at our own network.
+   * Districts that reach us over a VPN need it on. Link-local (cloud metadata), multicast and
+   * unspecified addresses are refused either way.
+   */
+  EXTERNAL_SFTP_ALLOW_PRIVATE: z
+    .enum(['true', 'false'], "EXTERNAL_SFTP_ALLOW_PRIVATE must be 'true' or 'false'")
+    .default('false')
+    .transform((value) => value === 'true'),
   WORKER_MAX_ACTIVITIES: z.coerce.number().int().min(1).default(4),
   WORKER_MAX_WORKFLOW_TASKS: z.coerce.number().int().min(1).default(40),
   /**

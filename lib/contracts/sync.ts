@@ -21,6 +21,8 @@ export const FailureType = {
   ThresholdExceeded: 'ThresholdExceeded',
   AuthFailed: 'AuthFailed',
   HostKeyMismatch: 'HostKeyMismatch',
+  /** A district's own SFTP server is on an address the worker must not connect to. */
+  HostNotAllowed: 'HostNotAllowed',
   FileTooLarge: 'FileTooLarge',
   ConfigMissing: 'ConfigMissing',
   RunNotFound: 'RunNotFound',

@@ -1,6 +1,8 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import net from 'node:net';
 import { Client, type ConnectConfig, type SFTPWrapper } from 'ssh2';
+import { checkHost, pinnedLookup } from './external-host-guard';
 import type { DirEntry } from './pick-file';
 
 /** Connection settings for a district's own SFTP server (secrets already decrypted). */
@@ -19,7 +21,7 @@ export interface ExternalSftpSettings {
 /** Failures a person must fix; their `type` becomes the run's non-retryable failure type. */
 export class ExternalSourceError extends Error {
   constructor(
-    readonly type: 'AuthFailed' | 'HostKeyMismatch' | 'FileNotFound',
+    readonly type: 'AuthFailed' | 'HostKeyMismatch' | 'HostNotAllowed' | 'FileNotFound',
     message: string,
   ) {
     super(message);
@@ -29,14 +31,29 @@ export class ExternalSourceError extends Error {
 export const openSshFingerprint = (key: Buffer): string =>
   `SHA256:${crypto.createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
 
+/**
+ * Connects after checking where the host name points (see external-host-guard), and only to the
+ * addresses checked. The host key is still verified against the configured fingerprint.
+ */
 export async function connectExternal(
   settings: ExternalSftpSettings,
+  opts: { allowPrivateAddresses: boolean },
 ): Promise<{ sftp: SFTPWrapper; close(): void }> {
+  const checked = await checkHost(settings.host, opts.allowPrivateAddresses);
+  if ('refused' in checked) {
+    const { address, label, privateRange } = checked.refused;
+    const where = address === settings.host ? address : `${settings.host} (${address})`;
+    throw new ExternalSourceError(
+      'HostNotAllowed',
+      privateRange
+        ? `rostersync did not connect to ${where}: it is a ${label} address, and this worker connects only to public addresses. If the district's server is reached over a VPN or private link, set EXTERNAL_SFTP_ALLOW_PRIVATE=true on the worker; otherwise put the server's public host name in the sync config.`
+        : `rostersync did not connect to ${where}: it is a ${label} address, which is never a district's SFTP server. Put the server's public host name in the sync config.`,
+    );
+  }
   const client = new Client();
   let seenFingerprint: string | undefined;
   const config: ConnectConfig = {
-    host: settings.host,
-    port: settings.port,
+    sock: net.connect({ host: settings.host, port: settings.port, lookup: pinnedLookup(checked.addresses) }),
     username: settings.username,
     password: settings.password,
     privateKey: settings.privateKey,

@@ -2,11 +2,13 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
+import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createFetchFileActivities, type FetchFileDeps } from '../../../activities/fetch-file.activities';
 import { encryptSecret } from '../../../lib/crypto/secret-box';
 import { SyncRunsRepository } from '../../../lib/db/repositories/sync-runs.repository';
+import { refusal } from '../../../lib/files/external-host-guard';
 import {
   connectExternal,
   downloadExternal,
@@ -40,6 +42,7 @@ describe('fetching the district file', () => {
     fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
+  // The OpenSSH server standing in for a district's own is on 127.0.0.1: private addresses allowed.
   const activities = (overrides: Partial<FetchFileDeps> = {}) =>
     createFetchFileActivities({
       pool: db.pool,
@@ -49,6 +52,7 @@ describe('fetching the district file', () => {
       quietMs: 0,
       downloadConcurrency: 4,
       maxFileBytes: 2 * 1024 ** 3,
+      allowPrivateAddresses: true,
       ...overrides,
     });
 
@@ -208,7 +212,7 @@ describe('fetching the district file', () => {
       const remote = path.join(remoteDir, 'changing.csv');
       const local = path.join(dataDir, 'changing-copy.csv');
       fs.writeFileSync(remote, roster);
-      const { sftp, close } = await connectExternal(settings());
+      const { sftp, close } = await connectExternal(settings(), { allowPrivateAddresses: true });
       try {
         await downloadExternal(sftp, remote, local, { size: roster.length, concurrency: 4 });
         assert.deepEqual(fs.readFileSync(local), roster);
@@ -240,7 +244,7 @@ describe('fetching the district file', () => {
       const many = path.join(remoteDir, 'many');
       fs.mkdirSync(many);
       for (let i = 0; i < 10_050; i++) fs.writeFileSync(path.join(many, `f${i}.csv`), '');
-      const { sftp, close } = await connectExternal(settings());
+      const { sftp, close } = await connectExternal(settings(), { allowPrivateAddresses: true });
       try {
         const listed = await listExternalFolder(sftp, tree);
         assert.deepEqual(listed.map((e) => e.path).sort(), [
@@ -256,6 +260,108 @@ describe('fetching the district file', () => {
         assert.deepEqual(await listExternalFolder(sftp, path.join(remoteDir, 'missing')), []);
       } finally {
         close();
+      }
+    });
+  });
+
+  describe('addresses the worker must not connect to', () => {
+    /** A listener on loopback that counts connections: a refused host must never reach it. */
+    async function countingListener(): Promise<{ port: number; connections: () => number; close(): void }> {
+      let count = 0;
+      const server = net.createServer((socket) => {
+        count++;
+        socket.destroy();
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      return {
+        port: (server.address() as net.AddressInfo).port,
+        connections: () => count,
+        close: () => server.close(),
+      };
+    }
+
+    it('refuses loopback unless EXTERNAL_SFTP_ALLOW_PRIVATE is set, before any connection', async () => {
+      const listener = await countingListener();
+      try {
+        for (const host of ['127.0.0.1', 'localhost', '::ffff:127.0.0.1']) {
+          const districtId = await ownServer(`loopback-${listener.port}-${host.replace(/[^a-z0-9]/g, '')}`, {
+            external_host: host,
+            external_port: listener.port,
+          });
+          await assert.rejects(
+            activities({ allowPrivateAddresses: false }).fetchFile({ runId: await newRun(districtId) }),
+            (err: Failure) => {
+              assert.equal(err.type, 'HostNotAllowed');
+              assert.equal(err.nonRetryable, true);
+              assert.match(err.message, /rostersync did not connect to .*: it is a loopback/);
+              assert.match(err.message, /set EXTERNAL_SFTP_ALLOW_PRIVATE=true on the worker/);
+              return true;
+            },
+          );
+        }
+        assert.equal(listener.connections(), 0);
+      } finally {
+        listener.close();
+      }
+    });
+
+    it('refuses link-local (cloud metadata) even with private addresses allowed', async () => {
+      const districtId = await ownServer('metadata', { external_host: '169.254.169.254', external_port: 22 });
+      const started = Date.now();
+      await assert.rejects(activities().fetchFile({ runId: await newRun(districtId) }), (err: Failure) => {
+        assert.equal(err.type, 'HostNotAllowed');
+        assert.equal(err.nonRetryable, true);
+        assert.match(err.message, /did not connect to 169\.254\.169\.254: it is a link-local/);
+        assert.doesNotMatch(err.message, /EXTERNAL_SFTP_ALLOW_PRIVATE/);
+        return true;
+      });
+      // No connection attempt: one would wait for the 20 s handshake timeout.
+      assert.ok(Date.now() - started < 5_000);
+    });
+
+    it('connects to a host name through the address it checked', async () => {
+      fs.writeFileSync(path.join(remoteDir, 'by-name.csv'), roster);
+      const districtId = await ownServer('by-name', {
+        external_host: 'localhost',
+        file_rule: 'specific_name',
+        file_name: 'by-name.csv',
+      });
+      assert.equal((await activities().fetchFile({ runId: await newRun(districtId) })).sha256, sha256);
+    });
+
+    it('sorts addresses into always refused, private and public', () => {
+      const cases: Array<[string, 'never' | 'private' | 'public']> = [
+        ['169.254.169.254', 'never'],
+        ['fe80::1', 'never'],
+        ['fd00:ec2::254', 'never'],
+        ['0.0.0.0', 'never'],
+        ['::', 'never'],
+        ['224.0.0.1', 'never'],
+        ['ff02::1', 'never'],
+        ['255.255.255.255', 'never'],
+        ['::ffff:169.254.169.254', 'never'],
+        ['64:ff9b::a9fe:a9fe', 'never'],
+        ['127.0.0.1', 'private'],
+        ['::1', 'private'],
+        ['10.1.2.3', 'private'],
+        ['172.16.0.1', 'private'],
+        ['172.31.255.255', 'private'],
+        ['192.168.1.1', 'private'],
+        ['100.64.0.1', 'private'],
+        ['fd12:3456::1', 'private'],
+        ['::ffff:10.0.0.1', 'private'],
+        ['64:ff9b::7f00:1', 'private'],
+        ['172.32.0.1', 'public'],
+        ['8.8.8.8', 'public'],
+        ['100.128.0.1', 'public'],
+        ['2001:4860:4860::8888', 'public'],
+        ['64:ff9b::808:808', 'public'],
+      ];
+      for (const [address, expected] of cases) {
+        const strict = refusal(address, false);
+        const lenient = refusal(address, true);
+        const actual = lenient ? 'never' : strict ? 'private' : 'public';
+        assert.equal(actual, expected, address);
       }
     });
   });
