@@ -51,13 +51,13 @@ export class CsvDecoder {
       this.head.push(chunk);
       this.headLength += chunk.length;
       if (this.headLength < SNIFF_BYTES) return EMPTY;
-      return withoutNul(this.decodeHead());
+      return withoutInvisibles(this.decodeHead());
     }
-    return withoutNul(this.decode(chunk));
+    return withoutInvisibles(this.decode(chunk));
   }
 
   end(): Buffer {
-    return withoutNul(this.finish());
+    return withoutInvisibles(this.finish());
   }
 
   private finish(): Buffer {
@@ -182,13 +182,38 @@ export class CsvDecoder {
 const EMPTY = Buffer.alloc(0);
 
 /**
- * NUL characters dropped: no spreadsheet or SIS means them, Postgres text cannot store them, and one
- * stray NUL in a custom column would otherwise fail the whole run when its JSON is stored. (The sniff
- * has already refused a head with NULs as binary; this is for the odd one further down the file.)
+ * Characters that no spreadsheet or SIS means and no one can see, dropped wherever they are:
+ * - NUL: Postgres text cannot store it, and one stray NUL in a custom column would fail the run
+ *   when its JSON is stored (the sniff has already refused a head with NULs as binary);
+ * - zero-width space (U+200B) and word joiner (U+2060), which come along when values are copied
+ *   from web pages: `007` followed by one would be another ID, a new user, and the real 007 archived.
+ * (Zero-width joiners are kept: some scripts and emoji need them.)
  */
-function withoutNul(buf: Buffer): Buffer {
-  if (buf.indexOf(0) === -1) return buf;
-  return Buffer.from(buf.filter((byte) => byte !== 0));
+const ZERO_WIDTH_SPACE = Buffer.from('\u200B', 'utf8');
+const WORD_JOINER = Buffer.from('\u2060', 'utf8');
+
+function withoutInvisibles(buf: Buffer): Buffer {
+  if (buf.indexOf(0) === -1 && buf.indexOf(ZERO_WIDTH_SPACE) === -1 && buf.indexOf(WORD_JOINER) === -1)
+    return buf;
+  const kept: Buffer[] = [];
+  let from = 0;
+  for (let i = 0; i < buf.length;) {
+    const width =
+      buf[i] === 0
+        ? 1
+        : buf.subarray(i, i + 3).equals(ZERO_WIDTH_SPACE) || buf.subarray(i, i + 3).equals(WORD_JOINER)
+          ? 3
+          : 0;
+    if (width === 0) {
+      i++;
+      continue;
+    }
+    kept.push(buf.subarray(from, i));
+    i += width;
+    from = i;
+  }
+  kept.push(buf.subarray(from));
+  return Buffer.concat(kept);
 }
 
 /** Length of a UTF-8 sequence cut off at the end of the chunk (0 to 3 bytes), to carry to the next one. */

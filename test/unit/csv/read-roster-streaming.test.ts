@@ -64,18 +64,32 @@ describe('readRoster: streaming', () => {
     }
   });
 
-  it('drops a stray NUL character anywhere in the file instead of failing the run', async () => {
+  it('drops invisible characters anywhere in the file: NUL, zero-width space, word joiner', async () => {
     const bytes = Buffer.from(
-      `First Name,Last Name,Email,Role,School,Notes\n${rowsOf(100)}Bo\u0000b,Ray,bob@x.org,Teacher,Oak,a\u0000b\n`,
+      `First Name,Last Name,Email,Internal ID,Role,School,Notes\n${rowsOf(100).replace(/^(Ann(\d+),[^,]*,[^,]*),/gm, '$1,E$2,')}` +
+        `Bo\u0000b,Ray,bob@x.org\u200B,007\u200B,Teacher,Oak,a\u0000b\u2060c\n` +
+        `Zoe,Ray,zoe@x.org,008,Teacher,Oak,\u{1F469}\u200D\u{1F4BB}\n`,
     );
-    const { records, findings, summary } = await readSource(Readable.from(chunks(bytes, 512)), {
-      fileName: 'nul.csv',
-      schools: ['Oak'],
-    });
-    assert.equal(summary.fatal, undefined);
-    assert.deepEqual(findings, []);
-    const bob = records[records.length - 1];
-    assert.deepEqual([bob.firstName, bob.custom.Notes], ['Bob', 'ab']);
+    // Chunks of 512 and 1,000 bytes: an invisible character may straddle two reads.
+    for (const size of [512, 1000]) {
+      const { records, findings, summary } = await readSource(Readable.from(chunks(bytes, size)), {
+        fileName: 'invisible.csv',
+        matchingKey: 'internal_id',
+        schools: ['Oak'],
+      });
+      assert.equal(summary.fatal, undefined);
+      assert.deepEqual(findings, []);
+      const [bob, zoe] = records.slice(-2);
+      assert.deepEqual(
+        [bob.firstName, bob.email, bob.internalId, bob.custom.Notes],
+        ['Bob', 'bob@x.org', '007', 'abc'],
+      );
+      assert.equal(
+        zoe.custom.Notes,
+        '\u{1F469}\u200D\u{1F4BB}',
+        'a zero-width joiner inside an emoji is kept',
+      );
+    }
   });
 
   it('yields a batch per chunk and reads the source only as fast as batches are consumed', async () => {
