@@ -5,6 +5,12 @@ import { evaluateSafeguards } from '../lib/sync/safeguards';
 import { bookkeeping, FETCH, HEAVY, MAIL } from './activity-options';
 import { describeFailure, parseInput } from './failure-info';
 
+/**
+ * startRun's failure type for a run that already ended (lib/sync/sync-engine.service.ts). No recorded
+ * history holds it, so the branch on it below replays every history as before without patched().
+ */
+const RUN_FINISHED = 'RunFinished';
+
 const runBook = bookkeeping<Pick<SyncActivities, 'startRun' | 'finishRun'>>();
 const fetch = proxyActivities<Pick<SyncActivities, 'fetchFile'>>(FETCH);
 const heavy = proxyActivities<Pick<SyncActivities, 'stageFile' | 'planChanges' | 'applyChanges'>>(HEAVY);
@@ -20,7 +26,9 @@ const mail = proxyActivities<Pick<SyncActivities, 'sendWelcomeEmails' | 'notifyA
  * supersedes it (docs/schedules.md).
  *
  * Any failure: the run row gets failed + type + message, admins are told, and the workflow fails
- * with a non-retryable ApplicationFailure of the same type so the Temporal UI shows the cause.
+ * with a non-retryable ApplicationFailure of the same type so the Temporal UI shows the cause. The
+ * exception is a reset or replay of a run that already ended: startRun refuses it (RunFinished), and
+ * the workflow fails with that type leaving the run row and the admins alone.
  */
 export async function syncRunWorkflow(rawInput: SyncRunWorkflowInput): Promise<SyncRunResult> {
   const input = parseInput(SyncRunWorkflowInput, rawInput, 'sync run');
@@ -61,11 +69,15 @@ export async function syncRunWorkflow(rawInput: SyncRunWorkflowInput): Promise<S
     return { runId, status: 'succeeded', applied: applied.applied };
   } catch (err) {
     const { type, message } = describeFailure(err);
-    // Record the failure even if this workflow is being cancelled: the run row must not stay "running".
-    await CancellationScope.nonCancellable(async () => {
-      await book.finishRun({ runId, status: 'failed', failureType: type, failureMessage: message });
-      await mail.notifyAdmins({ runId });
-    });
+    // A run that already ended (a reset or replay of a finished run, refused by startRun) keeps its
+    // record, and its admins were told when it ended: nothing to record, nobody to tell.
+    if (type !== RUN_FINISHED) {
+      // Record the failure even if this workflow is being cancelled: the run row must not stay "running".
+      await CancellationScope.nonCancellable(async () => {
+        await book.finishRun({ runId, status: 'failed', failureType: type, failureMessage: message });
+        await mail.notifyAdmins({ runId });
+      });
+    }
     throw ApplicationFailure.create({
       message,
       type,

@@ -16,17 +16,24 @@ import { readRoster as realReadRoster } from '../csv/read-roster';
 import type { ReadRosterOptions, ReadSummary, RosterBatch } from '../csv/read-roster';
 import { SchoolsRepository } from '../db/repositories/schools.repository';
 import { SyncConfigsRepository, type SyncConfigRecord } from '../db/repositories/sync-configs.repository';
-import { SyncRunsRepository, type SyncRunRow } from '../db/repositories/sync-runs.repository';
+import { isSettled, SyncRunsRepository, type SyncRunRow } from '../db/repositories/sync-runs.repository';
 import type { ArtifactStore } from '../storage/artifact-store';
 import { ApplyRepository } from './apply.repository';
 import { CoachingGroupsRepository } from './coaching-groups.repository';
 import { fatalFailureType } from './fatal-type';
 import { withHeartbeat } from './heartbeat';
 import { PlanRepository } from './plan.repository';
+import { RunReports } from './run-reports';
 import { StagingRepository } from './staging.repository';
 
 /** Postgres' unique_violation: the one-running-run-per-district index refused a second claim. */
 const UNIQUE_VIOLATION = '23505';
+
+/**
+ * startRun's refusal of a run that already ended; the sync-run workflow knows this type and stops
+ * without recording or mailing anything.
+ */
+const RUN_FINISHED = 'RunFinished';
 
 export type ReadRoster = (
   source: Readable,
@@ -75,8 +82,9 @@ export class SyncEngine {
   async startRun(input: { runId: string; workflowId: string }): Promise<{ safeguards: Safeguards }> {
     const run = await this.run(input.runId);
     const config = await this.config(run.district_id);
+    let started: boolean;
     try {
-      await this.runs.markRunning(run.id, input.workflowId);
+      started = await this.runs.markRunning(run.id, input.workflowId);
     } catch (err) {
       // The one-running-run-per-district index refused the claim: another run of the district is
       // running. Retryable on purpose: that run finishes, then this one starts.
@@ -87,6 +95,15 @@ export class SyncEngine {
         message: `Run ${other?.id ?? '(just finished)'} of this district is still running; runs of one district never overlap.`,
         nonRetryable: false,
       });
+    }
+    if (!started) {
+      // A reset or replay of a run that already ended (support reset a finished run in the Temporal
+      // UI): its outcome, counts, findings and plan are history, so it is refused, never run again.
+      const ended = await this.run(run.id);
+      throw ApplicationFailure.nonRetryable(
+        `Run ${run.id} already ended (${ended.status}${ended.applied_at ? ', applied' : ''}); a reset or replay leaves it as it is. Sync Now starts a new run, and a failed run can be retried through the API.`,
+        RUN_FINISHED,
+      );
     }
     return {
       safeguards: {
@@ -101,6 +118,8 @@ export class SyncEngine {
   async stageFile(input: { runId: string }): Promise<StageResult> {
     const started = Date.now();
     const run = await this.run(input.runId);
+    // Staging again would clear the findings and plan an admin reads in the run's history.
+    if (isSettled(run)) return await this.recordedStage(run);
     const config = await this.config(run.district_id);
     if (!run.file_ref) {
       throw ApplicationFailure.nonRetryable(
@@ -170,10 +189,10 @@ export class SyncEngine {
   async planChanges(input: { runId: string }): Promise<PlanResult> {
     const started = Date.now();
     const run = await this.run(input.runId);
-    const config = await this.config(run.district_id);
     const previousRowCount = await this.runs.lastAppliedRowCount(run.district_id, run.id);
-    if (run.applied_at) {
-      // Already applied (a reset replayed this step): the stored plan is the plan; users changed since.
+    if (isSettled(run)) {
+      // Applied or ended (a retry, replay or reset repeated this step): the stored plan is the plan,
+      // and users changed since.
       const counts = await this.plans.counts(run.id);
       return {
         ...counts,
@@ -182,6 +201,7 @@ export class SyncEngine {
         previousRowCount,
       };
     }
+    const config = await this.config(run.district_id);
     await this.requireStaging(run.id);
     const activeBefore = await this.plans.activeUsers(run.district_id);
     const counts = await withHeartbeat('planning', () =>
@@ -270,9 +290,14 @@ export class SyncEngine {
     failureMessage?: string;
   }): Promise<void> {
     const run = await this.run(input.runId);
-    await this.runs.finish(run.id, input.status, { type: input.failureType, message: input.failureMessage });
+    const recorded = await this.runs.finish(run.id, input.status, {
+      type: input.failureType,
+      message: input.failureMessage,
+    });
     // A held run keeps its staging for the review decision; a final run keeps plan and errors only.
-    if (input.status !== 'held') await this.staging.drop(run.id);
+    // A refused finish means the run had already ended: a retry after a crash between the two
+    // statements still drops what is left.
+    if (input.status !== 'held' || !recorded) await this.staging.drop(run.id);
   }
 
   private async run(runId: string): Promise<SyncRunRow> {
@@ -292,11 +317,28 @@ export class SyncEngine {
     return config;
   }
 
+  /** What staging recorded on the run row, and the fatal finding that failed it, if one did. */
+  private async recordedStage(run: SyncRunRow): Promise<StageResult> {
+    const summary = await new RunReports(this.deps.pool, this.deps.artifacts).errorSummary(run.id);
+    const fatal = summary.find((entry) => entry.severity === 'fatal');
+    return {
+      rowsTotal: run.rows_total ?? 0,
+      rowsBlank: run.rows_blank ?? 0,
+      rowsValid: run.rows_valid ?? 0,
+      rowsWithErrors: run.rows_with_errors ?? 0,
+      warningCount: run.warning_count ?? 0,
+      ...(fatal
+        ? { fatal: { type: fatalFailureType(fatal.code), message: run.failure_message ?? fatal.title } }
+        : {}),
+    };
+  }
+
   private async requireStaging(runId: string): Promise<void> {
     if (!(await this.staging.exists(runId))) {
-      // Staging is dropped once a run is final; a reset to a later step needs the file staged again.
+      // Staging is dropped once a run ends, and an ended run never gets here (its recorded plan is
+      // returned): an unfinished run without staging needs its file staged again.
       throw ApplicationFailure.nonRetryable(
-        'The staged rows of this run are gone (the run was already finished); reset the run to stageFile.',
+        "The staged rows of this run are gone; reset the run's workflow to its first task to stage the file again.",
         'StagingMissing',
       );
     }

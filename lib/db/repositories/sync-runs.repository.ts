@@ -38,6 +38,17 @@ export interface SyncRunRow {
   finished_at: Date | null;
 }
 
+/** Statuses a run never leaves: its outcome, counts, findings and plan are history. */
+export const FINAL_STATUSES: readonly RunStatus[] = ['succeeded', 'failed', 'discarded'];
+
+/**
+ * Applied, or ended for good: what the run recorded is history, and a retried, replayed or reset
+ * step must leave it as it is. An applied run still running is included: its plan is what was applied.
+ */
+export function isSettled(run: Pick<SyncRunRow, 'status' | 'applied_at'>): boolean {
+  return run.applied_at !== null || FINAL_STATUSES.includes(run.status);
+}
+
 const COLUMNS = `id, district_id, trigger, dry_run, status, stage, workflow_id, file_name, file_size, file_sha256, file_ref,
   rows_total, rows_blank, rows_valid, rows_with_errors, active_before, created_count, updated_count, unchanged_count, reactivated_count, archived_count,
   error_count, warning_count, timings, plan_samples, failure_type, failure_message, applied_at, retry_of, created_at,
@@ -144,18 +155,22 @@ export class SyncRunsRepository {
     return rows[0]?.n ?? null;
   }
 
-  /** Final (or held) status with its reason; finished_at only once final. */
+  /**
+   * Final (or held) status with its reason; finished_at only once final. Returns false, changing
+   * nothing, when the run had already ended: a replayed or reset run never rewrites its outcome.
+   */
   async finish(
     runId: string,
     status: Exclude<RunStatus, 'queued' | 'running'>,
     failure: { type?: string; message?: string },
-  ): Promise<void> {
-    await this.db.query(
+  ): Promise<boolean> {
+    const res = await this.db.query(
       `UPDATE sync_runs SET status = $2, stage = CASE WHEN $2 = 'held' THEN 'review' ELSE 'done' END,
               failure_type = $3, failure_message = $4,
               finished_at = CASE WHEN $2 = 'held' THEN NULL ELSE COALESCE(finished_at, now()) END
-       WHERE id = $1`,
-      [runId, status, failure.type ?? null, failure.message ?? null],
+       WHERE id = $1 AND status <> ALL($5::text[])`,
+      [runId, status, failure.type ?? null, failure.message ?? null, FINAL_STATUSES],
     );
+    return res.rowCount === 1;
   }
 }
