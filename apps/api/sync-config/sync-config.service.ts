@@ -1,3 +1,4 @@
+import net from 'node:net';
 import {
   BadRequestException,
   Inject,
@@ -9,6 +10,7 @@ import {
 import type { Env } from '../../../lib/config/env';
 import type { DistrictSchedule } from '../../../lib/contracts/schedule';
 import { encryptSecret } from '../../../lib/crypto/secret-box';
+import { refusal } from '../../../lib/files/external-host-guard';
 import type { District } from '../../../lib/db/repositories/districts.repository';
 import {
   type ExternalServerSettings,
@@ -83,6 +85,7 @@ export class SyncConfigService {
     const district = await this.districts.require(districtId);
     const existing = await this.configs.get(districtId);
     const ext = body.external ?? null;
+    if (ext) this.refuseForbiddenAddress(ext.host);
     // A secret left out of the body keeps its stored value, so admins need not re-enter it on every save;
     // null removes it. Without an external block nothing about the external server is kept. A stored
     // secret is only ever kept for the same server, login and host key: otherwise a save that points
@@ -138,6 +141,22 @@ export class SyncConfigService {
       );
     }
     return toConfigView(saved);
+  }
+
+  /**
+   * An external host written as an IP address the worker would refuse is refused at once, with the
+   * reason, instead of failing the first run. (Names are resolved by the worker when it connects.)
+   */
+  private refuseForbiddenAddress(host: string): void {
+    const address = host.replace(/^\[(.*)\]$/, '$1');
+    if (net.isIP(address) === 0) return;
+    const refused = refusal(address, this.env.EXTERNAL_SFTP_ALLOW_PRIVATE);
+    if (!refused) return;
+    throw new BadRequestException(
+      `external.host ${address} is a ${refused.label} address, which the worker never connects to${
+        refused.privateRange ? ' unless the server runs with EXTERNAL_SFTP_ALLOW_PRIVATE=true' : ''
+      }: give the district server's public address or name.`,
+    );
   }
 }
 

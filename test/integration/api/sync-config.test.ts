@@ -175,6 +175,34 @@ describe('API: sync config and SFTP credentials', () => {
     assert.ok(!cleared.text.includes('PRIVATE KEY'));
   });
 
+  it('refuses at once an external host written as an address the worker never connects to', async () => {
+    const d = await createDistrict(h);
+    const external = {
+      port: 22,
+      username: 'exports',
+      password: 'Pa55-word-here',
+      hostKeyFingerprint: FINGERPRINT,
+      path: '/exports',
+    };
+    const put = (host: string) =>
+      h
+        .api()
+        .put(`/districts/${d.id}/sync-config`)
+        .send({ ...BASE_CONFIG, source: 'external', external: { ...external, host } });
+    const metadata = await put('169.254.169.254').expect(400);
+    assert.match(
+      metadata.body.message,
+      /169\.254\.169\.254 is a link-local .* address, which the worker never connects to:/,
+    );
+    const loopback = await put('[::1]').expect(400);
+    assert.match(
+      loopback.body.message,
+      /::1 is a loopback .* unless the server runs with EXTERNAL_SFTP_ALLOW_PRIVATE=true/,
+    );
+    await put('203.0.113.10').expect(200);
+    await put('sftp.district.example').expect(200);
+  });
+
   it('never carries a stored secret over to another server, login or host key', async () => {
     const d = await createDistrict(h);
     const external = {
