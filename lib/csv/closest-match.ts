@@ -65,3 +65,80 @@ export function closestMatch(
   }
   return best;
 }
+
+/** Words that name a kind of school, not a school: sharing them says nothing about which one. */
+const GENERIC_WORDS = new Set([
+  'school',
+  'schools',
+  'high',
+  'hs',
+  'middle',
+  'ms',
+  'elementary',
+  'elem',
+  'es',
+  'primary',
+  'secondary',
+  'junior',
+  'senior',
+  'jr',
+  'sr',
+  'academy',
+  'center',
+  'centre',
+  'campus',
+  'the',
+  'of',
+  'and',
+  'k-8',
+  'k8',
+]);
+
+const distinctiveWords = (normalized: string): string[] =>
+  normalized.split(/[\s,.;:/()-]+/).filter((w) => w.length >= 3 && !GENERIC_WORDS.has(w));
+
+/**
+ * When no candidate is within typo distance: the one sharing the most distinctive words with
+ * `value` ("Lincoln HS" and "Lincoln High School" share "lincoln"), closest by edit distance on a
+ * tie; null when none shares any.
+ */
+export function sharedWordMatch(
+  value: string,
+  candidates: readonly string[],
+  normalize: (s: string) => string,
+): string | null {
+  const words = new Set(distinctiveWords(normalize(value)));
+  if (words.size === 0) return null;
+  let best: string | null = null;
+  let bestShared = 0;
+  let bestDistance = Infinity;
+  for (const candidate of candidates) {
+    const shared = distinctiveWords(normalize(candidate)).filter((w) => words.has(w)).length;
+    if (shared === 0 || shared < bestShared) continue;
+    const distance = editDistance(normalize(value), normalize(candidate));
+    if (shared > bestShared || distance < bestDistance) {
+      best = candidate;
+      bestShared = shared;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}
+
+/** The candidate at the smallest edit distance, however far: to name the nearest when nothing is near. */
+export function nearest(
+  value: string,
+  candidates: readonly string[],
+  normalize: (s: string) => string,
+): string | null {
+  let best: string | null = null;
+  let bestDistance = Infinity;
+  for (const candidate of candidates) {
+    const distance = editDistance(normalize(value), normalize(candidate));
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}

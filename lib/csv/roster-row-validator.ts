@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { closestMatch } from './closest-match';
+import { closestMatch, nearest, sharedWordMatch } from './closest-match';
 import {
   ID_FIELDS,
   KEY_FIELD,
@@ -44,7 +44,7 @@ const normalizeSchool = (s: string): string => s.trim().replace(/\s+/g, ' ').toL
 export class RosterRowValidator {
   private readonly schools: ReadonlySet<string>;
   private readonly schoolList: readonly string[];
-  private readonly suggestions = new Map<string, string | null>();
+  private readonly suggestions = new Map<string, string>();
   private readonly keyField: KnownField;
   private readonly idx: ColumnPlan['index'];
 
@@ -181,10 +181,9 @@ export class RosterRowValidator {
     } else if (this.schools.has(schoolText)) {
       school = schoolText;
     } else if (schoolText.length <= MAX_KNOWN_VALUE) {
-      const near = this.suggestSchool(schoolText);
       this.error(
         'UNKNOWN_SCHOOL',
-        `School ${quoteValue(schoolText)} does not exist in this district${near ? `; did you mean '${near}'?` : '.'}`,
+        `School ${quoteValue(schoolText)} does not exist in this district${this.suggestSchool(schoolText)}`,
         'School',
         schoolText,
       );
@@ -324,11 +323,23 @@ export class RosterRowValidator {
     return role;
   }
 
-  private suggestSchool(value: string): string | null {
+  /**
+   * The end of the UNKNOWN_SCHOOL message: always names the closest existing school, as a suggestion
+   * when it is a likely typo or shares a distinctive word, otherwise only as the nearest name.
+   */
+  private suggestSchool(value: string): string {
     const cached = this.suggestions.get(value);
     if (cached !== undefined) return cached;
-    const near = closestMatch(value, this.schoolList, normalizeSchool);
-    if (this.suggestions.size < SUGGESTION_CACHE_LIMIT) this.suggestions.set(value, near);
-    return near;
+    const likely =
+      closestMatch(value, this.schoolList, normalizeSchool) ??
+      sharedWordMatch(value, this.schoolList, normalizeSchool);
+    const farthest = likely === null ? nearest(value, this.schoolList, normalizeSchool) : null;
+    const text = likely
+      ? `; did you mean '${likely}'?`
+      : farthest
+        ? `, and no school of the district has a similar name (the nearest is '${farthest}').`
+        : ', which has no schools yet.';
+    if (this.suggestions.size < SUGGESTION_CACHE_LIMIT) this.suggestions.set(value, text);
+    return text;
   }
 }

@@ -246,6 +246,30 @@ describe('readRoster: row errors and warnings', () => {
     ]);
   });
 
+  it('names the closest existing school for every unknown school', async () => {
+    const schools = ['Lincoln High School', 'Lincoln Elementary', 'Minty Middle School'];
+    const { findings } = await readText(
+      'First Name,Last Name,Email,Role,School\n' +
+        'A,B,a@x.org,Teacher,Lincon High School\n' + // a typo
+        'C,D,c@x.org,Teacher,Lincoln HS\n' + // an abbreviation: shares "Lincoln"
+        'E,F,e@x.org,Teacher,Jefferson High School\n', // a school not created yet
+      { schools },
+    );
+    const messages = findings.filter((f) => f.code === 'UNKNOWN_SCHOOL').map((f) => f.message);
+    assert.match(
+      messages[0],
+      /^Row 2: School 'Lincon High School' does not exist in this district; did you mean 'Lincoln High School'\?/,
+    );
+    assert.match(
+      messages[1],
+      /^Row 3: School 'Lincoln HS' does not exist in this district; did you mean 'Lincoln High School'\?/,
+    );
+    assert.match(
+      messages[2],
+      /^Row 4: School 'Jefferson High School' does not exist in this district, and no school of the district has a similar name \(the nearest is '.+'\)\. Use the school’s name exactly .* or create the school first\./,
+    );
+  });
+
   it('accepts Parent and Guardian (any case) as Parent/Guardian and rejects look-alike school names', async () => {
     const header = 'First Name,Last Name,Email,Role,School\n';
     const { records, findings } = await readText(
