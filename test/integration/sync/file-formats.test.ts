@@ -203,6 +203,12 @@ describe('sync engine: files as districts send them', () => {
     ['csv/duplicate-column.csv', 'DUPLICATE_COLUMN', 'MissingColumns', /both the Email column/],
     ['csv/unclosed-quote.csv', 'MALFORMED_CSV', 'UnsupportedFile', /^Row 3: A double quote/],
     ['csv/mixed-encoding.csv', 'MIXED_ENCODING', 'UnsupportedFile', /'CSV UTF-8/],
+    [
+      'csv/truncated.csv',
+      'TRUNCATED_FILE',
+      'UnsupportedFile',
+      /^Row 4: The file ends in the middle of row 4/,
+    ],
   ];
   for (const [fixture, code, type, message] of fatal) {
     it(`${fixture.slice(4)} stops the run (${code}); nobody is created or archived`, async () => {
