@@ -184,16 +184,8 @@ export function createSftpServer(opts: SftpServerOptions): SftpServer {
             );
             return void rejectSftp();
           }
-          let released = false;
-          const release = (): void => {
-            if (!released) registry.release(usage);
-            released = true;
-          };
           // Accept at once: the client's INIT follows immediately and would be lost on a channel not yet accepted.
           const sftp = acceptSftp();
-          sftp.on('close', release);
-          sftp.on('end', release);
-          client.once('close', release);
           const prepare = Promise.all([prepareFolder(acct.username), usage.ready()]).then(([jail]) => ({
             districtId: acct.districtId,
             username: acct.username,
@@ -204,7 +196,18 @@ export function createSftpServer(opts: SftpServerOptions): SftpServer {
             sessionLog.error({ err }, 'sftp session could not start');
             sftp.end();
           });
-          serveSftp(sftp, { prepare, limits: config, log: sessionLog, completion, touch });
+          const served = serveSftp(sftp, { prepare, limits: config, log: sessionLog, completion, touch });
+          // The account's usage is dropped (and measured afresh by its next session) only once this
+          // session's files are closed and their quota settled.
+          let released = false;
+          const release = (): void => {
+            if (released) return;
+            released = true;
+            void served.stop().then(() => registry.release(usage));
+          };
+          sftp.on('close', release);
+          sftp.on('end', release);
+          client.once('close', release);
         });
         // SFTP only: no shell, no commands, no terminals.
         session.on('exec', (_accept, reject) => reject());

@@ -3,7 +3,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { utils, type SFTPWrapper } from 'ssh2';
-import type { AccountUsage } from './account-usage';
+import { type AccountUsage, type OpenFile, fileKey } from './account-usage';
 import { type Jail, PathRejectedError, normalizeVirtualPath } from './jail-path';
 import { longname } from './ls-long-format';
 import type { SftpLimits } from './sftp-config';
@@ -51,8 +51,8 @@ interface FileEntry {
   virtualPath: string;
   writable: boolean;
   append: boolean;
-  /** Largest size the file has reached through this handle (or had when opened). */
-  size: number;
+  /** The file's quota record, shared with every other handle on it. */
+  file: OpenFile;
   bytesIn: number;
   bytesOut: number;
   pending: Set<Promise<unknown>>;
@@ -141,8 +141,29 @@ const writeP = (fd: number, buf: Buffer, pos: number | null) =>
 const fstatP = (fd: number) =>
   new Promise<fs.Stats>((resolve, reject) => fs.fstat(fd, (err, st) => (err ? reject(err) : resolve(st))));
 const closeFd = (fd: number) => new Promise<void>((resolve) => fs.close(fd, () => resolve()));
+const openP = (real: string, flags: number) =>
+  new Promise<number>((resolve, reject) =>
+    fs.open(real, flags, FILE_MODE, (err, fd) => (err ? reject(err) : resolve(fd))),
+  );
+const ftruncateP = (fd: number, size: number) =>
+  new Promise<void>((resolve, reject) => fs.ftruncate(fd, size, (err) => (err ? reject(err) : resolve())));
 
-export function serveSftp(sftp: SFTPWrapper, ctx: SessionContext): void {
+/**
+ * Cutting a file short while another handle writes it would hand back bytes that handle's next
+ * writes put back without being charged, so it waits until that upload is closed.
+ */
+const beingWritten = () =>
+  new Refusal(
+    STATUS_CODE.FAILURE,
+    'File is being uploaded by another transfer; try again once that upload has finished',
+  );
+
+export interface ServedSession {
+  /** Ends the session; resolves once every file it had open is closed and its quota settled. */
+  stop(): Promise<void>;
+}
+
+export function serveSftp(sftp: SFTPWrapper, ctx: SessionContext): ServedSession {
   const { limits, completion } = ctx;
   let account!: SessionAccount;
   let jail!: Jail;
@@ -158,6 +179,7 @@ export function serveSftp(sftp: SFTPWrapper, ctx: SessionContext): void {
   let nextHandle = 1;
   let pendingRequests = 0;
   let ended = false;
+  let stopped: Promise<void> | undefined;
 
   const log = ctx.log;
 
@@ -247,38 +269,38 @@ export function serveSftp(sftp: SFTPWrapper, ctx: SessionContext): void {
           if (pflags & OPEN_MODE.APPEND) flags |= O_APPEND;
         }
         const real = await jail.resolve(virtualPath, true);
-        let truncated = 0;
-        if (flags & O_TRUNC) {
+        const opened = await usage.exclusive(async () => {
+          // Truncated by hand after the open: only then is it known whether another handle writes it.
+          const fd = await openP(real, flags & ~O_TRUNC);
           try {
-            const before = await fsp.lstat(real);
-            if (before.isFile()) truncated = before.size;
-          } catch {
-            // does not exist yet
+            const st = await fstatP(fd);
+            if (!st.isFile()) throw new Refusal(STATUS_CODE.FAILURE, 'Not a regular file');
+            const key = fileKey(st);
+            let size = st.size;
+            if (flags & O_TRUNC) {
+              if ((usage.openFile(key)?.writers ?? 0) > 0) throw beingWritten();
+              await ftruncateP(fd, 0);
+              usage.resized(key, st.size, 0, limits.quotaBytes);
+              size = 0;
+            }
+            if (ended) {
+              await closeFd(fd);
+              return undefined;
+            }
+            return { fd, file: usage.opened(key, size, write) };
+          } catch (err) {
+            await closeFd(fd);
+            throw err;
           }
-        }
-        const fd = await new Promise<number>((resolve, reject) =>
-          fs.open(real, flags, FILE_MODE, (err, value) => (err ? reject(err) : resolve(value))),
-        );
-        let st: fs.Stats;
-        try {
-          st = await fstatP(fd);
-          if (!st.isFile()) throw new Refusal(STATUS_CODE.FAILURE, 'Not a regular file');
-        } catch (err) {
-          await closeFd(fd);
-          throw err;
-        }
-        usage.release(truncated);
-        if (ended) {
-          await closeFd(fd);
-          return;
-        }
+        });
+        if (!opened) return;
         const entry: FileEntry = {
           kind: 'file',
-          fd,
+          fd: opened.fd,
           virtualPath,
           writable: write,
           append: (flags & O_APPEND) !== 0,
-          size: st.size,
+          file: opened.file,
           bytesIn: 0,
           bytesOut: 0,
           pending: new Set(),
@@ -325,21 +347,19 @@ export function serveSftp(sftp: SFTPWrapper, ctx: SessionContext): void {
   const write = async (entry: FileEntry, offset: number, data: Buffer): Promise<void> => {
     if (entry.failed) throw entry.failed;
     if (!entry.writable) throw new Refusal(STATUS_CODE.PERMISSION_DENIED, 'File was not opened for writing');
-    const end = (entry.append ? entry.size : offset) + data.length;
+    // Appends land at the file's end, which is never past what is charged for it.
+    const end = (entry.append ? entry.file.charged : offset) + data.length;
     if (end > limits.maxFileBytes) {
       throw new Refusal(
         STATUS_CODE.FAILURE,
         `File too large: the limit is ${limits.maxFileBytes} bytes per file (SFTP_MAX_FILE_BYTES)`,
       );
     }
-    if (end > entry.size) {
-      if (!usage.claim(end - entry.size, limits.quotaBytes)) {
-        throw new Refusal(
-          STATUS_CODE.FAILURE,
-          `Quota exceeded: your folder may hold ${limits.quotaBytes} bytes (SFTP_QUOTA_BYTES); remove old files`,
-        );
-      }
-      entry.size = end;
+    if (!usage.grow(entry.file, end, limits.quotaBytes)) {
+      throw new Refusal(
+        STATUS_CODE.FAILURE,
+        `Quota exceeded: your folder may hold ${limits.quotaBytes} bytes (SFTP_QUOTA_BYTES); remove old files`,
+      );
     }
     // ssh2 hands us a view of a fresh packet buffer, so it may be written asynchronously without a copy.
     let work: Promise<void>;
@@ -398,10 +418,21 @@ export function serveSftp(sftp: SFTPWrapper, ctx: SessionContext): void {
     }
     entry.closing = true;
     await Promise.allSettled([...entry.pending]);
-    await closeFd(entry.fd);
+    const size = await usage.exclusive(async () => {
+      const last = entry.file.handles === 1;
+      const actual = last
+        ? await fstatP(entry.fd).then(
+            (st) => st.size,
+            () => undefined,
+          )
+        : undefined;
+      await closeFd(entry.fd);
+      usage.closed(entry.file, entry.writable, actual);
+      return actual;
+    });
     if (entry.writable) {
       log.info(
-        { op: 'upload', path: entry.virtualPath, bytes: entry.bytesIn, size: entry.size, abandoned },
+        { op: 'upload', path: entry.virtualPath, bytes: entry.bytesIn, size, abandoned },
         abandoned ? 'upload interrupted' : 'upload closed',
       );
       if (abandoned) completion.writerAbandoned(account, entry.virtualPath);
@@ -451,30 +482,32 @@ export function serveSftp(sftp: SFTPWrapper, ctx: SessionContext): void {
     target: { fd: number } | { real: string },
     entry?: FileEntry,
   ): Promise<void> => {
-    if (attrs.size !== undefined) {
-      const st = 'fd' in target ? await fstatP(target.fd) : await fsp.stat(target.real);
-      if (!st.isFile()) throw new Refusal(STATUS_CODE.FAILURE, 'Not a regular file');
-      if (attrs.size > limits.maxFileBytes) {
+    const size = attrs.size;
+    if (size !== undefined) {
+      if (size > limits.maxFileBytes) {
         throw new Refusal(
           STATUS_CODE.FAILURE,
           `File too large: the limit is ${limits.maxFileBytes} bytes per file`,
         );
       }
-      if (attrs.size > st.size && !usage.claim(attrs.size - st.size, limits.quotaBytes)) {
-        throw new Refusal(
-          STATUS_CODE.FAILURE,
-          `Quota exceeded: your folder may hold ${limits.quotaBytes} bytes`,
-        );
-      }
-      if ('fd' in target) {
-        await new Promise<void>((resolve, reject) =>
-          fs.ftruncate(target.fd, attrs.size, (err) => (err ? reject(err) : resolve())),
-        );
-      } else {
-        await fsp.truncate(target.real, attrs.size);
-      }
-      if (attrs.size < st.size) usage.release(st.size - attrs.size);
-      if (entry) entry.size = attrs.size;
+      await usage.exclusive(async () => {
+        const st = 'fd' in target ? await fstatP(target.fd) : await fsp.stat(target.real);
+        if (!st.isFile()) throw new Refusal(STATUS_CODE.FAILURE, 'Not a regular file');
+        const key = fileKey(st);
+        const charged = usage.charged(key, st.size);
+        const ownWriter = entry?.writable ? 1 : 0;
+        if (size < charged && (usage.openFile(key)?.writers ?? 0) > ownWriter) throw beingWritten();
+        const growing = size > charged;
+        if (growing && !usage.resized(key, st.size, size, limits.quotaBytes)) {
+          throw new Refusal(
+            STATUS_CODE.FAILURE,
+            `Quota exceeded: your folder may hold ${limits.quotaBytes} bytes`,
+          );
+        }
+        if ('fd' in target) await ftruncateP(target.fd, size);
+        else await fsp.truncate(target.real, size);
+        if (!growing) usage.resized(key, st.size, size, limits.quotaBytes);
+      });
     }
     if (attrs.atime !== undefined || attrs.mtime !== undefined) {
       const st = 'fd' in target ? await fstatP(target.fd) : await fsp.stat(target.real);
@@ -593,10 +626,13 @@ export function serveSftp(sftp: SFTPWrapper, ctx: SessionContext): void {
         const virtualPath = vpath(p);
         refuseRoot(virtualPath, 'remove');
         const real = await jail.resolve(virtualPath, false);
-        const st = await fsp.lstat(real);
-        if (st.isDirectory()) throw new Refusal(STATUS_CODE.FAILURE, 'Is a directory; use rmdir');
-        await fsp.unlink(real);
-        if (st.isFile()) usage.release(st.size);
+        const st = await usage.exclusive(async () => {
+          const found = await fsp.lstat(real);
+          if (found.isDirectory()) throw new Refusal(STATUS_CODE.FAILURE, 'Is a directory; use rmdir');
+          await fsp.unlink(real);
+          if (found.isFile()) usage.unlinked(fileKey(found), found.size);
+          return found;
+        });
         completion.removed(account, virtualPath);
         log.info({ op: 'remove', path: virtualPath, bytes: st.size }, 'sftp remove');
         reply(reqid, STATUS_CODE.OK);
@@ -645,18 +681,21 @@ export function serveSftp(sftp: SFTPWrapper, ctx: SessionContext): void {
     refuseRoot(target, 'replace');
     const realSource = await jail.resolve(source, false);
     const realTarget = await jail.resolve(target, false);
-    const st = await fsp.lstat(realSource);
-    let replaced = 0;
-    try {
-      const existing = await fsp.lstat(realTarget);
-      if (existing.isDirectory()) throw new Refusal(STATUS_CODE.FAILURE, 'A folder with that name exists');
-      if (st.isDirectory()) throw new Refusal(STATUS_CODE.FAILURE, 'A file with that name exists');
-      if (existing.isFile() && realTarget !== realSource) replaced = existing.size;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
-    await fsp.rename(realSource, realTarget);
-    usage.release(replaced);
+    const st = await usage.exclusive(async () => {
+      const moved = await fsp.lstat(realSource);
+      let replaced: fs.Stats | undefined;
+      try {
+        const existing = await fsp.lstat(realTarget);
+        if (existing.isDirectory()) throw new Refusal(STATUS_CODE.FAILURE, 'A folder with that name exists');
+        if (moved.isDirectory()) throw new Refusal(STATUS_CODE.FAILURE, 'A file with that name exists');
+        if (existing.isFile() && fileKey(existing) !== fileKey(moved)) replaced = existing;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+      await fsp.rename(realSource, realTarget);
+      if (replaced) usage.unlinked(fileKey(replaced), replaced.size);
+      return moved;
+    });
     log.info(
       { op: 'rename', path: source, to: target, bytes: st.isFile() ? st.size : undefined },
       'sftp rename',
@@ -718,18 +757,22 @@ export function serveSftp(sftp: SFTPWrapper, ctx: SessionContext): void {
     }),
   );
 
-  const shutdown = (): void => {
-    if (ended) return;
+  const shutdown = (): Promise<void> => {
+    if (stopped) return stopped;
     ended = true;
     const open = [...handles.values()];
     handles.clear();
     // An upload still open when the connection drops is partial: never report it as complete.
-    for (const entry of open) void closeEntry(entry, true).catch(() => undefined);
+    stopped = Promise.all(open.map((entry) => closeEntry(entry, true).catch(() => undefined))).then(
+      () => undefined,
+    );
+    return stopped;
   };
   sftp.on('end', () => {
-    shutdown();
+    void shutdown();
     // The client sent EOF (its batch is done): close our side too, or it waits for us forever.
     sftp.end();
   });
-  sftp.on('close', shutdown);
+  sftp.on('close', () => void shutdown());
+  return { stop: shutdown };
 }
