@@ -62,11 +62,11 @@ async function main(): Promise<void> {
   try {
     await migrate(dbUrl);
     const file = path.join(work, 'roster.csv');
-    let t = Date.now();
+    const writeStarted = Date.now();
     await writeRoster(file, rows);
     const size = fs.statSync(file).size;
     console.log(
-      `file: ${rows.toLocaleString()} rows, ${(size / 1e6).toFixed(0)} MB, 50 schools (written in ${sec(Date.now() - t)})`,
+      `file: ${rows.toLocaleString()} rows, ${(size / 1e6).toFixed(0)} MB, 50 schools (written in ${sec(Date.now() - writeStarted)})`,
     );
 
     // psql \copy of the same file into an UNLOGGED table: the reference.
@@ -74,15 +74,7 @@ async function main(): Promise<void> {
       `CREATE UNLOGGED TABLE copy_reference (first_name text, last_name text, email text, internal_id text, school text,
         role text, coach_email text, phone text, department text)`,
     );
-    t = Date.now();
-    execFileSync('psql', [
-      dbUrl,
-      '-v',
-      'ON_ERROR_STOP=1',
-      '-qc',
-      `\\copy copy_reference FROM '${file}' WITH (FORMAT csv, HEADER)`,
-    ]);
-    const copyMs = Date.now() - t;
+    const copyMs = psqlCopy(dbUrl, `copy_reference FROM '${file}' WITH (FORMAT csv, HEADER)`);
     await pool.query('DROP TABLE copy_reference');
     console.log(
       `psql \\copy into an UNLOGGED table: ${sec(copyMs)} (${Math.round(rows / (copyMs / 1000)).toLocaleString()} rows/s)`,
@@ -168,6 +160,13 @@ async function main(): Promise<void> {
   }
 }
 
+/** Runs `psql \\copy <what>` and returns how long it took, in milliseconds. */
+function psqlCopy(dbUrl: string, what: string): number {
+  const started = Date.now();
+  execFileSync('psql', [dbUrl, '-v', 'ON_ERROR_STOP=1', '-qc', `\\copy ${what}`]);
+  return Date.now() - started;
+}
+
 /**
  * What no import of this file can go below on this machine, measured the same way as the runs:
  * - parsing: csv-parse over the file, records counted and dropped (the reader adds decoding,
@@ -183,10 +182,10 @@ async function measureFloors(
 ): Promise<{ parseMs: number; usersCopyMs: number }> {
   let records = 0;
   const parser = new CsvChunkParser(() => records++);
-  let t = Date.now();
+  const parseStarted = Date.now();
   for await (const chunk of fs.createReadStream(file)) parser.push(chunk as Buffer);
   parser.end();
-  const parseMs = Date.now() - t;
+  const parseMs = Date.now() - parseStarted;
   if (records === 0) throw new Error('csv-parse read no records from the benchmark file');
 
   await pool.query(`CREATE TABLE users_floor (LIKE users INCLUDING DEFAULTS INCLUDING INDEXES)`);
@@ -194,15 +193,10 @@ async function measureFloors(
     `ALTER TABLE users_floor ADD COLUMN school text, ADD COLUMN department text,
        ALTER COLUMN district_id SET DEFAULT gen_random_uuid()`,
   );
-  t = Date.now();
-  execFileSync('psql', [
+  const usersCopyMs = psqlCopy(
     dbUrl,
-    '-v',
-    'ON_ERROR_STOP=1',
-    '-qc',
-    `\\copy users_floor (first_name, last_name, email, internal_id, school, role, coach_email, phone, department) FROM '${file}' WITH (FORMAT csv, HEADER)`,
-  ]);
-  const usersCopyMs = Date.now() - t;
+    `users_floor (first_name, last_name, email, internal_id, school, role, coach_email, phone, department) FROM '${file}' WITH (FORMAT csv, HEADER)`,
+  );
   await pool.query('DROP TABLE users_floor');
   return { parseMs, usersCopyMs };
 }

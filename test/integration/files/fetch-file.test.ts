@@ -72,6 +72,20 @@ describe('fetching the district file', () => {
   const newRun = async (districtId: string) =>
     (await new SyncRunsRepository(db.pool).create({ districtId, trigger: 'sync_now', dryRun: false })).id;
 
+  /** A district fetching from the test's OpenSSH server, with its real host key and a key login. */
+  const ownServer = (slug: string, config: Record<string, unknown> = {}) =>
+    districtWithConfig(slug, {
+      source: 'external',
+      file_rule: 'latest',
+      external_host: '127.0.0.1',
+      external_port: sshd.port,
+      external_username: sshd.username,
+      external_key_enc: encryptSecret(secretKey, sshd.privateKey),
+      external_host_key: sshd.hostKeyFingerprint,
+      external_path: remoteDir,
+      ...config,
+    });
+
   it('copies the latest file from the hosted folder, byte for byte, and records it on the run', async () => {
     const districtId = await districtWithConfig('hosted-district', { source: 'hosted', file_rule: 'latest' });
     fs.mkdirSync(path.join(dataDir, 'sftp', 'hosted-district'), { recursive: true });
@@ -88,16 +102,9 @@ describe('fetching the district file', () => {
 
   it("downloads from a district's own SFTP server with a pinned host key and an encrypted key", async () => {
     fs.writeFileSync(path.join(remoteDir, 'staff_export.csv'), roster);
-    const districtId = await districtWithConfig('own-server', {
-      source: 'external',
+    const districtId = await ownServer('own-server', {
       file_rule: 'specific_name',
       file_name: 'staff_export.csv',
-      external_host: '127.0.0.1',
-      external_port: sshd.port,
-      external_username: sshd.username,
-      external_key_enc: encryptSecret(secretKey, sshd.privateKey),
-      external_host_key: sshd.hostKeyFingerprint,
-      external_path: remoteDir,
     });
     const runId = await newRun(districtId);
     const store = new ArtifactStore(path.join(dataDir, 'artifacts'));
@@ -110,15 +117,8 @@ describe('fetching the district file', () => {
   });
 
   it('refuses a server whose host key does not match, with a non-retryable HostKeyMismatch', async () => {
-    const districtId = await districtWithConfig('spoofed', {
-      source: 'external',
-      file_rule: 'latest',
-      external_host: '127.0.0.1',
-      external_port: sshd.port,
-      external_username: sshd.username,
-      external_key_enc: encryptSecret(secretKey, sshd.privateKey),
+    const districtId = await ownServer('spoofed', {
       external_host_key: 'SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA',
-      external_path: remoteDir,
     });
     await assert.rejects(
       activities().fetchFile({ runId: await newRun(districtId) }),
@@ -146,18 +146,6 @@ describe('fetching the district file', () => {
       },
     );
   });
-  const ownServer = (slug: string, config: Record<string, unknown> = {}) =>
-    districtWithConfig(slug, {
-      source: 'external',
-      file_rule: 'latest',
-      external_host: '127.0.0.1',
-      external_port: sshd.port,
-      external_username: sshd.username,
-      external_key_enc: encryptSecret(secretKey, sshd.privateKey),
-      external_host_key: sshd.hostKeyFingerprint,
-      external_path: remoteDir,
-      ...config,
-    });
 
   type Failure = Error & { type?: string; nonRetryable?: boolean };
 
