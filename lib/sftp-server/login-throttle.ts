@@ -1,7 +1,8 @@
 /**
- * Failed-login lockout per username and client address: after `maxFailures` failures within
- * `windowMs`, that pair is refused for `lockoutMs` even with the right password. Keyed on the pair
- * so an attacker elsewhere cannot lock a district's exporter out. In memory: a restart forgets it.
+ * Failed-login lockout: after `maxFailures` failures for one key within `windowMs`, that key is
+ * refused for `lockoutMs` even with the right password. The server keeps one per username and client
+ * address (so an attacker elsewhere cannot lock a district's exporter out) and one per client address
+ * (so guessing across many usernames is stopped too). In memory: a restart forgets it.
  */
 
 interface Entry {
@@ -21,20 +22,15 @@ export class LoginThrottle {
     private readonly now: () => number = Date.now,
   ) {}
 
-  private key(username: string, address: string): string {
-    return `${username}\u0000${address}`;
-  }
-
   /** Milliseconds left in the lockout, or 0. */
-  lockedFor(username: string, address: string): number {
-    const entry = this.entries.get(this.key(username, address));
+  lockedFor(key: string): number {
+    const entry = this.entries.get(key);
     if (!entry) return 0;
     return Math.max(0, entry.lockedUntil - this.now());
   }
 
   /** Records a failure; returns true when this failure starts a lockout. */
-  recordFailure(username: string, address: string): boolean {
-    const key = this.key(username, address);
+  recordFailure(key: string): boolean {
     const now = this.now();
     const entry = this.entries.get(key) ?? { failures: [], lockedUntil: 0 };
     entry.failures = entry.failures.filter((t) => now - t < this.windowMs);
@@ -51,12 +47,12 @@ export class LoginThrottle {
     return locked;
   }
 
-  recordSuccess(username: string, address: string): void {
-    this.entries.delete(this.key(username, address));
+  recordSuccess(key: string): void {
+    this.entries.delete(key);
   }
 
   private prune(now: number): void {
-    // Bound memory under a spray of usernames: forget the oldest entries first.
+    // Bound memory under a spray of usernames or addresses: forget the oldest entries first.
     while (this.entries.size > MAX_ENTRIES) {
       const oldest = this.entries.keys().next().value as string;
       this.entries.delete(oldest);

@@ -19,6 +19,12 @@ export const SftpConfig = z.object({
   SFTP_IDLE_TIMEOUT_SECONDS: positiveInt.default(600),
   /** Failed logins per username and client address within 15 minutes before a 15-minute lockout. */
   SFTP_MAX_FAILED_LOGINS: positiveInt.default(5),
+  /** Failed logins from one client address, whatever the usernames, before its password logins are refused. */
+  SFTP_MAX_FAILED_LOGINS_PER_ADDRESS: positiveInt.default(20),
+  /** Connections from one client address that have not logged in yet. */
+  SFTP_MAX_UNAUTHENTICATED_PER_ADDRESS: positiveInt.default(10),
+  /** Password checks (scrypt, on the thread pool file transfers use) running at once, server-wide. */
+  SFTP_MAX_PASSWORD_CHECKS: positiveInt.default(2),
   /** A plain uploaded file counts as complete once closed and unchanged for this long. */
   SFTP_QUIET_SECONDS: z.coerce.number().min(0).default(30),
 });
@@ -31,6 +37,11 @@ export interface SftpLimits {
   maxSessionsPerAccount: number;
   idleTimeoutMs: number;
   maxFailedLogins: number;
+  maxFailedLoginsPerAddress: number;
+  maxUnauthenticatedPerAddress: number;
+  maxPasswordChecks: number;
+  /** Password attempts that may wait for a check slot; more are refused at once. */
+  maxQueuedPasswordChecks: number;
   failedLoginWindowMs: number;
   lockoutMs: number;
   quietMs: number;
@@ -63,6 +74,10 @@ export function toLimits(env: SftpConfigEnv): SftpLimits {
     maxSessionsPerAccount: env.SFTP_MAX_SESSIONS_PER_ACCOUNT,
     idleTimeoutMs: env.SFTP_IDLE_TIMEOUT_SECONDS * 1000,
     maxFailedLogins: env.SFTP_MAX_FAILED_LOGINS,
+    maxFailedLoginsPerAddress: env.SFTP_MAX_FAILED_LOGINS_PER_ADDRESS,
+    maxUnauthenticatedPerAddress: env.SFTP_MAX_UNAUTHENTICATED_PER_ADDRESS,
+    maxPasswordChecks: env.SFTP_MAX_PASSWORD_CHECKS,
+    maxQueuedPasswordChecks: 16,
     failedLoginWindowMs: LOCKOUT_WINDOW_MS,
     lockoutMs: LOCKOUT_WINDOW_MS,
     quietMs: env.SFTP_QUIET_SECONDS * 1000,

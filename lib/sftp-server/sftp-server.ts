@@ -1,5 +1,5 @@
 import fs from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
@@ -9,6 +9,7 @@ import { AccountRegistry } from './account-usage';
 import { ensureHostKeys } from './host-keys';
 import { Jail } from './jail-path';
 import { LoginThrottle } from './login-throttle';
+import { PasswordCheckGate } from './password-check-gate';
 import type { SftpLimits } from './sftp-config';
 import { type SftpLoginAccount, SftpAccountsRepository } from './sftp-accounts.repository';
 import { serveSftp } from './sftp-session';
@@ -19,6 +20,10 @@ import { UPLOAD_DIR } from './upload-rules';
  * The hosted SFTP server: SSH transport and login (password or public key, with lockout), one
  * jailed folder per district, SFTP only (no shell, exec or forwarding), and upload-completion
  * callbacks. Listens wherever it is told; apps/sftp decides (loopback by default).
+ *
+ * Logins are bounded so guessing cannot starve the districts' transfers: failures lock out a
+ * username from an address and, for passwords, the address itself; password checks run a few at a
+ * time server-wide; each address may hold only a few connections that have not logged in.
  */
 
 export interface SftpServerOptions {
@@ -55,7 +60,17 @@ const CIPHERS = [
 export function createSftpServer(opts: SftpServerOptions): SftpServer {
   const { config, log } = opts;
   const accounts = new SftpAccountsRepository(opts.pool);
-  const throttle = new LoginThrottle(config.maxFailedLogins, config.failedLoginWindowMs, config.lockoutMs);
+  const userThrottle = new LoginThrottle(
+    config.maxFailedLogins,
+    config.failedLoginWindowMs,
+    config.lockoutMs,
+  );
+  const addressThrottle = new LoginThrottle(
+    config.maxFailedLoginsPerAddress,
+    config.failedLoginWindowMs,
+    config.lockoutMs,
+  );
+  const passwordChecks = new PasswordCheckGate(config.maxPasswordChecks, config.maxQueuedPasswordChecks);
   const registry = new AccountRegistry(config.maxSessionsPerAccount);
   const completion = new UploadCompletion({
     quietMs: config.quietMs,
@@ -63,7 +78,12 @@ export function createSftpServer(opts: SftpServerOptions): SftpServer {
     onUploadComplete: opts.onUploadComplete,
   });
   const connections = new Set<Connection>();
-  let server: Server | undefined;
+  /** Per client address, TCP connections not logged in yet (counted from accept, before SSH starts). */
+  const notLoggedIn = new Map<string, number>();
+  /** By `address|port`: marks that connection as logged in, for the count above. */
+  const markLoggedIn = new Map<string, () => void>();
+  const preLoginSockets = new Set<net.Socket>();
+  let tcpServer: net.Server | undefined;
 
   const accountDir = (username: string): string => path.join(opts.root, username);
 
@@ -78,10 +98,18 @@ export function createSftpServer(opts: SftpServerOptions): SftpServer {
       ctx.reject(AUTH_METHODS);
       return;
     }
-    const lockedMs = throttle.lockedFor(username, address);
-    if (lockedMs > 0) {
+    const userKey = `${username}\u0000${address}`;
+    const userLockedMs = userThrottle.lockedFor(userKey);
+    // An address locked out for guessing keeps its key logins: they cost no scrypt and cannot be guessed.
+    const addressLockedMs = ctx.method === 'password' ? addressThrottle.lockedFor(address) : 0;
+    if (userLockedMs > 0 || addressLockedMs > 0) {
       connLog.warn(
-        { username, method: ctx.method, lockedSeconds: Math.ceil(lockedMs / 1000) },
+        {
+          username,
+          method: ctx.method,
+          lockedSeconds: Math.ceil(Math.max(userLockedMs, addressLockedMs) / 1000),
+          lockedFor: userLockedMs > 0 ? 'username and address' : 'address',
+        },
         'login refused: locked out',
       );
       ctx.reject(AUTH_METHODS);
@@ -89,19 +117,32 @@ export function createSftpServer(opts: SftpServerOptions): SftpServer {
     }
     const account = USERNAME.test(username) ? await accounts.findByUsername(username) : undefined;
     const failed = (reason: string): void => {
-      const lockedNow = throttle.recordFailure(username, address);
-      connLog.warn({ username, method: ctx.method, reason, lockedNow }, 'login failed');
+      const lockedNow = userThrottle.recordFailure(userKey);
+      const addressLockedNow = ctx.method === 'password' && addressThrottle.recordFailure(address);
+      connLog.warn({ username, method: ctx.method, reason, lockedNow, addressLockedNow }, 'login failed');
       ctx.reject(AUTH_METHODS);
     };
 
     if (ctx.method === 'password') {
-      if (!account?.passwordHash) {
-        await verifyPassword(ctx.password, await decoyHash()); // same cost as a real check
-        return failed(account ? 'account has no password' : 'unknown username');
+      const password = ctx.password;
+      const hash = account?.passwordHash;
+      const verdict = await passwordChecks.run(async () => {
+        if (hash) return await verifyPassword(password, hash);
+        await verifyPassword(password, await decoyHash()); // same cost as a real check
+        return false;
+      });
+      if (verdict === 'busy') {
+        connLog.warn(
+          { username, method: ctx.method, limit: config.maxPasswordChecks },
+          'login refused: too many password checks in progress (SFTP_MAX_PASSWORD_CHECKS)',
+        );
+        ctx.reject(AUTH_METHODS);
+        return;
       }
-      if (!(await verifyPassword(ctx.password, account.passwordHash))) return failed('wrong password');
-      throttle.recordSuccess(username, address);
-      loggedIn(account); // before accept(): ssh2 emits 'ready' from inside it
+      if (!verdict)
+        return failed(!account ? 'unknown username' : !hash ? 'account has no password' : 'wrong password');
+      userThrottle.recordSuccess(userKey);
+      loggedIn(account as SftpLoginAccount); // before accept(): ssh2 emits 'ready' from inside it
       ctx.accept();
       return;
     }
@@ -125,7 +166,7 @@ export function createSftpServer(opts: SftpServerOptions): SftpServer {
     // ssh2 does not verify the signature itself: without this check anyone knowing the public key could log in.
     if (parsed.verify(ctx.blob as Buffer, ctx.signature, ctx.hashAlgo) !== true)
       return failed('bad signature');
-    throttle.recordSuccess(username, address);
+    userThrottle.recordSuccess(userKey);
     connLog.info({ username, key: match.fingerprint }, 'public key accepted');
     loggedIn(account as SftpLoginAccount);
     ctx.accept();
@@ -137,7 +178,43 @@ export function createSftpServer(opts: SftpServerOptions): SftpServer {
     return await Jail.open(dir);
   }
 
-  function onConnection(client: Connection, info: { ip: string }): void {
+  /** Every TCP connection starts here: the per-address cap and the login deadline apply before SSH does. */
+  function admit(socket: net.Socket, ssh: Server): void {
+    const address = socket.remoteAddress ?? '';
+    const waiting = notLoggedIn.get(address) ?? 0;
+    if (waiting >= config.maxUnauthenticatedPerAddress) {
+      log.warn(
+        { client: address, limit: config.maxUnauthenticatedPerAddress },
+        'connection refused: too many connections from this address not logged in (SFTP_MAX_UNAUTHENTICATED_PER_ADDRESS)',
+      );
+      socket.destroy();
+      return;
+    }
+    notLoggedIn.set(address, waiting + 1);
+    preLoginSockets.add(socket);
+    const id = `${address}|${socket.remotePort}`;
+    const deadline = setTimeout(() => {
+      log.info({ client: address }, 'connection closed: no login in time');
+      socket.destroy();
+    }, config.loginGraceMs);
+    deadline.unref();
+    let counted = true;
+    const uncount = (): void => {
+      if (!counted) return;
+      counted = false;
+      clearTimeout(deadline);
+      preLoginSockets.delete(socket);
+      markLoggedIn.delete(id);
+      const left = (notLoggedIn.get(address) ?? 1) - 1;
+      if (left > 0) notLoggedIn.set(address, left);
+      else notLoggedIn.delete(address);
+    };
+    markLoggedIn.set(id, uncount);
+    socket.once('close', uncount);
+    ssh.injectSocket(socket);
+  }
+
+  function onConnection(client: Connection, info: { ip: string; port: number }): void {
     const address = info.ip;
     const connLog = log.child({ client: address });
     connections.add(client);
@@ -154,7 +231,6 @@ export function createSftpServer(opts: SftpServerOptions): SftpServer {
       }, ms);
       idle.unref();
     };
-    arm(config.loginGraceMs, 'connection closed: no login in time');
 
     client.on('authentication', (ctx) => {
       authenticate(ctx, address, connLog, (accepted) => {
@@ -167,6 +243,7 @@ export function createSftpServer(opts: SftpServerOptions): SftpServer {
 
     client.on('ready', () => {
       if (!account) return void client.end();
+      markLoggedIn.get(`${address}|${info.port}`)?.();
       const acct = account;
       const sessionLog = connLog.child({ district: acct.districtId, username: acct.username });
       sessionLog.info('login');
@@ -232,7 +309,7 @@ export function createSftpServer(opts: SftpServerOptions): SftpServer {
     async listen(port: number, host: string): Promise<number> {
       const hostKeys = await ensureHostKeys(opts.hostKeysDir);
       await fs.mkdir(opts.root, { recursive: true, mode: 0o700 });
-      server = new Server(
+      const ssh = new Server(
         {
           hostKeys,
           ident: 'rostersync',
@@ -242,7 +319,8 @@ export function createSftpServer(opts: SftpServerOptions): SftpServer {
         },
         onConnection,
       );
-      const listening = server;
+      const listening = net.createServer((socket) => admit(socket, ssh));
+      tcpServer = listening;
       await new Promise<void>((resolve, reject) => {
         listening.once('error', reject);
         listening.listen(port, host, () => {
@@ -257,10 +335,12 @@ export function createSftpServer(opts: SftpServerOptions): SftpServer {
     },
 
     async close(): Promise<void> {
-      const closing = server
-        ? new Promise<void>((resolve) => (server as Server).close(() => resolve()))
+      const listening = tcpServer;
+      const closing = listening
+        ? new Promise<void>((resolve) => listening.close(() => resolve()))
         : Promise.resolve();
       for (const client of connections) client.end();
+      for (const socket of preLoginSockets) socket.destroy();
       await closing;
       await completion.close();
     },
