@@ -47,6 +47,8 @@ export interface SftpLimits {
   quietMs: number;
   /** Largest READ answered at once; clients ask again for the rest. */
   maxReadBytes: number;
+  /** Reply bytes a session may hold for a client not taking them before its READs wait. */
+  maxQueuedReplyBytes: number;
   /** Requests a session may have in flight before new ones are refused (bounds memory). */
   maxPendingRequests: number;
   /** Time allowed between TCP connect and a successful login. */
@@ -82,6 +84,7 @@ export function toLimits(env: SftpConfigEnv): SftpLimits {
     lockoutMs: LOCKOUT_WINDOW_MS,
     quietMs: env.SFTP_QUIET_SECONDS * 1000,
     maxReadBytes: 256 * 1024,
+    maxQueuedReplyBytes: 4 * 1024 * 1024,
     maxPendingRequests: 1024,
     loginGraceMs: 120 * 1000,
   };

@@ -158,6 +158,18 @@ const beingWritten = () =>
     'File is being uploaded by another transfer; try again once that upload has finished',
   );
 
+/**
+ * Bytes of replies ssh2 holds for this channel because the client's SSH window is shut. ssh2 takes
+ * every reply at once and keeps what it cannot send in this array; it tells nothing when it drains.
+ */
+const queuedReplyBytes = (sftp: SFTPWrapper): number => {
+  const queue = (sftp as unknown as { _buffer?: Buffer[] })._buffer ?? [];
+  let bytes = 0;
+  for (const payload of queue) bytes += payload.length;
+  return bytes;
+};
+const REPLY_ROOM_CHECK_MS = 20;
+
 export interface ServedSession {
   /** Ends the session; resolves once every file it had open is closed and its quota settled. */
   stop(): Promise<void>;
@@ -180,6 +192,42 @@ export function serveSftp(sftp: SFTPWrapper, ctx: SessionContext): ServedSession
   let pendingRequests = 0;
   let ended = false;
   let stopped: Promise<void> | undefined;
+
+  /**
+   * READs wait here until their data fits beside the replies ssh2 still holds and the reads already
+   * under way, so a client that stops opening its SSH window cannot make the server buffer files.
+   */
+  const readsWaiting: Array<{ bytes: number; start: () => void }> = [];
+  let readBytesReserved = 0;
+  let roomCheck: NodeJS.Timeout | undefined;
+  const startReads = (): void => {
+    while (readsWaiting.length > 0) {
+      const held = readBytesReserved + queuedReplyBytes(sftp);
+      const next = readsWaiting[0];
+      // With nothing held one read always goes, whatever its size.
+      if (!ended && held > 0 && held + next.bytes > limits.maxQueuedReplyBytes) break;
+      readsWaiting.shift();
+      readBytesReserved += next.bytes;
+      next.start();
+    }
+    // ssh2 does not say when the client opens its window again: look again shortly.
+    if (readsWaiting.length > 0 && !roomCheck) {
+      roomCheck = setTimeout(() => {
+        roomCheck = undefined;
+        startReads();
+      }, REPLY_ROOM_CHECK_MS);
+      roomCheck.unref();
+    }
+  };
+  const replyRoom = (bytes: number): Promise<void> =>
+    new Promise((start) => {
+      readsWaiting.push({ bytes, start });
+      startReads();
+    });
+  const replySent = (bytes: number): void => {
+    readBytesReserved -= bytes;
+    startReads();
+  };
 
   const log = ctx.log;
 
@@ -320,22 +368,30 @@ export function serveSftp(sftp: SFTPWrapper, ctx: SessionContext): ServedSession
     run(reqid, 'read', async () => {
       const entry = fileEntry(handle);
       const len = Math.min(length, limits.maxReadBytes);
-      const buf = Buffer.allocUnsafe(len);
-      const work = readP(entry.fd, buf, len, offset);
-      entry.pending.add(work);
-      let n: number;
+      await replyRoom(len);
       try {
-        n = await work;
+        if (ended) return;
+        // Closed while waiting: its descriptor may already belong to another file.
+        if (entry.closing) throw new Refusal(STATUS_CODE.FAILURE, 'Invalid handle');
+        const buf = Buffer.allocUnsafe(len);
+        const work = readP(entry.fd, buf, len, offset);
+        entry.pending.add(work);
+        let n: number;
+        try {
+          n = await work;
+        } finally {
+          entry.pending.delete(work);
+        }
+        if (ended) return;
+        if (n === 0 && len > 0) {
+          sftp.status(reqid, STATUS_CODE.EOF);
+          return;
+        }
+        entry.bytesOut += n;
+        sftp.data(reqid, n === len ? buf : buf.subarray(0, n));
       } finally {
-        entry.pending.delete(work);
+        replySent(len);
       }
-      if (ended) return;
-      if (n === 0 && len > 0) {
-        sftp.status(reqid, STATUS_CODE.EOF);
-        return;
-      }
-      entry.bytesOut += n;
-      sftp.data(reqid, n === len ? buf : buf.subarray(0, n));
     }),
   );
 
@@ -760,6 +816,8 @@ export function serveSftp(sftp: SFTPWrapper, ctx: SessionContext): ServedSession
   const shutdown = (): Promise<void> => {
     if (stopped) return stopped;
     ended = true;
+    if (roomCheck) clearTimeout(roomCheck);
+    startReads(); // waiting READs see `ended` and give up
     const open = [...handles.values()];
     handles.clear();
     // An upload still open when the connection drops is partial: never report it as complete.

@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
+import type net from 'node:net';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import type { SFTPWrapper } from 'ssh2';
 import { type District, type Harness, connectSsh2, p, startHarness } from './sftp-harness';
 
 describe('hosted SFTP: session limits and logs', () => {
@@ -69,5 +73,74 @@ describe('hosted SFTP: session limits and logs', () => {
     assert.equal(download?.bytes, 14);
     assert.equal(download?.district, district.id);
     assert.ok(!fs.readFileSync(h.logFile, 'utf8').includes(password), 'the password must never be logged');
+  });
+});
+
+describe('hosted SFTP: a client that stops taking replies', () => {
+  const MiB = 1024 * 1024;
+  const READ = 32 * 1024;
+  let h: Harness;
+  let district: District;
+  let password: string;
+  let content: Buffer;
+
+  const readAt = (sftp: SFTPWrapper, handle: Buffer, position: number) =>
+    new Promise<Buffer>((resolve, reject) =>
+      sftp.read(handle, Buffer.alloc(READ), 0, READ, position, (err, n, buf) =>
+        err ? reject(err) : resolve(buf.subarray(0, n)),
+      ),
+    );
+  /** Sends a READ for every block of the file while the client's socket is not read. */
+  const readWholeFileWithoutTakingReplies = async () => {
+    const session = await connectSsh2({ port: h.port, username: district.slug, password });
+    const handle = await p.open(session.sftp, '/upload/big.bin', 'r');
+    const socket = (session.client as unknown as { _sock: net.Socket })._sock;
+    socket.pause();
+    const reads: Array<Promise<Buffer>> = [];
+    for (let at = 0; at < content.length; at += READ) reads.push(readAt(session.sftp, handle, at));
+    for (const read of reads) read.catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 1000));
+    return { socket, reads };
+  };
+
+  before(async () => {
+    h = await startHarness({ maxQueuedReplyBytes: MiB });
+    district = await h.addDistrict('aspen-fork');
+    password = await h.accounts.regeneratePassword(district.id, district.slug);
+    content = crypto.randomBytes(16 * MiB);
+    fs.mkdirSync(path.join(h.root, district.slug, 'upload'), { recursive: true });
+    fs.writeFileSync(path.join(h.root, district.slug, 'upload', 'big.bin'), content);
+  });
+  after(async () => {
+    await h.close();
+  });
+
+  it('reads no further ahead than its SSH window and the reply limit, then serves every byte once it reads again', async () => {
+    const stalled = await readWholeFileWithoutTakingReplies();
+    stalled.socket.destroy();
+    let served: number | undefined;
+    for (let waited = 0; served === undefined && waited < 5000; waited += 100) {
+      await new Promise((r) => setTimeout(r, 100));
+      served = fs
+        .readFileSync(h.logFile, 'utf8')
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as { op?: string; path?: string; bytes?: number })
+        .find((l) => l.op === 'download' && l.path === '/upload/big.bin')?.bytes;
+    }
+    assert.ok(served !== undefined, 'the abandoned download was not logged');
+    // 2 MiB of SSH window (ssh2's client) and 1 MiB of replies held, plus one read in progress.
+    assert.ok(
+      served <= 3 * MiB + 256 * 1024,
+      `${served} of ${content.length} bytes read for a client taking none`,
+    );
+
+    const resumed = await readWholeFileWithoutTakingReplies();
+    resumed.socket.resume();
+    assert.ok(
+      Buffer.concat(await Promise.all(resumed.reads)).equals(content),
+      'content differs after the stall',
+    );
+    resumed.socket.destroy();
   });
 });
