@@ -60,6 +60,12 @@ interface FileEntry {
   appendQueue: Promise<unknown>;
   /** Chain of write answers, to send them in request order. */
   replies: Promise<void>;
+  /**
+   * Settles when the size changes sent so far on this handle are done. A write sent after one waits
+   * for it: run before a truncation, its bytes would be cut away after being charged for nothing;
+   * run during it, they would land past the new end after the charge was given back.
+   */
+  resized: Promise<unknown>;
   /** The first write failure: later writes on this handle fail the same way. */
   failed?: unknown;
   closing: boolean;
@@ -255,20 +261,23 @@ export function serveSftp(sftp: SFTPWrapper, ctx: SessionContext): ServedSession
     reply(reqid, code, message);
   };
 
-  /** Runs one request: activity, the in-flight cap, and errors turned into statuses. */
+  /**
+   * Runs one request: activity, the in-flight cap, and errors turned into statuses. Settles once the
+   * request is answered.
+   */
   const run = (
     reqid: number,
     op: string,
     work: () => Promise<void>,
     detail?: Record<string, unknown>,
-  ): void => {
+  ): Promise<void> => {
     ctx.touch();
     if (pendingRequests >= limits.maxPendingRequests) {
       reply(reqid, STATUS_CODE.FAILURE, 'Too many requests in flight; slow down');
-      return;
+      return Promise.resolve();
     }
     pendingRequests++;
-    prepared
+    return prepared
       .then(work)
       .catch((err: unknown) => fail(reqid, op, err, detail))
       .finally(() => {
@@ -354,6 +363,7 @@ export function serveSftp(sftp: SFTPWrapper, ctx: SessionContext): ServedSession
           pending: new Set(),
           appendQueue: Promise.resolve(),
           replies: Promise.resolve(),
+          resized: Promise.resolve(),
           closing: false,
         };
         if (write) completion.writerOpened(account, virtualPath);
@@ -446,7 +456,9 @@ export function serveSftp(sftp: SFTPWrapper, ctx: SessionContext): ServedSession
       return;
     }
     pendingRequests++;
+    const resized = entry.resized;
     const outcome = prepared
+      .then(() => resized)
       .then(() => write(entry, offset, data))
       .then(
         () => undefined,
@@ -593,8 +605,11 @@ export function serveSftp(sftp: SFTPWrapper, ctx: SessionContext): ServedSession
     ),
   );
 
-  sftp.on('FSETSTAT', (reqid: number, handle: Buffer, attrs: Attrs) =>
-    run(reqid, 'fsetstat', async () => {
+  sftp.on('FSETSTAT', (reqid: number, handle: Buffer, attrs: Attrs) => {
+    const target = lookup(handle);
+    // Taken now, before later requests arrive: writes sent after this one wait for it to finish.
+    const earlier = target?.kind === 'file' ? [...target.pending, target.resized] : [];
+    const done = run(reqid, 'fsetstat', async () => {
       const entry = lookup(handle);
       if (!entry) throw new Refusal(STATUS_CODE.FAILURE, 'Invalid handle');
       if (entry.kind === 'dir')
@@ -603,12 +618,18 @@ export function serveSftp(sftp: SFTPWrapper, ctx: SessionContext): ServedSession
         if (attrs.size !== undefined && !entry.writable) {
           throw new Refusal(STATUS_CODE.PERMISSION_DENIED, 'File was not opened for writing');
         }
-        await Promise.allSettled([...entry.pending]);
+        await Promise.allSettled(earlier);
         await applyAttrs(attrs, { fd: entry.fd }, entry);
       }
       reply(reqid, STATUS_CODE.OK);
-    }),
-  );
+    });
+    if (target?.kind === 'file') {
+      // A close waits for it too: it must not truncate a descriptor already closed.
+      target.pending.add(done);
+      void done.finally(() => target.pending.delete(done));
+      if (attrs.size !== undefined) target.resized = done;
+    }
+  });
 
   sftp.on('OPENDIR', (reqid: number, p: string) =>
     run(

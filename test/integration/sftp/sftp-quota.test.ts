@@ -94,6 +94,20 @@ describe('hosted SFTP: the quota holds across handles and sessions', () => {
     assert.equal(bytesOnDisk(), QUOTA);
   });
 
+  it('charges writes a client sends right behind cutting its own file short', async () => {
+    const writer = await p.open(one.sftp, '/upload/a.csv', 'w');
+    await p.write(one.sftp, writer, Buffer.alloc(QUOTA, 1), 0);
+    // Pipelined as one batch: the truncation, then the same bytes written again.
+    const batch = [fsetstat(one.sftp, writer, 0)];
+    for (let at = 0; at < QUOTA; at += 32 * 1024) {
+      batch.push(p.write(one.sftp, writer, Buffer.alloc(32 * 1024, 2), at));
+    }
+    await Promise.all(batch.map(ignoreFailure));
+    await assert.rejects(p.writeFile(two.sftp, '/upload/b.csv', Buffer.alloc(MiB, 3)), OVER_QUOTA);
+    assert.ok(bytesOnDisk() <= QUOTA, `${bytesOnDisk()} bytes on disk`);
+    await p.close(one.sftp, writer);
+  });
+
   it('keeps counting a file removed or replaced while open until its last handle closes', async () => {
     // Removed while being written: the upload goes on into a file without a name, still on disk.
     const writer = await p.open(one.sftp, '/upload/a.csv', 'w');
