@@ -91,6 +91,7 @@ export function createSftpServer(opts: SftpServerOptions): SftpServer {
     ctx: AuthContext,
     address: string,
     connLog: Logger,
+    isClosed: () => boolean,
     loggedIn: (account: SftpLoginAccount) => void,
   ): Promise<void> {
     const username = ctx.username;
@@ -126,11 +127,16 @@ export function createSftpServer(opts: SftpServerOptions): SftpServer {
     if (ctx.method === 'password') {
       const password = ctx.password;
       const hash = account?.passwordHash;
+      let checked = false;
       const verdict = await passwordChecks.run(async () => {
+        // A client that left while waiting for its turn gets no scrypt spent on it.
+        if (isClosed()) return false;
+        checked = true;
         if (hash) return await verifyPassword(password, hash);
         await verifyPassword(password, await decoyHash()); // same cost as a real check
         return false;
       });
+      if (verdict !== 'busy' && !checked) return;
       if (verdict === 'busy') {
         connLog.warn(
           { username, method: ctx.method, limit: config.maxPasswordChecks },
@@ -232,10 +238,17 @@ export function createSftpServer(opts: SftpServerOptions): SftpServer {
       idle.unref();
     };
 
+    let closed = false;
     client.on('authentication', (ctx) => {
-      authenticate(ctx, address, connLog, (accepted) => {
-        account = accepted;
-      }).catch((err: unknown) => {
+      authenticate(
+        ctx,
+        address,
+        connLog,
+        () => closed,
+        (accepted) => {
+          account = accepted;
+        },
+      ).catch((err: unknown) => {
         connLog.error({ err, username: ctx.username }, 'login check failed');
         ctx.reject(AUTH_METHODS);
       });
@@ -299,6 +312,7 @@ export function createSftpServer(opts: SftpServerOptions): SftpServer {
 
     client.on('error', (err) => connLog.debug({ err: err.message }, 'connection error'));
     client.on('close', () => {
+      closed = true;
       if (idle) clearTimeout(idle);
       connections.delete(client);
       if (account) connLog.info({ district: account.districtId, username: account.username }, 'logout');
