@@ -22,4 +22,17 @@ describe('configuration', () => {
       (err: Error) => /DATABASE_URL/.test(err.message) && /API_PORT/.test(err.message),
     );
   });
+
+  it('needs a public address for mail links when the API listens on every address', () => {
+    assert.throws(
+      () => loadEnv({ ...base, API_HOST: '0.0.0.0' }),
+      (err: Error) => /PUBLIC_API_URL is required when API_HOST listens on every address/.test(err.message),
+    );
+    const env = loadEnv({ ...base, API_HOST: '0.0.0.0', PUBLIC_API_URL: 'https://rostersync.example.org/' });
+    assert.equal(
+      env.PUBLIC_API_URL,
+      'https://rostersync.example.org',
+      'no trailing slash: links never get //',
+    );
+  });
 });
