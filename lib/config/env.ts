@@ -57,7 +57,7 @@ export const Env = z
     WORKER_MAX_ACTIVITIES: z.coerce.number().int().min(1).default(4),
     WORKER_MAX_WORKFLOW_TASKS: z.coerce.number().int().min(1).default(40),
     /**
-     * District workflows kept in the worker's memory between wake-ups (about 1.7 MB each); the others
+     * District workflows kept in the worker's memory between wake-ups (about 45 KB each); the others
      * are replayed from their short history when their timer fires.
      */
     WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).default(5000),

@@ -44,6 +44,16 @@ function settled(entry: DirEntry, nowMs: number, quietMs: number): PickResult {
   return { kind: 'file', entry };
 }
 
+/** Epoch folders (upload/YYYYMMDD-HHMMSS) holding a COMPLETE marker. */
+function completeEpochs(files: DirEntry[]): Set<string> {
+  return new Set(
+    files
+      .filter((e) => baseName(e.path) === 'COMPLETE')
+      .map((e) => e.path.slice(0, -'/COMPLETE'.length))
+      .filter((dir) => EPOCH_DIR.test(dir)),
+  );
+}
+
 export function pickFile(
   entries: DirEntry[],
   rule: FileRule,
@@ -76,8 +86,19 @@ export function pickFile(
       };
     }
     case 'auto_suffix': {
-      const entry = newest(files.filter((e) => /^upload\/[^/]+_auto\.csv$/i.test(e.path)));
-      if (entry) return settled(entry, opts.nowMs, opts.quietMs);
+      // On a district's own server the file stays in /upload/ and is read once quiet. Our hosted
+      // server moves a closed *_auto.csv upload into an epoch folder of its own with a COMPLETE
+      // marker at once, so there it is found, complete, in that folder.
+      const complete = completeEpochs(files);
+      const moved = newest(
+        files.filter((e) => {
+          const m = /^(upload\/\d{8}-\d{6})\/[^/]+_auto\.csv$/i.exec(e.path);
+          return m !== null && complete.has(m[1]);
+        }),
+      );
+      const waiting = newest(files.filter((e) => /^upload\/[^/]+_auto\.csv$/i.test(e.path)));
+      if (moved && (!waiting || moved.mtimeMs >= waiting.mtimeMs)) return { kind: 'file', entry: moved };
+      if (waiting) return settled(waiting, opts.nowMs, opts.quietMs);
       return {
         kind: 'none',
         reason:
@@ -85,10 +106,8 @@ export function pickFile(
       };
     }
     case 'epoch': {
-      const complete = new Set(
-        files.filter((e) => baseName(e.path) === 'COMPLETE').map((e) => e.path.slice(0, -'/COMPLETE'.length)),
-      );
-      const epochs = [...complete].filter((dir) => EPOCH_DIR.test(dir)).sort();
+      const complete = completeEpochs(files);
+      const epochs = [...complete].sort();
       for (const dir of epochs.reverse()) {
         const inside = files.filter(
           (e) =>

@@ -91,4 +91,21 @@ describe('choosing the file a run reads', () => {
     );
     assert.equal(pick.kind === 'file' && pick.entry.path, 'upload/students_auto.csv');
   });
+
+  it('auto suffix: finds the file where the hosted server moved it, in a complete epoch folder of its own', () => {
+    const moved = [
+      dir('upload'),
+      dir('upload/20261128-020000'),
+      file('upload/20261128-020000/staff_auto.csv', 120),
+      file('upload/20261128-020000/COMPLETE', 120),
+      // An epoch folder still being filled by hand is not the server's doing: not read.
+      dir('upload/20261128-030000'),
+      file('upload/20261128-030000/late_auto.csv', 60),
+    ];
+    const pick = pickFile(moved, 'auto_suffix', opts);
+    assert.equal(pick.kind === 'file' && pick.entry.path, 'upload/20261128-020000/staff_auto.csv');
+    // A newer one waiting in /upload/ (a district's own server) goes first once it is quiet.
+    const newer = pickFile([...moved, file('upload/next_auto.csv', 40)], 'auto_suffix', opts);
+    assert.equal(newer.kind === 'file' && newer.entry.path, 'upload/next_auto.csv');
+  });
 });
