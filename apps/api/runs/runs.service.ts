@@ -201,7 +201,10 @@ export class RunsService {
         throw new ConflictException(
           `The district's schedule is not running, so no one is waiting for this decision: save the sync config (PUT /districts/${districtId}/sync-config) to start it, then decide again.`,
         );
-      throw err;
+      this.logger.warn(`review decision for run ${runId} could not be sent: ${(err as Error).message}`);
+      throw new ServiceUnavailableException(
+        'The scheduler (Temporal) could not be reached, so the decision was not sent and the run is still held: decide again in a minute.',
+      );
     }
     return { runId, decision: approve ? 'approve' : 'discard' };
   }
