@@ -86,14 +86,20 @@ export class RunReports {
   }
 
   /** The run's file byte for byte, as the district sent it; undefined when the run has none. */
-  async openOriginal(runId: string): Promise<{ name: string; size: number; stream: Readable } | undefined> {
+  /**
+   * The run's original file; 'not-fetched' when the run ended before it had one, 'gone' when it had
+   * one that is no longer in the store (removed from DATA_DIR since).
+   */
+  async openOriginal(
+    runId: string,
+  ): Promise<{ name: string; size: number; stream: Readable } | 'not-fetched' | 'gone'> {
     const run = await new SyncRunsRepository(this.pool).get(assertRunId(runId));
-    if (!run?.file_ref) return undefined;
+    if (!run?.file_ref) return 'not-fetched';
     let size: number;
     try {
       size = (await fs.promises.stat(this.artifacts.resolve(run.file_ref))).size;
     } catch {
-      return undefined;
+      return 'gone';
     }
     return {
       name: run.file_name ?? path.posix.basename(run.file_ref),

@@ -215,9 +215,13 @@ export class RunsService {
   ): Promise<{ name: string; size: number; stream: Readable }> {
     await this.requireRun(districtId, runId);
     const file = await this.reports.openOriginal(runId);
-    if (!file)
+    if (file === 'not-fetched')
       throw new NotFoundException(
         `Run ${runId} has no stored file: it ended before a file was fetched (see its failure in GET /districts/${districtId}/runs/${runId}).`,
+      );
+    if (file === 'gone')
+      throw new NotFoundException(
+        `Run ${runId}'s file is no longer in the file store (it was removed from DATA_DIR since the run); the run's counts, errors.csv and plan.csv are still available.`,
       );
     return file;
   }

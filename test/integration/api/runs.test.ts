@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
@@ -223,6 +224,13 @@ describe('API: Sync Now, run history, reviews, retries and downloads', () => {
         .update(res.body as Buffer)
         .digest('hex'),
       sha256,
+    );
+    // A file removed from the store since: said as such, not as a run that never fetched one.
+    fs.rmSync(store.resolve(ref));
+    const gone = await h.api().get(`/districts/${a.id}/runs/${run.id}/file`).expect(404);
+    assert.match(
+      gone.body.message,
+      /file is no longer in the file store .* errors\.csv and plan\.csv are still available/,
     );
   });
 
