@@ -1,7 +1,12 @@
+import { Context } from '@temporalio/activity';
 import type { Pool } from 'pg';
 import { SyncRunsRepository } from '../lib/db/repositories/sync-runs.repository';
-import { MailOutboxRepository } from '../lib/mail/mail-outbox.repository';
-import type { Mailer } from '../lib/mail/mailer';
+import {
+  type DeliveryOutcome,
+  MailOutboxRepository,
+  type OutboxMail,
+} from '../lib/mail/mail-outbox.repository';
+import { MailRefused, SMTP_CONNECTIONS, type Mailer } from '../lib/mail/mailer';
 import { adminNotice, runOutcome, welcomeMail } from '../lib/mail/run-mail';
 import type { SyncActivities } from './types';
 
@@ -11,12 +16,34 @@ export interface MailActivityDeps {
   apiBaseUrl: string;
 }
 
-const SEND_BATCH = 200;
+/** New users read and written to the outbox per statement: memory stays flat however large the run. */
+export const ENQUEUE_CHUNK = 1000;
+/**
+ * Mails claimed per transaction: what a crash between sending and committing can send twice, and
+ * how often the activity heartbeats and looks for cancellation at the least.
+ */
+export const SEND_BATCH = 20;
+/** How long to wait before looking again when another attempt holds the mails still to send. */
+const CLAIMED_ELSEWHERE_WAIT_MS = 1000;
+/** Refused welcome addresses an admin notice lists by name. */
+const REFUSED_LISTED = 10;
 
 /**
  * Mail goes through the outbox: the activity first records every mail it owes (idempotent by dedupe
- * key), then delivers what is not yet sent. A retry after a crash resumes delivery; it never
- * re-sends a mail already marked sent.
+ * key), then delivers the mails neither sent nor failed, a small batch per transaction
+ * (MailOutboxRepository.claimBatch) over a few pooled SMTP connections.
+ *
+ * - A mail the server refuses for good (5xx) is marked failed with the reply and the others go on.
+ * - A temporary refusal (4xx) leaves that mail for a retry and the others go on; the server being
+ *   unreachable stops the attempt. Either way the activity then throws and Temporal retries it.
+ * - Two attempts never send the same mail (a timed-out attempt still sending while its retry
+ *   starts): each batch's rows are locked until they are recorded sent, and a retry waits for them.
+ * - Cancellation (a timeout seen by heartbeat, a worker shutting down) stops the attempt after the
+ *   mails already handed to the server, which are recorded sent.
+ *
+ * Delivery is at least once, not exactly once: a worker that dies after the SMTP server accepted a
+ * mail and before its batch was committed leaves the mail unsent in the outbox, and the retry sends
+ * it again (at most one batch per lost attempt).
  */
 export function createMailActivities(
   deps: MailActivityDeps,
@@ -24,19 +51,78 @@ export function createMailActivities(
   const outbox = new MailOutboxRepository(deps.pool);
   const runs = new SyncRunsRepository(deps.pool);
 
-  async function deliver(runId: string, kind: string): Promise<number> {
-    for (;;) {
-      const batch = await outbox.unsent(runId, kind, SEND_BATCH);
-      if (batch.length === 0) break;
-      for (const mail of batch) {
+  /**
+   * Sends one claimed batch through SMTP_CONNECTIONS lanes. Never throws: every outcome must be
+   * recorded. Stops early when the server is unreachable (the rest of the batch would fail the same
+   * way) or the activity is cancelled; the mails it did not get to stay claimable.
+   */
+  async function sendBatch(
+    ctx: Context,
+    mails: OutboxMail[],
+  ): Promise<{ outcomes: DeliveryOutcome[]; unreachable: boolean }> {
+    const outcomes: DeliveryOutcome[] = [];
+    const queue = [...mails];
+    let unreachable = false;
+    const lane = async () => {
+      for (let mail = queue.shift(); mail; mail = queue.shift()) {
+        if (unreachable || ctx.cancellationSignal.aborted) return;
         try {
           await deps.mailer.send({ to: mail.recipient, subject: mail.subject, text: mail.body });
-          await outbox.markSent(mail.id);
+          outcomes.push({ id: mail.id, status: 'sent' });
         } catch (err) {
-          await outbox.markFailed(mail.id, err instanceof Error ? err.message : String(err));
-          throw err; // retried by Temporal with backoff; sent mails stay sent
+          // A refusal is recorded as the server's reply, which is what an admin can act on.
+          const error =
+            err instanceof MailRefused ? err.reply : err instanceof Error ? err.message : String(err);
+          const permanent = err instanceof MailRefused && err.permanent;
+          outcomes.push({ id: mail.id, status: permanent ? 'refused' : 'not_sent', error });
+          if (!(err instanceof MailRefused)) unreachable = true;
         }
+        // A slow server keeps the batch going for a while: each answer proves the worker alive.
+        ctx.heartbeat();
       }
+    };
+    await Promise.all(Array.from({ length: SMTP_CONNECTIONS }, lane));
+    return { outcomes, unreachable };
+  }
+
+  async function deliver(runId: string, kind: string): Promise<number> {
+    const ctx = Context.current();
+    // Mails this attempt could not send (a temporary refusal, or the server unreachable), with the
+    // reason: left out of this attempt's claims, and tried again by the next attempt.
+    const notSent = new Map<string, string>();
+    let refused = 0;
+    for (;;) {
+      let unreachable = false;
+      const claimed = await outbox.claimBatch(runId, kind, SEND_BATCH, [...notSent.keys()], async (mails) => {
+        const batch = await sendBatch(ctx, mails);
+        unreachable = batch.unreachable;
+        for (const o of batch.outcomes) {
+          if (o.status === 'refused') refused++;
+          if (o.status === 'not_sent') notSent.set(o.id, o.error);
+        }
+        return batch.outcomes;
+      });
+      ctx.heartbeat({ kind, claimed });
+      // Rejects with the cancellation: this attempt stops, what it sent is recorded.
+      if (ctx.cancellationSignal.aborted) await ctx.cancelled;
+      if (unreachable) break;
+      if (claimed > 0) continue;
+      // Nothing claimable: done, unless another attempt still holds some of the mails.
+      if ((await outbox.countPending(runId, kind, [...notSent.keys()])) === 0) break;
+      await ctx.sleep(CLAIMED_ELSEWHERE_WAIT_MS);
+    }
+    if (refused > 0) {
+      ctx.log.warn(`The mail server refused ${refused} ${kind} mail(s) of run ${runId} for good`, {
+        runId,
+        kind,
+        refused,
+        see: 'mail_outbox rows with failed_at set; last_error holds the reply',
+      });
+    }
+    if (notSent.size > 0) {
+      // Thrown to be retried with backoff; the mails sent so far stay sent.
+      const [reason] = notSent.values();
+      throw new Error(`${notSent.size} ${kind} mail(s) of run ${runId} not sent yet: ${reason}`);
     }
     return await outbox.countSent(runId, kind);
   }
@@ -62,28 +148,36 @@ export function createMailActivities(
     async sendWelcomeEmails({ runId }) {
       const district = await districtOf(runId);
       if (!district.welcome_emails) return { sent: 0 };
-      const { rows: created } = await deps.pool.query<{ id: string; email: string; first_name: string }>(
-        `SELECT id, email, first_name FROM users WHERE created_by_run = $1 AND email IS NOT NULL AND status = 'active'`,
-        [runId],
-      );
-      await outbox.enqueue(
-        created.map((user) => {
-          const mail = welcomeMail({
-            districtName: district.name,
-            firstName: user.first_name,
-            email: user.email,
-          });
-          return {
-            districtId: district.district_id,
-            runId,
-            dedupeKey: `welcome:${user.id}`,
-            kind: 'welcome',
-            recipient: user.email,
-            subject: mail.subject,
-            body: mail.body,
-          };
-        }),
-      );
+      // The users the run created, a chunk at a time by id.
+      for (let after = '00000000-0000-0000-0000-000000000000'; ;) {
+        const { rows: created } = await deps.pool.query<{ id: string; email: string; first_name: string }>(
+          `SELECT id, email, first_name FROM users
+           WHERE created_by_run = $1 AND email IS NOT NULL AND status = 'active' AND id > $2
+           ORDER BY id LIMIT $3`,
+          [runId, after, ENQUEUE_CHUNK],
+        );
+        if (created.length === 0) break;
+        await outbox.enqueue(
+          created.map((user) => {
+            const mail = welcomeMail({
+              districtName: district.name,
+              firstName: user.first_name,
+              email: user.email,
+            });
+            return {
+              districtId: district.district_id,
+              runId,
+              dedupeKey: `welcome:${user.id}`,
+              kind: 'welcome',
+              recipient: user.email,
+              subject: mail.subject,
+              body: mail.body,
+            };
+          }),
+        );
+        after = created[created.length - 1].id;
+        Context.current().heartbeat({ kind: 'welcome', enqueuedThrough: after });
+      }
       return { sent: await deliver(runId, 'welcome') };
     },
 
@@ -100,8 +194,13 @@ export function createMailActivities(
       ) {
         return { sent: 0 };
       }
-      const { rows: topErrors } = await deps.pool.query<{ code: string; count: number }>(
-        `SELECT code, count(*)::int AS count FROM run_errors WHERE run_id = $1 GROUP BY code ORDER BY count DESC, code LIMIT 5`,
+      // Errors and warnings counted apart: a warning is no problem with the row.
+      const { rows: top } = await deps.pool.query<{ code: string; warning: boolean; count: number }>(
+        `SELECT code, warning, count FROM (
+           SELECT code, severity = 'warning' AS warning, count(*)::int AS count,
+                  row_number() OVER (PARTITION BY severity = 'warning' ORDER BY count(*) DESC, code) AS rank
+           FROM run_errors WHERE run_id = $1 GROUP BY code, severity = 'warning'
+         ) t WHERE rank <= 5 ORDER BY warning, rank`,
         [runId],
       );
       const notice = adminNotice({
@@ -109,7 +208,9 @@ export function createMailActivities(
         run,
         outcome,
         apiBaseUrl: deps.apiBaseUrl,
-        topErrors,
+        topErrors: top.filter((t) => !t.warning).map(({ code, count }) => ({ code, count })),
+        topWarnings: top.filter((t) => t.warning).map(({ code, count }) => ({ code, count })),
+        refusedWelcomes: await outbox.refused(runId, 'welcome', REFUSED_LISTED),
       });
       await outbox.enqueue(
         recipients.map((recipient) => ({

@@ -7,24 +7,31 @@ export interface OutboxMail {
   body: string;
 }
 
+export interface NewOutboxMail {
+  districtId: string;
+  runId: string;
+  dedupeKey: string;
+  kind: string;
+  recipient: string;
+  subject: string;
+  body: string;
+}
+
+/**
+ * What became of one claimed mail: sent; refused for good (a 5xx reply: marked failed, never tried
+ * again); or not sent this time (a temporary refusal or the server unreachable: left for a retry).
+ */
+export type DeliveryOutcome =
+  { id: string; status: 'sent' } | { id: string; status: 'refused' | 'not_sent'; error: string };
+
 /**
  * The outbox makes mail idempotent: each mail is written once under a dedupe key (a retried
- * activity re-inserts nothing), and only rows not yet marked sent are delivered.
+ * activity re-inserts nothing), and only rows neither sent nor failed are delivered.
  */
 export class MailOutboxRepository {
   constructor(private readonly pool: Pool) {}
 
-  async enqueue(
-    mails: Array<{
-      districtId: string;
-      runId: string;
-      dedupeKey: string;
-      kind: string;
-      recipient: string;
-      subject: string;
-      body: string;
-    }>,
-  ): Promise<void> {
+  async enqueue(mails: NewOutboxMail[]): Promise<void> {
     if (mails.length === 0) return;
     await this.pool.query(
       `INSERT INTO mail_outbox (district_id, run_id, dedupe_key, kind, recipient, subject, body)
@@ -42,26 +49,65 @@ export class MailOutboxRepository {
     );
   }
 
-  async unsent(runId: string, kind: string, limit: number): Promise<OutboxMail[]> {
-    const { rows } = await this.pool.query<OutboxMail>(
-      `SELECT id, recipient, subject, body FROM mail_outbox
-       WHERE run_id = $1 AND kind = $2 AND sent_at IS NULL ORDER BY created_at, id LIMIT $3`,
-      [runId, kind, limit],
+  /**
+   * Claims up to `limit` mails of the run that are neither sent nor failed (leaving out `skip`), hands
+   * them to `send`, and records its outcomes, all in one transaction. The rows stay locked (FOR
+   * UPDATE) until the outcomes are committed, and another claim skips locked rows (SKIP LOCKED): two
+   * attempts of an activity running at once never send the same mail. `send` must not throw: what it
+   * sent has to be recorded. Returns how many mails were claimed (0: nothing claimable).
+   */
+  async claimBatch(
+    runId: string,
+    kind: string,
+    limit: number,
+    skip: readonly string[],
+    send: (mails: OutboxMail[]) => Promise<DeliveryOutcome[]>,
+  ): Promise<number> {
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      const { rows } = await client.query<OutboxMail>(
+        `SELECT id, recipient, subject, body FROM mail_outbox
+         WHERE run_id = $1 AND kind = $2 AND sent_at IS NULL AND failed_at IS NULL AND id <> ALL($3::uuid[])
+         ORDER BY created_at, id LIMIT $4 FOR UPDATE SKIP LOCKED`,
+        [runId, kind, skip, limit],
+      );
+      const outcomes = rows.length > 0 ? await send(rows) : [];
+      await client.query(
+        `UPDATE mail_outbox o
+         SET attempts = o.attempts + 1,
+             sent_at = CASE WHEN u.status = 'sent' THEN now() END,
+             failed_at = CASE WHEN u.status = 'refused' THEN now() END,
+             last_error = coalesce(left(u.error, 500), o.last_error)
+         FROM unnest($1::uuid[], $2::text[], $3::text[]) AS u(id, status, error)
+         WHERE o.id = u.id`,
+        [
+          outcomes.map((o) => o.id),
+          outcomes.map((o) => o.status),
+          outcomes.map((o) => (o.status === 'sent' ? null : o.error)),
+        ],
+      );
+      await client.query('COMMIT');
+      return rows.length;
+    } catch (err) {
+      broken = err instanceof Error ? err : new Error(String(err));
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      // A client whose statement failed may have lost its connection: the pool drops it.
+      client.release(broken);
+    }
+  }
+
+  /** Mails of the run still to deliver (neither sent nor failed), leaving out `skip`, locked or not. */
+  async countPending(runId: string, kind: string, skip: readonly string[]): Promise<number> {
+    const { rows } = await this.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM mail_outbox
+       WHERE run_id = $1 AND kind = $2 AND sent_at IS NULL AND failed_at IS NULL AND id <> ALL($3::uuid[])`,
+      [runId, kind, skip],
     );
-    return rows;
-  }
-
-  async markSent(id: string): Promise<void> {
-    await this.pool.query('UPDATE mail_outbox SET sent_at = now(), attempts = attempts + 1 WHERE id = $1', [
-      id,
-    ]);
-  }
-
-  async markFailed(id: string, error: string): Promise<void> {
-    await this.pool.query('UPDATE mail_outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1', [
-      id,
-      error.slice(0, 500),
-    ]);
+    return rows[0].n;
   }
 
   async countSent(runId: string, kind: string): Promise<number> {
@@ -70,5 +116,19 @@ export class MailOutboxRepository {
       [runId, kind],
     );
     return rows[0].n;
+  }
+
+  /** The mails of the run the server refused for good: how many, and the first few with the reply. */
+  async refused(
+    runId: string,
+    kind: string,
+    limit: number,
+  ): Promise<{ total: number; first: Array<{ recipient: string; error: string }> }> {
+    const { rows } = await this.pool.query<{ recipient: string; error: string; total: number }>(
+      `SELECT recipient, coalesce(last_error, '') AS error, count(*) OVER ()::int AS total FROM mail_outbox
+       WHERE run_id = $1 AND kind = $2 AND failed_at IS NOT NULL ORDER BY recipient LIMIT $3`,
+      [runId, kind, limit],
+    );
+    return { total: rows[0]?.total ?? 0, first: rows.map(({ recipient, error }) => ({ recipient, error })) };
   }
 }

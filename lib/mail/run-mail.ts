@@ -2,16 +2,26 @@ import type { SyncRunRow } from '../db/repositories/sync-runs.repository';
 
 /** The words of rostersync's mails; pure so they are easy to read and test. */
 
+/**
+ * A name as one line: the file's names are the district's data, and a quoted name can hold line
+ * breaks, which would add lines of the sender's choosing to a mail sent in the district's name.
+ * Every run of whitespace (line breaks, tabs, Unicode separators) becomes one space.
+ */
+export function oneLine(name: string): string {
+  return name.replace(/[\s\u0085]+/gu, ' ').trim();
+}
+
 export function welcomeMail(input: { districtName: string; firstName: string; email: string }): {
   subject: string;
   body: string;
 } {
+  const district = oneLine(input.districtName);
   return {
-    subject: `Welcome to ${input.districtName}`,
+    subject: `Welcome to ${district}`,
     body: [
-      `Hello ${input.firstName || input.email},`,
+      `Hello ${oneLine(input.firstName) || input.email},`,
       '',
-      `An account has been created for you by ${input.districtName}.`,
+      `An account has been created for you by ${district}.`,
       `Sign in with ${input.email}; the first sign-in asks you to choose a password.`,
       '',
       'If you did not expect this email, contact your district administrator.',
@@ -32,14 +42,21 @@ export function adminNotice(input: {
   run: SyncRunRow;
   outcome: RunOutcome;
   apiBaseUrl: string;
+  /** The most frequent codes among the run's errors, and apart, among its warnings. */
   topErrors: Array<{ code: string; count: number }>;
+  topWarnings: Array<{ code: string; count: number }>;
+  /** Welcome mails the mail server refused for good (an address that does not exist). */
+  refusedWelcomes?: { total: number; first: Array<{ recipient: string; error: string }> };
 }): { subject: string; body: string } {
   const { run, outcome } = input;
+  const districtName = oneLine(input.districtName);
   const headline = {
     succeeded: 'sync succeeded',
     dry_run: 'dry run finished (nothing applied)',
     held: 'sync held for review (nothing applied)',
-    failed: 'sync FAILED (nothing applied)',
+    // A run can fail after its changes were applied (recording its end failed): it must not say
+    // "nothing applied" to an admin who will find the changes made.
+    failed: run.applied_at ? 'sync FAILED after its changes were applied' : 'sync FAILED (nothing applied)',
   }[outcome];
   const counts = [
     `Rows in file: ${run.rows_total ?? 0} (blank skipped: ${run.rows_blank ?? 0}, with errors: ${run.error_count ?? 0})`,
@@ -47,7 +64,7 @@ export function adminNotice(input: {
     `Reactivated: ${run.reactivated_count ?? 0}  Archived: ${run.archived_count ?? 0}`,
   ];
   const lines = [
-    `${input.districtName}: ${headline}.`,
+    `${districtName}: ${headline}.`,
     '',
     `Run ${run.id}, triggered by ${run.trigger.replace('_', ' ')}.`,
     run.file_name
@@ -58,10 +75,23 @@ export function adminNotice(input: {
   ];
   if (run.failure_message) lines.push('', `Reason (${run.failure_type ?? 'error'}): ${run.failure_message}`);
   if (input.topErrors.length > 0) {
-    lines.push('', 'Most frequent problems:', ...input.topErrors.map((e) => `  ${e.code}: ${e.count}`));
+    lines.push('', 'Most frequent errors:', ...input.topErrors.map((e) => `  ${e.code}: ${e.count}`));
+  }
+  if (input.topWarnings.length > 0) {
+    lines.push('', 'Most frequent warnings:', ...input.topWarnings.map((e) => `  ${e.code}: ${e.count}`));
+  }
+  const refused = input.refusedWelcomes;
+  if (refused && refused.total > 0) {
+    lines.push(
+      '',
+      `Welcome emails the mail server refused (${refused.total}); check these addresses:`,
+      ...refused.first.map((r) => `  ${r.recipient}: ${r.error}`),
+    );
+    if (refused.total > refused.first.length)
+      lines.push(`  ...and ${refused.total - refused.first.length} more`);
   }
   const runUrl = `${input.apiBaseUrl}/districts/${run.district_id}/runs/${run.id}`;
   lines.push('', `Details: ${runUrl}`, `Row errors (CSV): ${runUrl}/errors.csv`);
   if (outcome === 'held') lines.push(`Approve: POST ${runUrl}/approve   Discard: POST ${runUrl}/discard`);
-  return { subject: `[rostersync] ${input.districtName}: ${headline}`, body: lines.join('\n') };
+  return { subject: `[rostersync] ${districtName}: ${headline}`, body: lines.join('\n') };
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { SyncRunRow } from '../../lib/db/repositories/sync-runs.repository';
-import { adminNotice, runOutcome } from '../../lib/mail/run-mail';
+import { adminNotice, runOutcome, welcomeMail } from '../../lib/mail/run-mail';
 
 const run = (over: Partial<SyncRunRow>): SyncRunRow =>
   ({
@@ -34,6 +34,7 @@ describe('admin notifications', () => {
       outcome: 'succeeded',
       apiBaseUrl: 'http://api',
       topErrors: [],
+      topWarnings: [],
     });
     assert.equal(notice.subject, '[rostersync] Springfield: sync succeeded');
     assert.match(notice.body, /Created: 5 {2}Updated: 3/);
@@ -57,8 +58,9 @@ describe('admin notifications', () => {
       outcome: 'failed',
       apiBaseUrl: 'http://api',
       topErrors: [{ code: 'UNKNOWN_SCHOOL', count: 30 }],
+      topWarnings: [],
     });
-    assert.match(notice.subject, /FAILED/);
+    assert.equal(notice.subject, '[rostersync] Springfield: sync FAILED (nothing applied)');
     assert.match(notice.body, /Reason \(ThresholdExceeded\): 31% of rows/);
     assert.match(notice.body, /UNKNOWN_SCHOOL: 30/);
   });
@@ -70,7 +72,70 @@ describe('admin notifications', () => {
       outcome: 'held',
       apiBaseUrl: 'http://api',
       topErrors: [],
+      topWarnings: [],
     });
     assert.match(notice.body, /Approve: POST .*\/approve/);
+  });
+});
+
+describe('admin notifications: what the admin is told', () => {
+  it('a run that failed after applying its changes does not say nothing was applied', () => {
+    const notice = adminNotice({
+      districtName: 'Springfield',
+      run: run({ status: 'failed', applied_at: new Date(), failure_type: 'Internal', failure_message: 'x' }),
+      outcome: 'failed',
+      apiBaseUrl: 'http://api',
+      topErrors: [],
+      topWarnings: [],
+    });
+    assert.equal(notice.subject, '[rostersync] Springfield: sync FAILED after its changes were applied');
+    assert.doesNotMatch(notice.body, /nothing applied/);
+  });
+
+  it('lists errors and warnings apart', () => {
+    const notice = adminNotice({
+      districtName: 'Springfield',
+      run: run({}),
+      outcome: 'succeeded',
+      apiBaseUrl: 'http://api',
+      topErrors: [{ code: 'INVALID_EMAIL', count: 2 }],
+      topWarnings: [{ code: 'PHONE_FORMAT', count: 7 }],
+    });
+    assert.match(notice.body, /Most frequent errors:\n {2}INVALID_EMAIL: 2\n/);
+    assert.match(notice.body, /Most frequent warnings:\n {2}PHONE_FORMAT: 7/);
+  });
+
+  it('names the welcome addresses the mail server refused', () => {
+    const notice = adminNotice({
+      districtName: 'Springfield',
+      run: run({}),
+      outcome: 'succeeded',
+      apiBaseUrl: 'http://api',
+      topErrors: [],
+      topWarnings: [],
+      refusedWelcomes: { total: 3, first: [{ recipient: 'typo@example.org', error: '550 No such user' }] },
+    });
+    assert.match(notice.body, /Welcome emails the mail server refused \(3\)/);
+    assert.match(notice.body, / {2}typo@example.org: 550 No such user\n {2}\.\.\.and 2 more/);
+  });
+});
+
+describe('welcome mail', () => {
+  it('keeps a name from the file on its line: line breaks in a quoted name add no lines', () => {
+    const mail = welcomeMail({
+      districtName: 'Springfield',
+      firstName: 'Ana\r\n\r\nYour password expired: reset it at http://evil.example\u2028\tnow',
+      email: 'ana@example.org',
+    });
+    const lines = mail.body.split('\n');
+    assert.equal(lines[0], 'Hello Ana Your password expired: reset it at http://evil.example now,');
+    assert.equal(lines.length, 6);
+  });
+
+  it('greets by address when the name is only whitespace', () => {
+    assert.match(
+      welcomeMail({ districtName: 'S', firstName: ' \n ', email: 'a@b.org' }).body,
+      /^Hello a@b.org,/,
+    );
   });
 });
