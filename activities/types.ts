@@ -13,8 +13,16 @@ import type {
  * Every activity is idempotent on runId: a retry or a Temporal reset never repeats a side effect.
  */
 export interface SyncActivities {
-  /** Creates the run row for a scheduled / file-arrived trigger (Sync Now rows are created by the API). */
-  createRun(input: { districtId: string; trigger: SyncTrigger; dryRun: boolean }): Promise<{ runId: string }>;
+  /**
+   * Creates the run row for a scheduled / file-arrived trigger (Sync Now rows are created by the API).
+   * With `runId` (chosen by the workflow) a retry finds the row an earlier attempt created.
+   */
+  createRun(input: {
+    districtId: string;
+    trigger: SyncTrigger;
+    dryRun: boolean;
+    runId?: string;
+  }): Promise<{ runId: string }>;
   /** Marks the run running and returns the safeguards in force for it. */
   startRun(input: { runId: string; workflowId: string }): Promise<{ safeguards: Safeguards }>;
   fetchFile(input: { runId: string }): Promise<FetchedFile>;

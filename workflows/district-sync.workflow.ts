@@ -8,6 +8,7 @@ import {
   log,
   patched,
   setHandler,
+  uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { SyncActivities } from '../activities/types';
@@ -48,6 +49,15 @@ const PATIENT_RETRY = { ...UNBOUNDED_RETRY, maximumInterval: '5 minutes' };
 const book = bookkeeping<Pick<SyncActivities, 'createRun' | 'finishRun'>>(PATIENT_RETRY);
 
 const RECENT_RUN_IDS = 50;
+
+/**
+ * Patches of this workflow (docs/runbook.md): each guards a change in the commands it issues, so
+ * histories recorded before it replay as they ran.
+ * - DUE_BEFORE_RESCHEDULE: a config change first handles a due time that passed unhandled.
+ * - RECORD_CHILD_FAILURE: a failed run is always recorded here, not only when the child could not.
+ */
+const DUE_BEFORE_RESCHEDULE_PATCH = 'due-before-reschedule';
+const RECORD_CHILD_FAILURE_PATCH = 'record-child-failure';
 
 /**
  * A district's schedule as one long-lived workflow (id `district-sync:<districtId>`): durable timers
@@ -135,6 +145,12 @@ export async function districtSyncWorkflow(rawInput: DistrictSyncInput): Promise
       });
       return;
     }
+    // A due time that passed without being handled (its timer fired while no worker ran, or in this
+    // very moment) is handled first, under the schedule it was due by: saving the config must not
+    // cancel the run that time asked for.
+    if (patched(DUE_BEFORE_RESCHEDULE_PATCH) && state.nextDueAt !== null && Date.now() >= state.nextDueAt) {
+      onDue(state.nextDueAt);
+    }
     schedule = parsed.data;
     state.nextDueAt = nextDueFor(schedule, Date.now());
     rescheduled = true;
@@ -179,12 +195,18 @@ export async function districtSyncWorkflow(rawInput: DistrictSyncInput): Promise
   async function recordDiscards(): Promise<void> {
     while (discards.length > 0) {
       const { runId, message } = discards[0];
-      await book().finishRun({
-        runId,
-        status: 'discarded',
-        failureType: FailureType.Discarded,
-        failureMessage: message,
-      });
+      try {
+        await book().finishRun({
+          runId,
+          status: 'discarded',
+          failureType: FailureType.Discarded,
+          failureMessage: message,
+        });
+      } catch (err) {
+        // Only a run that cannot be closed gets here (no such row: a syncNow signal sent by hand).
+        // It must not end the district's schedule.
+        log.warn('Could not record a discarded run; it is dropped', { runId, error: (err as Error).message });
+      }
       discards.shift();
     }
   }
@@ -199,10 +221,16 @@ export async function districtSyncWorkflow(rawInput: DistrictSyncInput): Promise
     let runId = next.runId;
     try {
       if (runId === null) {
-        runId = (await book().createRun({ districtId, trigger: next.trigger, dryRun: next.dryRun })).runId;
+        // The id is chosen here, so a retried createRun whose first attempt did commit finds that
+        // row instead of adding a second one that would stay queued for ever.
+        runId = (
+          await book().createRun({ districtId, trigger: next.trigger, dryRun: next.dryRun, runId: uuid4() })
+        ).runId;
         inFlight.runId = runId;
       }
-      state.recentRunIds = [...state.recentRunIds, runId].slice(-RECENT_RUN_IDS);
+      // The runs merged into this one are remembered too: a re-delivered signal for one of them is
+      // not a new request.
+      state.recentRunIds = [...state.recentRunIds, ...next.coalesced, runId].slice(-RECENT_RUN_IDS);
       for (const other of next.coalesced)
         discards.push({ runId: other, message: `Coalesced into run ${runId}.` });
       // A newer full run makes the plan waiting for review stale: it replaces it.
@@ -240,9 +268,10 @@ export async function districtSyncWorkflow(rawInput: DistrictSyncInput): Promise
         failureType: type,
         finishedAt: new Date().toISOString(),
       });
-      // A child that ended without its own ApplicationFailure (terminated, timed out) never recorded
-      // its failure on the run row: do it here so history does not show it running forever.
-      if (runId !== null && !rootApplicationFailure(err)) {
+      // The run row must not stay "running": a child that ended without its own ApplicationFailure
+      // (terminated, timed out) never recorded its failure, and one that did may have given up
+      // recording it while Postgres was away. Recording it again changes nothing on a finished row.
+      if (runId !== null && (patched(RECORD_CHILD_FAILURE_PATCH) || !rootApplicationFailure(err))) {
         const id = runId;
         await CancellationScope.nonCancellable(() =>
           book().finishRun({ runId: id, status: 'failed', failureType: type, failureMessage: message }),

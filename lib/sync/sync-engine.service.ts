@@ -73,6 +73,7 @@ export class SyncEngine {
     districtId: string;
     trigger: SyncTrigger;
     dryRun: boolean;
+    runId?: string;
   }): Promise<{ runId: string }> {
     await this.config(input.districtId);
     const run = await this.runs.create(input);

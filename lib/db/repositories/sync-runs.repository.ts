@@ -58,17 +58,27 @@ const COLUMNS = `id, district_id, trigger, dry_run, status, stage, workflow_id, 
 export class SyncRunsRepository {
   constructor(private readonly db: Queryable) {}
 
+  /**
+   * Inserts a run. With `runId`, creating it again returns the row already there (a retried
+   * activity whose first attempt committed), so one trigger never leaves two rows.
+   */
   async create(input: {
     districtId: string;
     trigger: SyncTrigger;
     dryRun: boolean;
     retryOf?: string | null;
+    runId?: string;
   }): Promise<SyncRunRow> {
     const { rows } = await this.db.query<SyncRunRow>(
-      `INSERT INTO sync_runs (district_id, trigger, dry_run, retry_of) VALUES ($1, $2, $3, $4) RETURNING ${COLUMNS}`,
-      [input.districtId, input.trigger, input.dryRun, input.retryOf ?? null],
+      `INSERT INTO sync_runs (id, district_id, trigger, dry_run, retry_of)
+       VALUES (COALESCE($5::uuid, gen_random_uuid()), $1, $2, $3, $4)
+       ON CONFLICT (id) DO NOTHING RETURNING ${COLUMNS}`,
+      [input.districtId, input.trigger, input.dryRun, input.retryOf ?? null, input.runId ?? null],
     );
-    return rows[0];
+    if (rows[0]) return rows[0];
+    const existing = await this.get(input.runId!, input.districtId);
+    if (!existing) throw new Error(`Run ${input.runId} exists for another district`);
+    return existing;
   }
 
   async get(runId: string, districtId?: string): Promise<SyncRunRow | undefined> {

@@ -490,6 +490,89 @@ describe('district sync workflow on the Temporal dev server', () => {
     }
   });
 
+  it('a config saved after a due time passed unhandled (no worker ran) still runs that slot once', async () => {
+    const { taskQueue, districtId, recorder } = fixture();
+    // Today's slot was two minutes ago; it passes while no worker polls this queue. Then an admin
+    // saves the config (a new time of day) before any worker has seen that due time.
+    const due = Math.floor(Date.now() / 60_000) * 60_000 - 120_000;
+    const handle = await startDistrict(env.client, taskQueue, {
+      districtId,
+      schedule: schedule({
+        startDate: '2026-01-01',
+        timeZone: 'UTC',
+        timeOfDay: new Date(due).toISOString().slice(11, 16),
+      }),
+      catchUpWindowHours: 24,
+      state: {
+        nextDueAt: due,
+        queued: null,
+        approved: null,
+        held: null,
+        lastOutcome: null,
+        recentRunIds: [],
+      },
+    });
+    await handle.signal(
+      SIGNALS.configChanged,
+      schedule({ startDate: '2026-01-01', timeZone: 'UTC', timeOfDay: '23:59' }),
+    );
+    const worker = await startWorker(env, taskQueue, recorder);
+    try {
+      const s = await eventually('the missed slot ran', async () => {
+        const st = await status(handle);
+        return st.lastOutcome?.status === 'succeeded' ? st : undefined;
+      });
+      assert.equal(recorder.count('createRun'), 1);
+      const trigger = [...recorder.runs.values()].find((r) => r.trigger)?.trigger;
+      assert.ok(trigger === 'schedule' || trigger === 'catch_up', String(trigger));
+      assert.match(s.nextRunLocal ?? '', /T23:59:00\.000(Z|\+00:00)$/, 'the new schedule is in force');
+    } finally {
+      await worker.stop();
+    }
+  });
+
+  it('a run that cannot be closed as discarded, and a re-sent merged request, leave the schedule running', async () => {
+    const { taskQueue, districtId, recorder } = fixture();
+    const gate = new Gate();
+    const [first, ghost, last] = [uuid(), uuid(), uuid()];
+    recorder.behaviour.fetchFile = async ({ runId }) => {
+      if (runId === first) await gate.pass();
+      return { fileRef: 'f', name: 'roster.csv', size: 1, sha256: 'x' };
+    };
+    // A Sync Now sent by hand for a run id with no row: closing it as discarded fails for good.
+    recorder.behaviour.finishRun = async ({ runId, status }) => {
+      if (runId === ghost && status === 'discarded')
+        throw ApplicationFailure.nonRetryable('no such run', 'RunNotFound');
+    };
+    const worker = await startWorker(env, taskQueue, recorder);
+    try {
+      const client = new DistrictSyncClient(env.client, taskQueue);
+      await client.syncNow(districtId, { runId: first, dryRun: false, trigger: 'sync_now' }, schedule());
+      await eventually('first run blocked', () => gate.entered);
+      await client.syncNow(districtId, { runId: ghost, dryRun: false, trigger: 'sync_now' }, schedule());
+      await client.syncNow(districtId, { runId: last, dryRun: false, trigger: 'sync_now' }, schedule());
+      gate.release();
+      await eventually(
+        'the newest request ran',
+        async () => (await client.status(districtId))?.lastOutcome?.runId === last,
+      );
+      // The merged request comes again (a re-delivered signal): it is known, not a new run.
+      await client.syncNow(districtId, { runId: ghost, dryRun: false, trigger: 'sync_now' }, schedule());
+      const after = await client.status(districtId);
+      assert.deepEqual([after?.inFlightRunId, after?.queued], [null, false]);
+      assert.deepEqual(recorder.started(), [first, last]);
+      // The district workflow is still running and serving.
+      const next = uuid();
+      await client.syncNow(districtId, { runId: next, dryRun: false, trigger: 'sync_now' }, schedule());
+      await eventually(
+        'a later Sync Now runs',
+        async () => (await client.status(districtId))?.lastOutcome?.runId === next,
+      );
+    } finally {
+      await worker.stop();
+    }
+  });
+
   it('continues-as-new and keeps its state: next due, last outcome and the queued run', async () => {
     const { taskQueue, districtId, recorder } = fixture();
     const gate = new Gate();

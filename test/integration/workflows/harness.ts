@@ -50,7 +50,7 @@ export class ActivityRecorder {
     const b = () => this.behaviour;
     return {
       createRun: async (input) => {
-        const runId = crypto.randomUUID();
+        const runId = input.runId ?? crypto.randomUUID();
         note('createRun', runId);
         Object.assign(this.run(runId), { trigger: input.trigger, dryRun: input.dryRun });
         return (await b().createRun?.(input)) ?? { runId };
