@@ -55,9 +55,11 @@ const RECENT_RUN_IDS = 50;
  * histories recorded before it replay as they ran.
  * - DUE_BEFORE_RESCHEDULE: a config change first handles a due time that passed unhandled.
  * - RECORD_CHILD_FAILURE: a failed run is always recorded here, not only when the child could not.
+ * - DISCARD_AFTER_APPROVE: a discard of an approved run that has not started yet is honoured.
  */
 const DUE_BEFORE_RESCHEDULE_PATCH = 'due-before-reschedule';
 const RECORD_CHILD_FAILURE_PATCH = 'record-child-failure';
+const DISCARD_AFTER_APPROVE_PATCH = 'discard-after-approve';
 
 /**
  * A district's schedule as one long-lived workflow (id `district-sync:<districtId>`): durable timers
@@ -182,6 +184,13 @@ export async function districtSyncWorkflow(rawInput: DistrictSyncInput): Promise
 
   /** Only the run actually waiting counts: a decision for a superseded or decided run changes nothing. */
   function decide({ runId, approve }: ReviewDecisionSignal): void {
+    // Approved but not started yet (a run is still in flight): the run row still says held, so the
+    // admin may still change their mind, and a discard then wins.
+    if (!approve && state.approved?.runId === runId && patched(DISCARD_AFTER_APPROVE_PATCH)) {
+      state.approved = null;
+      discards.push({ runId, message: 'Rejected at review: nothing was applied.' });
+      return;
+    }
     if (state.held?.runId !== runId) return;
     const held = state.held;
     state.held = null;

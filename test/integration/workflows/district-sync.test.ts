@@ -426,6 +426,52 @@ describe('district sync workflow on the Temporal dev server', () => {
     }
   });
 
+  it('a discard after an approval wins while the approved run waits for a dry run to finish', async () => {
+    const { taskQueue, districtId, recorder } = fixture();
+    const [held, preview] = [uuid(), uuid()];
+    const gate = new Gate();
+    recorder.behaviour.planChanges = async ({ runId }) => ({
+      create: 0,
+      update: 0,
+      unchanged: 10,
+      reactivate: 0,
+      archive: runId === held ? 900 : 0,
+      activeBefore: 1000,
+      previousRowCount: 1000,
+    });
+    recorder.behaviour.fetchFile = async ({ runId }) => {
+      if (runId === preview) await gate.pass();
+      return { fileRef: 'f', name: 'roster.csv', size: 1, sha256: 'x' };
+    };
+    const worker = await startWorker(env, taskQueue, recorder);
+    try {
+      const client = new DistrictSyncClient(env.client, taskQueue);
+      await client.syncNow(districtId, { runId: held, dryRun: false, trigger: 'sync_now' }, schedule());
+      await eventually('held', async () => (await client.status(districtId))?.heldRunId === held);
+      // A dry run (which leaves the held plan in place) is in flight when the admin approves...
+      await client.syncNow(districtId, { runId: preview, dryRun: true, trigger: 'sync_now' }, schedule());
+      await eventually('preview in flight', () => gate.entered);
+      await client.review(districtId, { runId: held, approve: true });
+      await eventually(
+        'approved and waiting',
+        async () => (await client.status(districtId))?.queued === true,
+      );
+      // ...and then changes their mind before the approved run could start.
+      await client.review(districtId, { runId: held, approve: false });
+      await eventually('discarded', () => recorder.run(held).statuses.includes('discarded'));
+      gate.release();
+      await eventually(
+        'preview done',
+        async () => (await client.status(districtId))?.lastOutcome?.runId === preview,
+      );
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(recorder.count('applyChanges', held), 0, 'the discarded run is never applied');
+      assert.equal((await client.status(districtId))?.queued, false);
+    } finally {
+      await worker.stop();
+    }
+  });
+
   it('runs ONE catch-up run for slots missed while no worker ran, within the window', async () => {
     const { taskQueue, districtId, recorder } = fixture();
     const worker = await startWorker(env, taskQueue, recorder);
