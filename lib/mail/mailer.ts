@@ -47,6 +47,9 @@ export function createSmtpMailer(smtpUrl: string, from: string): Mailer {
     url: smtpUrl,
     pool: true,
     maxConnections: SMTP_CONNECTIONS,
+    // A connection that closes under a send fails that send at once instead of nodemailer retrying
+    // it by itself: the activity retries what is still owed, with backoff, and the outbox shows it.
+    maxRequeues: 0,
     connectionTimeout: 15_000,
     greetingTimeout: 15_000,
     socketTimeout: 30_000,
