@@ -65,8 +65,24 @@ export const HEAVY: ActivityOptions = {
   retry: RETRY,
 };
 
-/** Mail goes through the outbox: a retry never sends twice, so it may retry generously. */
-export const MAIL: ActivityOptions = { startToCloseTimeout: '10 minutes', retry: RETRY };
+/**
+ * Mail goes through the outbox: a retry resumes where the last attempt stopped, so it may retry
+ * generously. A run creating thousands of users sends for minutes: the activity heartbeats after
+ * every batch (lib/mail via activities/mail.activities.ts), so a dead worker or a hung attempt is
+ * noticed within the heartbeat timeout, and the hour bounds an attempt that still makes progress.
+ */
+export const MAIL: ActivityOptions = {
+  startToCloseTimeout: '1 hour',
+  heartbeatTimeout: '1 minute',
+  retry: RETRY,
+};
+
+/**
+ * patched() id of mailing after the run's outcome is recorded, best effort: a mail activity that
+ * fails for good is logged and changes nothing. Histories recorded before it mail before recording
+ * success, and record a mail failure as the run's failure.
+ */
+export const MAIL_AFTER_OUTCOME_PATCH = 'mail-after-outcome';
 
 /**
  * patched() id of starting runs on their own task queue (runTaskQueue): runs started before it

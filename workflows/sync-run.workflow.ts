@@ -1,8 +1,15 @@
-import { ApplicationFailure, CancellationScope, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  CancellationScope,
+  log,
+  patched,
+  proxyActivities,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { SyncActivities } from '../activities/types';
 import { SyncRunWorkflowInput, type SyncRunResult } from '../lib/contracts/schedule';
 import { evaluateSafeguards } from '../lib/sync/safeguards';
-import { bookkeeping, FETCH, HEAVY, MAIL } from './activity-options';
+import { bookkeeping, FETCH, HEAVY, MAIL, MAIL_AFTER_OUTCOME_PATCH } from './activity-options';
 import { describeFailure, parseInput } from './failure-info';
 
 /**
@@ -17,6 +24,30 @@ const heavy = proxyActivities<Pick<SyncActivities, 'stageFile' | 'planChanges' |
 const mail = proxyActivities<Pick<SyncActivities, 'sendWelcomeEmails' | 'notifyAdmins'>>(MAIL);
 
 /**
+ * Sends a run's mail once its outcome is recorded, best effort: the mail activity retries by itself
+ * (an SMTP outage), and if it still fails for good (or the workflow is cancelled meanwhile) the run
+ * keeps the outcome it recorded. The failure is logged with the run id and stays in the run's
+ * history (ActivityTaskFailed); the mails not sent stay in mail_outbox (docs/runbook.md, Mail).
+ */
+async function mailBestEffort(runId: string, send: keyof typeof mail): Promise<void> {
+  try {
+    await mail[send]({ runId });
+  } catch (err) {
+    log.warn(`Mail of run ${runId} failed for good (${send}); the run keeps its outcome`, {
+      runId,
+      activity: send,
+      error: describeFailure(err).message,
+    });
+  }
+}
+
+/** Admins are told of an outcome already recorded: best effort since MAIL_AFTER_OUTCOME_PATCH. */
+async function notifyAdminsOfOutcome(runId: string): Promise<void> {
+  if (patched(MAIL_AFTER_OUTCOME_PATCH)) await mailBestEffort(runId, 'notifyAdmins');
+  else await mail.notifyAdmins({ runId });
+}
+
+/**
  * One sync run, as a child of the district workflow (id `sync-run:<districtId>:<runId>`).
  *
  * Held runs: when a safeguard asks for review, the run is recorded `held` (its staged rows and plan
@@ -24,6 +55,10 @@ const mail = proxyActivities<Pick<SyncActivities, 'sendWelcomeEmails' | 'notifyA
  * approval it starts this workflow again with `resumeApproved`, which applies the stored plan. A held
  * run therefore never blocks the district's one-run-at-a-time slot for days, and a newer full run
  * supersedes it (docs/schedules.md).
+ *
+ * Mail comes after the outcome is recorded and never changes it: new users are welcomed and admins
+ * told once the run row says succeeded (or held, or failed), and a mail that cannot be sent is logged
+ * (mailBestEffort), not a failure of the run.
  *
  * Any failure: the run row gets failed + type + message, admins are told, and the workflow fails
  * with a non-retryable ApplicationFailure of the same type so the Temporal UI shows the cause. The
@@ -58,14 +93,20 @@ export async function syncRunWorkflow(rawInput: SyncRunWorkflowInput): Promise<S
       }
       if (verdict.decision === 'hold') {
         await book.finishRun({ runId, status: 'held', failureMessage: verdict.reasons.join('; ') });
-        await mail.notifyAdmins({ runId });
+        await notifyAdminsOfOutcome(runId);
         return { runId, status: 'held', applied: false };
       }
     }
     const applied = await heavy.applyChanges({ runId });
-    await mail.sendWelcomeEmails({ runId });
-    await mail.notifyAdmins({ runId });
-    await book.finishRun({ runId, status: 'succeeded' });
+    if (patched(MAIL_AFTER_OUTCOME_PATCH)) {
+      await book.finishRun({ runId, status: 'succeeded' });
+      await mailBestEffort(runId, 'sendWelcomeEmails');
+      await mailBestEffort(runId, 'notifyAdmins');
+    } else {
+      await mail.sendWelcomeEmails({ runId });
+      await mail.notifyAdmins({ runId });
+      await book.finishRun({ runId, status: 'succeeded' });
+    }
     return { runId, status: 'succeeded', applied: applied.applied };
   } catch (err) {
     const { type, message } = describeFailure(err);
@@ -75,7 +116,7 @@ export async function syncRunWorkflow(rawInput: SyncRunWorkflowInput): Promise<S
       // Record the failure even if this workflow is being cancelled: the run row must not stay "running".
       await CancellationScope.nonCancellable(async () => {
         await book.finishRun({ runId, status: 'failed', failureType: type, failureMessage: message });
-        await mail.notifyAdmins({ runId });
+        await notifyAdminsOfOutcome(runId);
       });
     }
     throw ApplicationFailure.create({

@@ -130,7 +130,14 @@ describe('roster sync, end to end', () => {
     const deadline = Date.now() + 90_000;
     for (;;) {
       const run = await api().get(`/districts/${districtId}/runs/${runId}`).set(auth).expect(200);
-      if (['succeeded', 'failed', 'held', 'discarded'].includes(run.body.status)) return run.body;
+      if (['succeeded', 'failed', 'held', 'discarded'].includes(run.body.status)) {
+        // The outcome is recorded first, then the run's workflow sends its mail: wait for it too.
+        await temporal.client.workflow
+          .getHandle(`sync-run:${districtId}:${runId}`)
+          .result()
+          .catch(() => undefined);
+        return run.body;
+      }
       if (Date.now() > deadline) assert.fail(`run ${runId} still ${run.body.status} after 90s`);
       await new Promise((r) => setTimeout(r, 300));
     }

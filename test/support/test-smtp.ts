@@ -21,8 +21,13 @@ export interface TestSmtp {
   rejectForGood: Set<string>;
   /** Recipients answered `450 4.2.1 Mailbox busy` at RCPT TO. */
   rejectForNow: Set<string>;
-  /** While true, a new connection gets no greeting: the client waits until its own timeout. */
+  /**
+   * While true, the server stops answering: a new connection gets no greeting and a mail on an open
+   * one no reply to MAIL FROM, so the client waits until its own timeout.
+   */
   hang: boolean;
+  /** Ends `hang`: whatever still waits is told 421 (closing) and what comes next is served. */
+  stopHanging(): void;
   /** Milliseconds the server takes to accept each mail's data. */
   dataDelayMs: number;
   /** Connections opened so far, and the most open at once. */
@@ -38,7 +43,7 @@ const smtpError = (responseCode: number, message: string) =>
 
 export async function startTestSmtp(port = 0): Promise<TestSmtp> {
   let open = 0;
-  const pendingGreetings: Array<() => void> = [];
+  const waiting: Array<() => void> = [];
   const state: TestSmtp = {
     port,
     received: [],
@@ -49,8 +54,12 @@ export async function startTestSmtp(port = 0): Promise<TestSmtp> {
     connections: 0,
     maxOpen: 0,
     to: (address) => state.received.filter((m) => m.to.includes(address)),
+    stopHanging: () => {
+      state.hang = false;
+      for (const answer of waiting.splice(0)) answer();
+    },
     close: async () => {
-      for (const greet of pendingGreetings.splice(0)) greet();
+      state.stopHanging();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
@@ -63,7 +72,11 @@ export async function startTestSmtp(port = 0): Promise<TestSmtp> {
     onConnect(_session, callback) {
       state.connections++;
       state.maxOpen = Math.max(state.maxOpen, ++open);
-      if (state.hang) pendingGreetings.push(() => callback(smtpError(421, 'Closing')));
+      if (state.hang) waiting.push(() => callback(smtpError(421, 'Closing')));
+      else callback();
+    },
+    onMailFrom(_address, _session, callback) {
+      if (state.hang) waiting.push(() => callback(smtpError(421, 'Closing')));
       else callback();
     },
     onClose() {
