@@ -10,6 +10,7 @@ import {
   ActivityRecorder,
   eventually,
   Gate,
+  gatedFetch,
   schedule,
   startDistrict,
   startWorker,
@@ -50,10 +51,7 @@ describe('district sync workflow on the Temporal dev server', () => {
     const { taskQueue, districtId, recorder } = fixture();
     const gate = new Gate();
     const [first, second, third, fourth] = [uuid(), uuid(), uuid(), uuid()];
-    recorder.behaviour.fetchFile = async ({ runId }) => {
-      if (runId === first) await gate.pass();
-      return { fileRef: 'f', name: 'roster.csv', size: 1, sha256: 'x' };
-    };
+    recorder.behaviour.fetchFile = gatedFetch(gate, (runId) => runId === first);
     const worker = await startWorker(env, taskQueue, recorder);
     try {
       const client = new DistrictSyncClient(env.client, taskQueue);
@@ -439,10 +437,7 @@ describe('district sync workflow on the Temporal dev server', () => {
       activeBefore: 1000,
       previousRowCount: 1000,
     });
-    recorder.behaviour.fetchFile = async ({ runId }) => {
-      if (runId === preview) await gate.pass();
-      return { fileRef: 'f', name: 'roster.csv', size: 1, sha256: 'x' };
-    };
+    recorder.behaviour.fetchFile = gatedFetch(gate, (runId) => runId === preview);
     const worker = await startWorker(env, taskQueue, recorder);
     try {
       const client = new DistrictSyncClient(env.client, taskQueue);
@@ -581,10 +576,7 @@ describe('district sync workflow on the Temporal dev server', () => {
     const { taskQueue, districtId, recorder } = fixture();
     const gate = new Gate();
     const [first, ghost, last] = [uuid(), uuid(), uuid()];
-    recorder.behaviour.fetchFile = async ({ runId }) => {
-      if (runId === first) await gate.pass();
-      return { fileRef: 'f', name: 'roster.csv', size: 1, sha256: 'x' };
-    };
+    recorder.behaviour.fetchFile = gatedFetch(gate, (runId) => runId === first);
     // A Sync Now sent by hand for a run id with no row: closing it as discarded fails for good.
     recorder.behaviour.finishRun = async ({ runId, status }) => {
       if (runId === ghost && status === 'discarded')

@@ -181,6 +181,14 @@ export async function startWorker(
   };
 }
 
+/** fetchFile that waits at `gate` for the runs `blocked` names, so a test controls when they go on. */
+export function gatedFetch(gate: Gate, blocked: (runId: string) => boolean): SyncActivities['fetchFile'] {
+  return async ({ runId }) => {
+    if (blocked(runId)) await gate.pass();
+    return { fileRef: 'f', name: 'roster.csv', size: 1, sha256: 'x' };
+  };
+}
+
 export const schedule = (overrides: Partial<DistrictSchedule> = {}): DistrictSchedule => ({
   timeZone: 'America/Chicago',
   enabled: true,

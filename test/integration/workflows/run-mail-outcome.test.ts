@@ -19,6 +19,7 @@ import { createTestDatabase, type TestDatabase } from '../../support/postgres';
 import { startTestTemporal } from '../../support/temporal';
 import { startTestSmtp, type TestSmtp } from '../../support/test-smtp';
 import { eventually } from './harness';
+import { BASE_CONFIG } from '../api/api-harness';
 
 const ADMIN = 'it-admin@springfield.example.org';
 const API_TOKEN = crypto.randomBytes(24).toString('hex');
@@ -81,15 +82,9 @@ describe('run outcome and mail', () => {
       .put(`/districts/${districtId}/sync-config`)
       .set(auth)
       .send({
+        ...BASE_CONFIG,
         enabled: false,
-        frequency: 'daily',
-        startDate: '2026-09-01',
-        timeOfDay: '02:00',
-        source: 'hosted',
-        fileRule: 'latest',
-        processOnArrival: false,
         matchingKey: 'internal_id',
-        coachingGroups: [],
         errorThresholdPct: 25,
         maxArchivePct: 30,
         maxArchiveCount: 100,
