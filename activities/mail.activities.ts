@@ -148,36 +148,36 @@ export function createMailActivities(
     async sendWelcomeEmails({ runId }) {
       const district = await districtOf(runId);
       if (!district.welcome_emails) return { sent: 0 };
-      // The users the run created, a chunk at a time by id.
-      for (let after = '00000000-0000-0000-0000-000000000000'; ;) {
-        const { rows: created } = await deps.pool.query<{ id: string; email: string; first_name: string }>(
-          `SELECT id, email, first_name FROM users
-           WHERE created_by_run = $1 AND email IS NOT NULL AND status = 'active' AND id > $2
-           ORDER BY id LIMIT $3`,
-          [runId, after, ENQUEUE_CHUNK],
-        );
-        if (created.length === 0) break;
-        await outbox.enqueue(
-          created.map((user) => {
-            const mail = welcomeMail({
-              districtName: district.name,
-              firstName: user.first_name,
-              email: user.email,
-            });
-            return {
-              districtId: district.district_id,
-              runId,
-              dedupeKey: `welcome:${user.id}`,
-              kind: 'welcome',
-              recipient: user.email,
-              subject: mail.subject,
-              body: mail.body,
-            };
-          }),
-        );
-        after = created[created.length - 1].id;
-        Context.current().heartbeat({ kind: 'welcome', enqueuedThrough: after });
-      }
+      // The users the run created, read through one cursor a chunk at a time: a single scan of the
+      // run's users however many there are (a keyset query per chunk would rescan them each time).
+      await withCursor(
+        deps.pool,
+        `SELECT id, email, first_name FROM users
+         WHERE created_by_run = $1 AND email IS NOT NULL AND status = 'active'`,
+        [runId],
+        ENQUEUE_CHUNK,
+        async (created: Array<{ id: string; email: string; first_name: string }>) => {
+          await outbox.enqueue(
+            created.map((user) => {
+              const mail = welcomeMail({
+                districtName: district.name,
+                firstName: user.first_name,
+                email: user.email,
+              });
+              return {
+                districtId: district.district_id,
+                runId,
+                dedupeKey: `welcome:${user.id}`,
+                kind: 'welcome',
+                recipient: user.email,
+                subject: mail.subject,
+                body: mail.body,
+              };
+            }),
+          );
+          Context.current().heartbeat({ kind: 'welcome', enqueued: created.length });
+        },
+      );
       return { sent: await deliver(runId, 'welcome') };
     },
 
@@ -226,4 +226,33 @@ export function createMailActivities(
       return { sent: await deliver(runId, 'notify') };
     },
   };
+}
+
+/**
+ * Runs `sql` as a cursor in a read-only transaction and hands `each` its rows `chunk` at a time, so
+ * memory holds one chunk whatever the result's size.
+ */
+async function withCursor<R>(
+  pool: Pool,
+  sql: string,
+  params: unknown[],
+  chunk: number,
+  each: (rows: R[]) => Promise<void>,
+): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN READ ONLY');
+    await client.query(`DECLARE rows_cursor NO SCROLL CURSOR FOR ${sql}`, params);
+    for (;;) {
+      const { rows } = await client.query(`FETCH ${chunk} FROM rows_cursor`);
+      if (rows.length === 0) break;
+      await each(rows as R[]);
+    }
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
 }

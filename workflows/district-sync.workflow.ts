@@ -56,10 +56,12 @@ const RECENT_RUN_IDS = 50;
  * - DUE_BEFORE_RESCHEDULE: a config change first handles a due time that passed unhandled.
  * - RECORD_CHILD_FAILURE: a failed run is always recorded here, not only when the child could not.
  * - DISCARD_AFTER_APPROVE: a discard of an approved run that has not started yet is honoured.
+ * - REMEMBER_COALESCED: run ids merged into a run count as known, so a re-delivered signal is ignored.
  */
 const DUE_BEFORE_RESCHEDULE_PATCH = 'due-before-reschedule';
 const RECORD_CHILD_FAILURE_PATCH = 'record-child-failure';
 const DISCARD_AFTER_APPROVE_PATCH = 'discard-after-approve';
+const REMEMBER_COALESCED_PATCH = 'remember-coalesced';
 
 /**
  * A district's schedule as one long-lived workflow (id `district-sync:<districtId>`): durable timers
@@ -239,7 +241,8 @@ export async function districtSyncWorkflow(rawInput: DistrictSyncInput): Promise
       }
       // The runs merged into this one are remembered too: a re-delivered signal for one of them is
       // not a new request.
-      state.recentRunIds = [...state.recentRunIds, ...next.coalesced, runId].slice(-RECENT_RUN_IDS);
+      const merged = patched(REMEMBER_COALESCED_PATCH) ? next.coalesced : [];
+      state.recentRunIds = [...state.recentRunIds, ...merged, runId].slice(-RECENT_RUN_IDS);
       for (const other of next.coalesced)
         discards.push({ runId: other, message: `Coalesced into run ${runId}.` });
       // A newer full run makes the plan waiting for review stale: it replaces it.

@@ -15,7 +15,9 @@ async function run(): Promise<void> {
   const sdkLevel = env.LOG_LEVEL === 'debug' || env.LOG_LEVEL === 'trace' ? 'DEBUG' : 'WARN';
   Runtime.install({ logger: new DefaultLogger(sdkLevel), shutdownSignals: ['SIGINT', 'SIGTERM'] });
   const connection = await connectWorker(env);
-  const pool = createPool(env.DATABASE_URL, env.WORKER_MAX_ACTIVITIES + 2);
+  // Up to three connections per activity (a stage's checks and a plan's halves run side by side,
+  // mail holds one while it sends a batch), plus the run bookkeeping.
+  const pool = createPool(env.DATABASE_URL, env.WORKER_MAX_ACTIVITIES * 3 + 2);
   try {
     const worker = await createWorker({ connection, pool, env });
     console.log(

@@ -61,13 +61,14 @@ export async function connectExternal(
     keepaliveInterval: 10_000,
     hostVerifier: (key: Buffer) => {
       seenFingerprint = openSshFingerprint(key);
-      return seenFingerprint === settings.hostKeyFingerprint;
+      // Configs saved before fingerprints were stored unpadded may carry a trailing '='.
+      return seenFingerprint === settings.hostKeyFingerprint.replace(/=+$/, '');
     },
   };
   await new Promise<void>((resolve, reject) => {
     client.once('ready', () => resolve());
     client.once('error', (err: Error & { level?: string }) => {
-      if (seenFingerprint && seenFingerprint !== settings.hostKeyFingerprint) {
+      if (seenFingerprint && seenFingerprint !== settings.hostKeyFingerprint.replace(/=+$/, '')) {
         reject(
           new ExternalSourceError(
             'HostKeyMismatch',
@@ -160,16 +161,24 @@ export async function downloadExternal(
   localPath: string,
   opts: { size: number; concurrency: number },
 ): Promise<void> {
-  const remote = await new Promise<Buffer>((resolve, reject) =>
-    sftp.open(remotePath, 'r', (err, handle) => (err ? reject(err) : resolve(handle))),
-  );
+  // The local file first: if it cannot be created (disk full, permissions) no remote handle is left open.
+  const local = await fs.promises.open(localPath, 'w');
+  let remote: Buffer;
+  try {
+    remote = await new Promise<Buffer>((resolve, reject) =>
+      sftp.open(remotePath, 'r', (err, handle) => (err ? reject(err) : resolve(handle))),
+    );
+  } catch (err) {
+    await local.close();
+    await fs.promises.rm(localPath, { force: true });
+    throw err;
+  }
   const readAt = (buffer: Buffer, length: number, position: number) =>
     new Promise<number>((resolve, reject) =>
       sftp.read(remote, buffer, 0, length, position, (err, bytesRead) =>
         err ? reject(err) : resolve(bytesRead),
       ),
     );
-  const local = await fs.promises.open(localPath, 'w');
   let next = 0;
   let failed = false;
   async function copyChunks(): Promise<void> {

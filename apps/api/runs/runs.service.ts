@@ -134,14 +134,14 @@ export class RunsService {
 
   /**
    * The workflow remembers which run ended last; how it ended is read from the run's row. The two
-   * differ after support resets a failed run in Temporal: the reset run succeeds and rewrites its
-   * row, while the district workflow may already have recorded the first attempt's failure.
+   * differ after support resets, in Temporal, a failed run that applied nothing: the reset run ends
+   * differently and rewrites its row, while the district workflow may already have recorded the
+   * first attempt's failure. A run still going on (no finished_at) is reported as the workflow has it.
    */
   private async recordedOutcome(districtId: string, outcome: RunOutcome | null): Promise<RunOutcome | null> {
     if (!outcome) return null;
     const run = await this.runs.get(outcome.runId, districtId);
-    if (!run?.finished_at || !['succeeded', 'failed', 'held', 'discarded'].includes(run.status))
-      return outcome;
+    if (!run?.finished_at) return outcome;
     return {
       runId: run.id,
       status: run.status,

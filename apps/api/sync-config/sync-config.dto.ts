@@ -38,7 +38,9 @@ export const ExternalServerBody = z
       .regex(
         /^SHA256:[A-Za-z0-9+/]{43}=?$/,
         'external.hostKeyFingerprint must be the server key\'s SHA256 fingerprint as `ssh-keygen -lf` prints it, e.g. "SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8"',
-      ),
+      )
+      // Stored as OpenSSH prints it, without base64 padding, which is what the worker compares with.
+      .transform((fingerprint) => fingerprint.replace(/=+$/, '')),
     path: z
       .string()
       .min(1)

@@ -169,6 +169,7 @@ function sameLogin(
     stored.host.toLowerCase() === next.host.toLowerCase() &&
     stored.port === next.port &&
     stored.username === next.username &&
-    stored.hostKeyFingerprint === next.hostKeyFingerprint
+    // OpenSSH prints the fingerprint without base64 padding; a pasted one may carry a trailing '='.
+    stored.hostKeyFingerprint.replace(/=+$/, '') === next.hostKeyFingerprint.replace(/=+$/, '')
   );
 }

@@ -240,7 +240,15 @@ describe('API: sync config and SFTP credentials', () => {
       assert.match(res.body.message, /required again: the host, port, username or host key changed/);
       assert.equal(await storedPassword(), 'Kept-0nly-here', 'a refused save changes nothing');
     }
-    // The same server in another letter case, or another folder on it, keeps the secret.
+    // The same server in another letter case, another folder on it, or its fingerprint pasted with
+    // base64 padding keeps the secret; the fingerprint is stored as OpenSSH prints it.
+    const padded = await h
+      .api()
+      .put(`/districts/${d.id}/sync-config`)
+      .send({ ...body, external: { ...external, hostKeyFingerprint: `${FINGERPRINT}=` } })
+      .expect(200);
+    assert.equal(padded.body.external.hostKeyFingerprint, FINGERPRINT);
+    assert.equal(padded.body.external.hasPassword, true);
     const kept = await h
       .api()
       .put(`/districts/${d.id}/sync-config`)

@@ -191,7 +191,7 @@ describe('welcome and admin mail delivery', () => {
     );
     assert.ok(batches.every((b) => b.claimed <= SEND_BATCH));
     assert.ok(batches.length >= count / SEND_BATCH);
-    const chunks = beats.filter((b) => typeof b === 'object' && b !== null && 'enqueuedThrough' in b);
+    const chunks = beats.filter((b) => typeof b === 'object' && b !== null && 'enqueued' in b);
     assert.equal(chunks.length, Math.ceil(count / ENQUEUE_CHUNK));
   });
 
