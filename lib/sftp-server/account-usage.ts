@@ -4,9 +4,11 @@ import path from 'node:path';
 
 /**
  * Per-account live state shared by that account's concurrent sessions: how many are open (for the
- * session cap) and how many bytes its folder holds (for the quota). Usage is measured by walking
- * the folder when the first session opens, then kept up to date by the sessions; it is measured
- * again after the last session has closed all its files, so drift cannot accumulate.
+ * session cap), how many bytes its folder holds (for the quota) and how many files and folders it
+ * holds (for the entry limit). Usage is measured by walking the folder when the first session opens,
+ * then kept up to date by the sessions and by the server's own changes (`_auto.csv` moves); it is
+ * measured again once the last session has closed all its files and no server change is under way,
+ * so drift cannot accumulate.
  *
  * Every file some handle has open has one record (per inode, so renames, even the server's own
  * `_auto.csv` moves, do not detach it) holding the bytes charged for it. All handles on the file grow
@@ -29,7 +31,11 @@ export const fileKey = (st: fs.Stats): string => `${st.dev}:${st.ino}`;
 
 export class AccountUsage {
   sessions = 0;
+  /** Called when a server change ends, so the registry can drop a state no session uses any more. */
+  onIdle?: () => void;
   private used = 0;
+  private entryCount = 0;
+  private serverChanges = 0;
   private measured: Promise<void> | undefined;
   private readonly openFiles = new Map<string, OpenFile>();
   private mutations: Promise<unknown> = Promise.resolve();
@@ -40,14 +46,57 @@ export class AccountUsage {
   ) {}
 
   async ready(): Promise<void> {
-    this.measured ??= folderBytes(this.root).then((bytes) => {
+    this.measured ??= folderUsage(this.root).then(({ bytes, entries }) => {
       this.used = bytes;
+      this.entryCount = entries;
     });
     await this.measured;
   }
 
   get usedBytes(): number {
     return this.used;
+  }
+
+  get entries(): number {
+    return this.entryCount;
+  }
+
+  /** No session uses this state and the server is not changing the folder: it may be dropped. */
+  get idle(): boolean {
+    return this.sessions <= 0 && this.serverChanges === 0;
+  }
+
+  /** Claims one file or folder about to be created; false (nothing claimed) when at `limit`. */
+  claimEntry(limit: number): boolean {
+    if (this.entryCount >= limit) return false;
+    this.entryCount++;
+    return true;
+  }
+
+  /** The server itself created a file or folder: counted, never refused (it only moves uploads). */
+  entryAdded(): void {
+    this.entryCount++;
+  }
+
+  /** A file or folder went away, or a claimed one was not created after all. */
+  entryRemoved(): void {
+    this.entryCount = Math.max(0, this.entryCount - 1);
+  }
+
+  /**
+   * Runs the server's own change to the folder inside `exclusive`. Counted from the call on, before
+   * `work` waits for anything, so the registry keeps this state even if the session that caused the
+   * change ends meanwhile: a next session then finds the count kept, rather than measuring the folder
+   * while the change is half done.
+   */
+  async serverChange<T>(work: () => Promise<T>): Promise<T> {
+    this.serverChanges++;
+    try {
+      return await this.exclusive(work);
+    } finally {
+      this.serverChanges--;
+      this.onIdle?.();
+    }
   }
 
   /**
@@ -139,9 +188,13 @@ export class AccountUsage {
   }
 }
 
-/** Sum of regular files' sizes under `dir`, one directory at a time (memory bounded by one listing). */
-export async function folderBytes(dir: string): Promise<number> {
+/**
+ * Sum of regular files' sizes under `dir`, and how many entries of any kind it holds below it, one
+ * directory at a time (memory bounded by one listing).
+ */
+export async function folderUsage(dir: string): Promise<{ bytes: number; entries: number }> {
   let total = 0;
+  let entries = 0;
   const pending = [dir];
   while (pending.length > 0) {
     const current = pending.pop() as string;
@@ -152,6 +205,7 @@ export async function folderBytes(dir: string): Promise<number> {
       continue;
     }
     for await (const entry of handle) {
+      entries++;
       const full = path.join(current, entry.name);
       if (entry.isDirectory()) pending.push(full);
       else if (entry.isFile()) {
@@ -163,7 +217,7 @@ export async function folderBytes(dir: string): Promise<number> {
       }
     }
   }
-  return total;
+  return { bytes: total, entries };
 }
 
 export class AccountRegistry {
@@ -175,8 +229,10 @@ export class AccountRegistry {
   acquire(username: string, root: string): AccountUsage | undefined {
     let state = this.accounts.get(username);
     if (!state) {
-      state = new AccountUsage(username, root);
-      this.accounts.set(username, state);
+      const created = new AccountUsage(username, root);
+      created.onIdle = () => this.dropIfIdle(created);
+      this.accounts.set(username, created);
+      state = created;
     }
     if (state.sessions >= this.maxSessions) return undefined;
     state.sessions++;
@@ -185,7 +241,10 @@ export class AccountRegistry {
 
   release(state: AccountUsage): void {
     state.sessions--;
-    if (state.sessions <= 0 && this.accounts.get(state.username) === state)
-      this.accounts.delete(state.username);
+    this.dropIfIdle(state);
+  }
+
+  private dropIfIdle(state: AccountUsage): void {
+    if (state.idle && this.accounts.get(state.username) === state) this.accounts.delete(state.username);
   }
 }

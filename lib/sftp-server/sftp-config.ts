@@ -11,6 +11,12 @@ export const SftpConfig = z.object({
   SFTP_MAX_FILE_BYTES: positiveInt.default(2 * 1024 ** 3),
   /** Total bytes stored in one district's folder. */
   SFTP_QUOTA_BYTES: positiveInt.default(10 * 1024 ** 3),
+  /**
+   * Files plus folders in one district's folder tree. Empty ones cost no bytes but an inode each, and
+   * make listings and the worker's folder scans long. An `_auto.csv` upload takes three (its epoch
+   * folder, the file, COMPLETE), so the default holds over 3,000 uploads.
+   */
+  SFTP_MAX_ENTRIES: positiveInt.default(10_000),
   /** Open file and directory handles per session. */
   SFTP_MAX_HANDLES: positiveInt.default(64),
   /** Concurrent SFTP sessions per account. */
@@ -33,6 +39,7 @@ export type SftpConfigEnv = z.infer<typeof SftpConfig>;
 export interface SftpLimits {
   maxFileBytes: number;
   quotaBytes: number;
+  maxEntries: number;
   maxHandles: number;
   maxSessionsPerAccount: number;
   idleTimeoutMs: number;
@@ -72,6 +79,7 @@ export function toLimits(env: SftpConfigEnv): SftpLimits {
   return {
     maxFileBytes: env.SFTP_MAX_FILE_BYTES,
     quotaBytes: env.SFTP_QUOTA_BYTES,
+    maxEntries: env.SFTP_MAX_ENTRIES,
     maxHandles: env.SFTP_MAX_HANDLES,
     maxSessionsPerAccount: env.SFTP_MAX_SESSIONS_PER_ACCOUNT,
     idleTimeoutMs: env.SFTP_IDLE_TIMEOUT_SECONDS * 1000,

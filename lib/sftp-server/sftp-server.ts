@@ -5,7 +5,7 @@ import type { Pool } from 'pg';
 import type { Logger } from 'pino';
 import { type AuthContext, type Connection, Server, utils } from 'ssh2';
 import { decoyHash, verifyPassword } from '../security/password';
-import { AccountRegistry } from './account-usage';
+import { AccountRegistry, type AccountUsage } from './account-usage';
 import { ensureHostKeys } from './host-keys';
 import { Jail } from './jail-path';
 import { LoginThrottle } from './login-throttle';
@@ -178,9 +178,21 @@ export function createSftpServer(opts: SftpServerOptions): SftpServer {
     ctx.accept();
   }
 
-  async function prepareFolder(username: string): Promise<Jail> {
+  /**
+   * Runs after the account's usage is measured: `/upload` is made again if the district removed it,
+   * and counted as the entry it is, so removing and recreating it cannot wear the count down.
+   */
+  async function prepareFolder(username: string, usage: AccountUsage): Promise<Jail> {
     const dir = accountDir(username);
-    await fs.mkdir(path.join(dir, UPLOAD_DIR), { recursive: true, mode: 0o700 });
+    await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+    await usage.serverChange(async () => {
+      try {
+        await fs.mkdir(path.join(dir, UPLOAD_DIR), { mode: 0o700 });
+        usage.entryAdded();
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+    });
     return await Jail.open(dir);
   }
 
@@ -276,12 +288,10 @@ export function createSftpServer(opts: SftpServerOptions): SftpServer {
           }
           // Accept at once: the client's INIT follows immediately and would be lost on a channel not yet accepted.
           const sftp = acceptSftp();
-          const prepare = Promise.all([prepareFolder(acct.username), usage.ready()]).then(([jail]) => ({
-            districtId: acct.districtId,
-            username: acct.username,
-            jail,
-            usage,
-          }));
+          const prepare = usage.ready().then(async () => {
+            const jail = await prepareFolder(acct.username, usage);
+            return { districtId: acct.districtId, username: acct.username, jail, usage };
+          });
           prepare.catch((err: unknown) => {
             sessionLog.error({ err }, 'sftp session could not start');
             sftp.end();

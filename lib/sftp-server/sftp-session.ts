@@ -8,6 +8,7 @@ import { type Jail, PathRejectedError, normalizeVirtualPath } from './jail-path'
 import { longname } from './ls-long-format';
 import type { SftpLimits } from './sftp-config';
 import type { UploadAccount, UploadCompletion } from './upload-completion';
+import { classifyUpload } from './upload-rules';
 
 /**
  * One SFTP session of one account: answers the protocol requests real clients send, on the
@@ -21,13 +22,9 @@ const READDIR_BATCH = 64;
 const FILE_MODE = 0o600;
 const DIR_MODE = 0o700;
 
-export interface SessionAccount extends UploadAccount {
-  usage: AccountUsage;
-}
-
 export interface SessionContext {
   /** The account's folder and usage, being prepared while the client already sends requests. */
-  prepare: Promise<SessionAccount>;
+  prepare: Promise<UploadAccount>;
   limits: SftpLimits;
   log: Logger;
   completion: UploadCompletion;
@@ -164,6 +161,12 @@ const beingWritten = () =>
     'File is being uploaded by another transfer; try again once that upload has finished',
   );
 
+const tooManyEntries = (limit: number) =>
+  new Refusal(
+    STATUS_CODE.FAILURE,
+    `Too many files and folders: your folder may hold ${limit} (SFTP_MAX_ENTRIES); remove old files or folders, such as old epoch folders in /upload`,
+  );
+
 /**
  * Bytes of replies ssh2 holds for this channel because the client's SSH window is shut. ssh2 takes
  * every reply at once and keeps what it cannot send in this array; it tells nothing when it drains.
@@ -183,7 +186,7 @@ export interface ServedSession {
 
 export function serveSftp(sftp: SFTPWrapper, ctx: SessionContext): ServedSession {
   const { limits, completion } = ctx;
-  let account!: SessionAccount;
+  let account!: UploadAccount;
   let jail!: Jail;
   let usage!: AccountUsage;
   // Requests that arrive before the folder is ready wait for it (handlers must exist from the start,
@@ -301,6 +304,31 @@ export function serveSftp(sftp: SFTPWrapper, ctx: SessionContext): ServedSession
     }
   };
 
+  /**
+   * Opens the file; creating a new name takes one of the account's entries (inside `exclusive`). An
+   * existing file is opened as it is, so uploading over it or appending works at the limit. The
+   * create is exclusive, so a name another handle creates meanwhile is opened, not counted twice.
+   */
+  const openCounted = async (real: string, flags: number): Promise<number> => {
+    if (!(flags & O_CREAT)) return openP(real, flags);
+    for (;;) {
+      if (!(flags & O_EXCL)) {
+        try {
+          return await openP(real, flags & ~O_CREAT);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        }
+      }
+      if (!usage.claimEntry(limits.maxEntries)) throw tooManyEntries(limits.maxEntries);
+      try {
+        return await openP(real, flags | O_EXCL);
+      } catch (err) {
+        usage.entryRemoved();
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || flags & O_EXCL) throw err;
+      }
+    }
+  };
+
   const fileEntry = (handle: Buffer): FileEntry => {
     const entry = lookup(handle);
     if (!entry || entry.kind !== 'file' || entry.closing)
@@ -328,7 +356,7 @@ export function serveSftp(sftp: SFTPWrapper, ctx: SessionContext): ServedSession
         const real = await jail.resolve(virtualPath, true);
         const opened = await usage.exclusive(async () => {
           // Truncated by hand after the open: only then is it known whether another handle writes it.
-          const fd = await openP(real, flags & ~O_TRUNC);
+          const fd = await openCounted(real, flags & ~O_TRUNC);
           try {
             const st = await fstatP(fd);
             if (!st.isFile()) throw new Refusal(STATUS_CODE.FAILURE, 'Not a regular file');
@@ -707,6 +735,7 @@ export function serveSftp(sftp: SFTPWrapper, ctx: SessionContext): ServedSession
           const found = await fsp.lstat(real);
           if (found.isDirectory()) throw new Refusal(STATUS_CODE.FAILURE, 'Is a directory; use rmdir');
           await fsp.unlink(real);
+          usage.entryRemoved();
           if (found.isFile()) usage.unlinked(fileKey(found), found.size);
           return found;
         });
@@ -726,7 +755,22 @@ export function serveSftp(sftp: SFTPWrapper, ctx: SessionContext): ServedSession
         const virtualPath = vpath(p);
         refuseRoot(virtualPath, 'create');
         const real = await jail.resolve(virtualPath, false);
-        await fsp.mkdir(real, { mode: DIR_MODE });
+        if (!usage.claimEntry(limits.maxEntries)) {
+          // An existing folder says so, as without the limit (scripts often create theirs each time).
+          const exists = await fsp.lstat(real).then(
+            () => true,
+            () => false,
+          );
+          throw exists
+            ? new Refusal(STATUS_CODE.FAILURE, 'Already exists')
+            : tooManyEntries(limits.maxEntries);
+        }
+        try {
+          await fsp.mkdir(real, { mode: DIR_MODE });
+        } catch (err) {
+          usage.entryRemoved();
+          throw err;
+        }
         log.info({ op: 'mkdir', path: virtualPath }, 'sftp mkdir');
         reply(reqid, STATUS_CODE.OK);
       },
@@ -743,6 +787,7 @@ export function serveSftp(sftp: SFTPWrapper, ctx: SessionContext): ServedSession
         refuseRoot(virtualPath, 'remove');
         const real = await jail.resolve(virtualPath, false);
         await fsp.rmdir(real);
+        usage.entryRemoved();
         log.info({ op: 'rmdir', path: virtualPath }, 'sftp rmdir');
         reply(reqid, STATUS_CODE.OK);
       },
@@ -765,12 +810,20 @@ export function serveSftp(sftp: SFTPWrapper, ctx: SessionContext): ServedSession
         const existing = await fsp.lstat(realTarget);
         if (existing.isDirectory()) throw new Refusal(STATUS_CODE.FAILURE, 'A folder with that name exists');
         if (moved.isDirectory()) throw new Refusal(STATUS_CODE.FAILURE, 'A file with that name exists');
-        if (existing.isFile() && fileKey(existing) !== fileKey(moved)) replaced = existing;
+        if (fileKey(existing) !== fileKey(moved)) replaced = existing;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       }
+      // The server moves an `_auto.csv` into a new epoch folder with COMPLETE, two more names it never
+      // refuses; renaming files there over and over would otherwise grow the folder without end.
+      const moveAdds = !moved.isDirectory() && classifyUpload(target).kind === 'auto' ? 2 : 0;
+      if (moveAdds > 0 && usage.entries - (replaced ? 1 : 0) + moveAdds > limits.maxEntries)
+        throw tooManyEntries(limits.maxEntries);
       await fsp.rename(realSource, realTarget);
-      if (replaced) usage.unlinked(fileKey(replaced), replaced.size);
+      if (replaced) {
+        usage.entryRemoved();
+        if (replaced.isFile()) usage.unlinked(fileKey(replaced), replaced.size);
+      }
       return moved;
     });
     log.info(

@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import type { AccountUsage } from './account-usage';
 import type { Jail } from './jail-path';
 import { COMPLETE_MARKER, UPLOAD_DIR, classifyUpload, epochName, isEpochDir } from './upload-rules';
 
@@ -22,6 +23,8 @@ export interface UploadAccount {
   districtId: string;
   username: string;
   jail: Jail;
+  /** The account's shared usage: the files and folders a move creates count in it. */
+  usage: AccountUsage;
 }
 
 interface QuietTimer {
@@ -127,37 +130,43 @@ export class UploadCompletion {
   }
 
   private async moveAutoFile(account: UploadAccount, virtualPath: string): Promise<void> {
-    const source = await account.jail.resolve(virtualPath, false);
-    if (!(await isFile(source))) return;
-    const uploadReal = await account.jail.resolve(UPLOAD_DIR, false);
-    const now = (this.opts.now ?? (() => new Date()))();
-    // A fresh directory per file: if this second's name is taken, use the next free second.
-    for (let i = 0; i < 600; i++) {
-      const name = epochName(new Date(now.getTime() + i * 1000));
-      const epochReal = path.join(uploadReal, name);
-      try {
-        await fs.mkdir(epochReal, { mode: 0o700 });
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'EEXIST') continue;
-        throw err;
+    // Never refused for the entry limit: the district already uploaded the file, and a folder past
+    // the limit only stops its next new names until it removes old ones.
+    const epochDir = await account.usage.serverChange(async () => {
+      const source = await account.jail.resolve(virtualPath, false);
+      if (!(await isFile(source))) return undefined;
+      const uploadReal = await account.jail.resolve(UPLOAD_DIR, false);
+      const now = (this.opts.now ?? (() => new Date()))();
+      // A fresh directory per file: if this second's name is taken, use the next free second.
+      for (let i = 0; i < 600; i++) {
+        const name = epochName(new Date(now.getTime() + i * 1000));
+        const epochReal = path.join(uploadReal, name);
+        try {
+          await fs.mkdir(epochReal, { mode: 0o700 });
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'EEXIST') continue;
+          throw err;
+        }
+        account.usage.entryAdded();
+        const fileName = path.basename(source);
+        await fs.rename(source, path.join(epochReal, fileName));
+        await fs.writeFile(path.join(epochReal, COMPLETE_MARKER), '', { flag: 'wx', mode: 0o600 });
+        account.usage.entryAdded();
+        const moved = `${UPLOAD_DIR}/${name}`;
+        this.opts.log.info(
+          {
+            district: account.districtId,
+            username: account.username,
+            from: virtualPath,
+            to: `${moved}/${fileName}`,
+          },
+          'moved _auto.csv upload into a new epoch directory',
+        );
+        return moved;
       }
-      const fileName = path.basename(source);
-      await fs.rename(source, path.join(epochReal, fileName));
-      await fs.writeFile(path.join(epochReal, COMPLETE_MARKER), '', { flag: 'wx', mode: 0o600 });
-      const epochDir = `${UPLOAD_DIR}/${name}`;
-      this.opts.log.info(
-        {
-          district: account.districtId,
-          username: account.username,
-          from: virtualPath,
-          to: `${epochDir}/${fileName}`,
-        },
-        'moved _auto.csv upload into a new epoch directory',
-      );
-      await this.report(account, epochDir);
-      return;
-    }
-    throw new Error(`no free epoch directory name in ${UPLOAD_DIR} for ${virtualPath}`);
+      throw new Error(`no free epoch directory name in ${UPLOAD_DIR} for ${virtualPath}`);
+    });
+    if (epochDir) await this.report(account, epochDir);
   }
 
   private async scheduleQuiet(account: UploadAccount, virtualPath: string): Promise<void> {
