@@ -26,16 +26,23 @@ const run = (over: Partial<SyncRunRow>): SyncRunRow =>
     ...over,
   }) as SyncRunRow;
 
+type NoticeInput = Parameters<typeof adminNotice>[0];
+
+/** Springfield's notice for a run, with no errors or warnings counted unless given. */
+const noticeFor = (r: SyncRunRow, outcome: NoticeInput['outcome'], extra: Partial<NoticeInput> = {}) =>
+  adminNotice({
+    districtName: 'Springfield',
+    run: r,
+    outcome,
+    apiBaseUrl: 'http://api',
+    topErrors: [],
+    topWarnings: [],
+    ...extra,
+  });
+
 describe('admin notifications', () => {
   it('a success states the counts and links to the run', () => {
-    const notice = adminNotice({
-      districtName: 'Springfield',
-      run: run({}),
-      outcome: 'succeeded',
-      apiBaseUrl: 'http://api',
-      topErrors: [],
-      topWarnings: [],
-    });
+    const notice = noticeFor(run({}), 'succeeded');
     assert.equal(notice.subject, '[rostersync] Springfield: sync succeeded');
     assert.match(notice.body, /Created: 5 {2}Updated: 3/);
     assert.match(notice.body, /Archived: 2/);
@@ -52,52 +59,30 @@ describe('admin notifications', () => {
       failure_message: '31% of rows have errors; the limit is 10%.',
     });
     assert.equal(runOutcome(failed), 'failed');
-    const notice = adminNotice({
-      districtName: 'Springfield',
-      run: failed,
-      outcome: 'failed',
-      apiBaseUrl: 'http://api',
-      topErrors: [{ code: 'UNKNOWN_SCHOOL', count: 30 }],
-      topWarnings: [],
-    });
+    const notice = noticeFor(failed, 'failed', { topErrors: [{ code: 'UNKNOWN_SCHOOL', count: 30 }] });
     assert.equal(notice.subject, '[rostersync] Springfield: sync FAILED (nothing applied)');
     assert.match(notice.body, /Reason \(ThresholdExceeded\): 31% of rows/);
     assert.match(notice.body, /UNKNOWN_SCHOOL: 30/);
   });
 
   it('a held run says how to approve or discard it', () => {
-    const notice = adminNotice({
-      districtName: 'S',
-      run: run({ status: 'held' }),
-      outcome: 'held',
-      apiBaseUrl: 'http://api',
-      topErrors: [],
-      topWarnings: [],
-    });
+    const notice = noticeFor(run({ status: 'held' }), 'held');
     assert.match(notice.body, /Approve: POST .*\/approve/);
   });
 });
 
 describe('admin notifications: what the admin is told', () => {
   it('a run that failed after applying its changes does not say nothing was applied', () => {
-    const notice = adminNotice({
-      districtName: 'Springfield',
-      run: run({ status: 'failed', applied_at: new Date(), failure_type: 'Internal', failure_message: 'x' }),
-      outcome: 'failed',
-      apiBaseUrl: 'http://api',
-      topErrors: [],
-      topWarnings: [],
-    });
+    const notice = noticeFor(
+      run({ status: 'failed', applied_at: new Date(), failure_type: 'Internal', failure_message: 'x' }),
+      'failed',
+    );
     assert.equal(notice.subject, '[rostersync] Springfield: sync FAILED after its changes were applied');
     assert.doesNotMatch(notice.body, /nothing applied/);
   });
 
   it('lists errors and warnings apart', () => {
-    const notice = adminNotice({
-      districtName: 'Springfield',
-      run: run({}),
-      outcome: 'succeeded',
-      apiBaseUrl: 'http://api',
+    const notice = noticeFor(run({}), 'succeeded', {
       topErrors: [{ code: 'INVALID_EMAIL', count: 2 }],
       topWarnings: [{ code: 'PHONE_FORMAT', count: 7 }],
     });
@@ -106,13 +91,7 @@ describe('admin notifications: what the admin is told', () => {
   });
 
   it('names the welcome addresses the mail server refused', () => {
-    const notice = adminNotice({
-      districtName: 'Springfield',
-      run: run({}),
-      outcome: 'succeeded',
-      apiBaseUrl: 'http://api',
-      topErrors: [],
-      topWarnings: [],
+    const notice = noticeFor(run({}), 'succeeded', {
       refusedWelcomes: { total: 3, first: [{ recipient: 'typo@example.org', error: '550 No such user' }] },
     });
     assert.match(notice.body, /Welcome emails the mail server refused \(3\)/);

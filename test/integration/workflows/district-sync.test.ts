@@ -9,6 +9,7 @@ import { startTestTemporal } from '../../support/temporal';
 import {
   ActivityRecorder,
   eventually,
+  dueState,
   Gate,
   gatedFetch,
   schedule,
@@ -144,14 +145,7 @@ describe('district sync workflow on the Temporal dev server', () => {
         districtId,
         schedule: schedule({ startDate: '2026-01-01' }),
         // Carried state (as after continue-as-new) puts the next slot two seconds away.
-        state: {
-          nextDueAt: due,
-          queued: null,
-          approved: null,
-          held: null,
-          lastOutcome: null,
-          recentRunIds: [],
-        },
+        state: dueState(due),
       });
       const created = await eventually('scheduled run created', () =>
         recorder.calls.find((c) => c.name === 'createRun'),
@@ -477,14 +471,7 @@ describe('district sync workflow on the Temporal dev server', () => {
         districtId,
         schedule: schedule({ startDate: '2026-01-01', timeZone: 'UTC' }),
         catchUpWindowHours: 24,
-        state: {
-          nextDueAt: Date.now() - 3 * day,
-          queued: null,
-          approved: null,
-          held: null,
-          lastOutcome: null,
-          recentRunIds: [],
-        },
+        state: dueState(Date.now() - 3 * day),
       });
       const s = await eventually('catch-up done', async () => {
         const st = await status(handle);
@@ -511,14 +498,7 @@ describe('district sync workflow on the Temporal dev server', () => {
             timeZone: 'UTC',
           }),
           catchUpWindowHours: 24,
-          state: {
-            nextDueAt: Date.parse(`${missed.toISOString().slice(0, 10)}T00:00:00Z`),
-            queued: null,
-            approved: null,
-            held: null,
-            lastOutcome: null,
-            recentRunIds: [],
-          },
+          state: dueState(Date.parse(`${missed.toISOString().slice(0, 10)}T00:00:00Z`)),
         });
         await eventually('once schedule consumed', async () => (await status(h2)).nextRunAt === null);
         await new Promise((r) => setTimeout(r, 500));
@@ -544,14 +524,7 @@ describe('district sync workflow on the Temporal dev server', () => {
         timeOfDay: new Date(due).toISOString().slice(11, 16),
       }),
       catchUpWindowHours: 24,
-      state: {
-        nextDueAt: due,
-        queued: null,
-        approved: null,
-        held: null,
-        lastOutcome: null,
-        recentRunIds: [],
-      },
+      state: dueState(due),
     });
     await handle.signal(
       SIGNALS.configChanged,

@@ -4,7 +4,12 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { SyncActivities } from '../../../activities/types';
 import { createWorker, parseWorkerSettings } from '../../../apps/worker/worker';
-import type { DistrictSchedule, DistrictStatus, DistrictSyncInput } from '../../../lib/contracts/schedule';
+import type {
+  DistrictSchedule,
+  DistrictState,
+  DistrictStatus,
+  DistrictSyncInput,
+} from '../../../lib/contracts/schedule';
 import { districtWorkflowId, QUERIES } from '../../../lib/contracts/sync';
 
 export interface RunRecord {
@@ -188,6 +193,16 @@ export function gatedFetch(gate: Gate, blocked: (runId: string) => boolean): Syn
     return { fileRef: 'f', name: 'roster.csv', size: 1, sha256: 'x' };
   };
 }
+
+/** A district's carried state with nothing queued, held or remembered, next due at `nextDueAt`. */
+export const dueState = (nextDueAt: number | null): DistrictState => ({
+  nextDueAt,
+  queued: null,
+  approved: null,
+  held: null,
+  lastOutcome: null,
+  recentRunIds: [],
+});
 
 export const schedule = (overrides: Partial<DistrictSchedule> = {}): DistrictSchedule => ({
   timeZone: 'America/Chicago',
