@@ -187,10 +187,15 @@ export function createMailActivities(
       if (!run) throw new Error(`Run ${runId} does not exist`);
       const outcome = runOutcome(run);
       const recipients = district.notify_emails ?? [];
-      // Failures and held runs always notify; successes only when the district asked for it.
+      const refusedWelcomes = await outbox.refused(runId, 'welcome', REFUSED_LISTED);
+      // Failures and held runs always notify; successes only when the district asked for it, or
+      // when the mail server refused welcome mails: new users who were never told need an admin.
       if (
         recipients.length === 0 ||
-        (outcome !== 'failed' && outcome !== 'held' && !district.notify_on_success)
+        (outcome !== 'failed' &&
+          outcome !== 'held' &&
+          !district.notify_on_success &&
+          refusedWelcomes.total === 0)
       ) {
         return { sent: 0 };
       }
@@ -210,7 +215,7 @@ export function createMailActivities(
         apiBaseUrl: deps.apiBaseUrl,
         topErrors: top.filter((t) => !t.warning).map(({ code, count }) => ({ code, count })),
         topWarnings: top.filter((t) => t.warning).map(({ code, count }) => ({ code, count })),
-        refusedWelcomes: await outbox.refused(runId, 'welcome', REFUSED_LISTED),
+        refusedWelcomes,
       });
       await outbox.enqueue(
         recipients.map((recipient) => ({

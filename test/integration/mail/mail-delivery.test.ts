@@ -115,6 +115,30 @@ describe('welcome and admin mail delivery', () => {
     );
   });
 
+  it('refused welcomes reach the admin even when the district asked for no success notices', async () => {
+    await db.pool.query('UPDATE sync_configs SET notify_on_success = false WHERE district_id = $1', [
+      districtId,
+    ]);
+    try {
+      const quiet = await runCreating(2);
+      await attempt().env.run(activities().sendWelcomeEmails, { runId: quiet.runId });
+      assert.deepEqual(await attempt().env.run(activities().notifyAdmins, { runId: quiet.runId }), {
+        sent: 0,
+      });
+
+      const { runId, emails } = await runCreating(3);
+      smtp.rejectForGood.add(emails[2]);
+      await attempt().env.run(activities().sendWelcomeEmails, { runId });
+      assert.deepEqual(await attempt().env.run(activities().notifyAdmins, { runId }), { sent: 1 });
+      const [notice] = smtp.to(ADMIN);
+      assert.match(notice.text, new RegExp(`refused \\(1\\); check these addresses:\\n {2}${emails[2]}`));
+    } finally {
+      await db.pool.query('UPDATE sync_configs SET notify_on_success = true WHERE district_id = $1', [
+        districtId,
+      ]);
+    }
+  });
+
   it('a 450 for one address does not stop the others; that one goes out on the retry', async () => {
     const { runId, emails } = await runCreating(4);
     const busy = emails[0];
