@@ -179,7 +179,9 @@ export async function districtSyncWorkflow(rawInput: DistrictSyncInput): Promise
     nextRunAt: state.nextDueAt === null ? null : new Date(state.nextDueAt).toISOString(),
     nextRunLocal: state.nextDueAt === null ? null : toLocalIso(state.nextDueAt, schedule.timeZone),
     inFlightRunId: inFlight?.runId ?? null,
-    queued: state.queued !== null || state.approved !== null,
+    // A scheduled run whose row is still being created (Postgres may be away) is waiting to start.
+    queued:
+      state.queued !== null || state.approved !== null || (inFlight !== null && inFlight.runId === null),
     heldRunId: state.held?.runId ?? null,
     lastOutcome: state.lastOutcome,
   }));

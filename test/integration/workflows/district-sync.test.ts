@@ -171,6 +171,34 @@ describe('district sync workflow on the Temporal dev server', () => {
     }
   });
 
+  it('shows a scheduled run as waiting while its row is being created (Postgres slow or away)', async () => {
+    const { taskQueue, districtId, recorder } = fixture();
+    const gate = new Gate();
+    recorder.behaviour.createRun = async (input) => {
+      await gate.pass();
+      return { runId: input.runId ?? uuid() };
+    };
+    const worker = await startWorker(env, taskQueue, recorder);
+    try {
+      const handle = await startDistrict(env.client, taskQueue, {
+        districtId,
+        schedule: schedule({ startDate: '2026-01-01' }),
+        state: dueState(Date.now() + 1_000),
+      });
+      await eventually('createRun waiting', () => gate.entered);
+      const waiting = await status(handle);
+      assert.deepEqual([waiting.inFlightRunId, waiting.queued], [null, true]);
+      gate.release();
+      await eventually(
+        'scheduled run done',
+        async () => (await status(handle)).lastOutcome?.status === 'succeeded',
+      );
+      assert.equal((await status(handle)).queued, false);
+    } finally {
+      await worker.stop();
+    }
+  });
+
   it('runs on file arrival only when the district asked for it', async () => {
     const { taskQueue, districtId, recorder } = fixture();
     const worker = await startWorker(env, taskQueue, recorder);
