@@ -107,15 +107,17 @@ export function sharedWordMatch(
   candidates: readonly string[],
   normalize: (s: string) => string,
 ): string | null {
-  const words = new Set(distinctiveWords(normalize(value)));
+  const target = normalize(value);
+  const words = new Set(distinctiveWords(target));
   if (words.size === 0) return null;
   let best: string | null = null;
   let bestShared = 0;
   let bestDistance = Infinity;
   for (const candidate of candidates) {
-    const shared = distinctiveWords(normalize(candidate)).filter((w) => words.has(w)).length;
+    const norm = normalize(candidate);
+    const shared = distinctiveWords(norm).filter((w) => words.has(w)).length;
     if (shared === 0 || shared < bestShared) continue;
-    const distance = editDistance(normalize(value), normalize(candidate));
+    const distance = editDistance(target, norm);
     if (shared > bestShared || distance < bestDistance) {
       best = candidate;
       bestShared = shared;
@@ -131,10 +133,11 @@ export function nearest(
   candidates: readonly string[],
   normalize: (s: string) => string,
 ): string | null {
+  const target = normalize(value);
   let best: string | null = null;
   let bestDistance = Infinity;
   for (const candidate of candidates) {
-    const distance = editDistance(normalize(value), normalize(candidate));
+    const distance = editDistance(target, normalize(candidate));
     if (distance < bestDistance) {
       best = candidate;
       bestDistance = distance;

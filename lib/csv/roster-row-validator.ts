@@ -12,6 +12,7 @@ import { makeFinding, quoteValue } from './roster-findings';
 import type { Finding, MatchingKey, RosterRecord } from './roster-record';
 import { DISTRICT_WIDE_ROLES, ROLES, type Role, canonicalRole, normalizeRole } from './roster-roles';
 import type { ColumnPlan } from './roster-header';
+import { isUuid } from '../contracts/uuid';
 
 /**
  * Turns one data row into a RosterRecord, or into row errors. This is the hot path (hundreds of
@@ -24,8 +25,6 @@ const EMAIL = z.regexes.email;
 const SCIENTIFIC = /^\d(?:\.\d+)?E\+\d{1,3}$/i;
 /** Digits, spaces, + - . ( ) and an optional extension (at least 3 digits, counted separately). */
 const PHONE = /^\+?[\d\s().-]+(?:(?:x|ext\.?)\s*\d{1,6})?$/i;
-/** A platform user id: the key of users matched by Platform ID. */
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function digitCount(value: string): number {
   let n = 0;
@@ -131,7 +130,7 @@ export class RosterRowValidator {
         '',
       );
     }
-    if (this.keyField === 'platformId' && platformId.length > 0 && !UUID.test(platformId)) {
+    if (this.keyField === 'platformId' && platformId.length > 0 && !isUuid(platformId)) {
       this.error(
         'INVALID_PLATFORM_ID',
         `Platform ID ${quoteValue(platformId)} is not a rostersync user id.`,

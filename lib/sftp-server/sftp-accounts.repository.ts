@@ -2,6 +2,7 @@ import type { Pool } from 'pg';
 import { generatePassword, hashPassword } from '../security/password';
 import { InvalidPublicKeyError, parsePublicKey } from '../security/ssh-public-key';
 import { inTransaction } from '../db/transaction';
+import { isUuid } from '../contracts/uuid';
 
 /**
  * Hosted SFTP accounts (one per district, username = the district's slug) and their public keys.
@@ -32,7 +33,6 @@ export interface SftpLoginAccount {
 }
 
 export const MAX_KEYS_PER_ACCOUNT = 20;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 interface KeyRow {
   id: string;
@@ -114,7 +114,7 @@ export class SftpAccountsRepository {
   }
 
   async removePublicKey(districtId: string, keyId: string): Promise<boolean> {
-    if (!UUID.test(keyId)) return false;
+    if (!isUuid(keyId)) return false;
     const { rowCount } = await this.pool.query(
       'DELETE FROM sftp_public_keys WHERE district_id = $1 AND id = $2',
       [districtId, keyId],

@@ -4,6 +4,7 @@ import { BULK_WORK_MEM } from './apply.repository';
 import { userKeySql } from './matching-key';
 import { assertRunId, stagePartition } from './run-id';
 import { inParallelTransactions } from '../db/transaction';
+import { UUID_SQL_PATTERN } from '../contracts/uuid';
 
 export type PlanAction = 'create' | 'update' | 'reactivate' | 'archive';
 export const PLAN_ACTIONS: readonly PlanAction[] = ['create', 'update', 'reactivate', 'archive'];
@@ -78,7 +79,7 @@ export class PlanRepository {
     // so the same row matches it on the next run instead of creating it again.
     const newId =
       key === 'platform_id'
-        ? `CASE WHEN t.match_key ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+        ? `CASE WHEN t.match_key ~ '${UUID_SQL_PATTERN}'
                 AND NOT EXISTS (SELECT 1 FROM users x WHERE x.id = t.match_key::uuid)
            THEN t.match_key::uuid ELSE gen_random_uuid() END`
         : 'gen_random_uuid()';

@@ -1,11 +1,11 @@
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { isUuid } from '../contracts/uuid';
 
 /**
  * COPY and DDL statements cannot take bind parameters, so a run id that ends up inside SQL text is
  * checked to be a UUID first (and lower-cased): nothing else can reach the statement.
  */
 export function assertRunId(runId: string): string {
-  if (!UUID.test(runId)) throw new Error(`Not a run id: ${JSON.stringify(runId).slice(0, 60)}`);
+  if (!isUuid(runId)) throw new Error(`Not a run id: ${JSON.stringify(runId).slice(0, 60)}`);
   return runId.toLowerCase();
 }
 

@@ -11,6 +11,7 @@ import { heartbeat } from './heartbeat';
 import { KEY_LABEL, recordKey } from './matching-key';
 import { customJson, rowHash } from './row-hash';
 import { assertRunId, stagePartition } from './run-id';
+import { UUID_SQL_PATTERN } from '../contracts/uuid';
 
 /** The batches the CSV reader yields; its return value (the summary) is passed through. */
 export interface Batch {
@@ -35,9 +36,6 @@ const ERROR_COLUMNS = 'run_id, row_number, column_name, value, code, severity, m
  * stays flat whatever the file's size.
  */
 const COPY_BUFFER_BYTES = 4 * 1024 * 1024;
-
-/** A platform user id as Postgres prints a uuid (staged Platform IDs are lower-cased). */
-const UUID_PATTERN = '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$';
 
 /** Only this module speaks SQL about staging tables. */
 export class StagingRepository {
@@ -189,7 +187,7 @@ export class StagingRepository {
                      s.row_number, s.match_key, $3::text)
        FROM ${part} s
        JOIN sync_runs r ON r.id = $1
-       JOIN users x ON x.id = CASE WHEN s.match_key ~ '${UUID_PATTERN}' THEN s.match_key::uuid END
+       JOIN users x ON x.id = CASE WHEN s.match_key ~ '${UUID_SQL_PATTERN}' THEN s.match_key::uuid END
        WHERE NOT s.has_error AND NOT s.protect_only AND x.district_id <> r.district_id`,
       [id, entry.code, entry.fix],
     );
