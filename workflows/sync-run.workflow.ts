@@ -8,15 +8,10 @@ import {
 } from '@temporalio/workflow';
 import type { SyncActivities } from '../activities/types';
 import { SyncRunWorkflowInput, type SyncRunResult } from '../lib/contracts/schedule';
+import { FailureType } from '../lib/contracts/sync';
 import { evaluateSafeguards } from '../lib/sync/safeguards';
 import { bookkeeping, FETCH, HEAVY, MAIL, MAIL_AFTER_OUTCOME_PATCH } from './activity-options';
 import { describeFailure, parseInput } from './failure-info';
-
-/**
- * startRun's failure type for a run that already ended (lib/sync/sync-engine.service.ts). No recorded
- * history holds it, so the branch on it below replays every history as before without patched().
- */
-const RUN_FINISHED = 'RunFinished';
 
 const runBook = bookkeeping<Pick<SyncActivities, 'startRun' | 'finishRun'>>();
 const fetch = proxyActivities<Pick<SyncActivities, 'fetchFile'>>(FETCH);
@@ -112,7 +107,8 @@ export async function syncRunWorkflow(rawInput: SyncRunWorkflowInput): Promise<S
     const { type, message } = describeFailure(err);
     // A run that already ended (a reset or replay of a finished run, refused by startRun) keeps its
     // record, and its admins were told when it ended: nothing to record, nobody to tell.
-    if (type !== RUN_FINISHED) {
+    // No recorded history holds RunFinished, so this branch replays every history as before.
+    if (type !== FailureType.RunFinished) {
       // Record the failure even if this workflow is being cancelled: the run row must not stay "running".
       await CancellationScope.nonCancellable(async () => {
         await book.finishRun({ runId, status: 'failed', failureType: type, failureMessage: message });

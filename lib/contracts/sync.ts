@@ -27,6 +27,11 @@ export const FailureType = {
   ConfigMissing: 'ConfigMissing',
   RunNotFound: 'RunNotFound',
   Discarded: 'Discarded',
+  /**
+   * startRun's refusal of a run that already ended (a reset or replay of a finished run): the run
+   * workflow stops without recording or mailing anything; the run row keeps its outcome.
+   */
+  RunFinished: 'RunFinished',
 } as const;
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
 /** Data and configuration problems: retrying cannot help, a person must fix the file or the config. */

@@ -29,12 +29,6 @@ import { StagingRepository } from './staging.repository';
 /** Postgres' unique_violation: the one-running-run-per-district index refused a second claim. */
 const UNIQUE_VIOLATION = '23505';
 
-/**
- * startRun's refusal of a run that already ended; the sync-run workflow knows this type and stops
- * without recording or mailing anything.
- */
-const RUN_FINISHED = 'RunFinished';
-
 export type ReadRoster = (
   source: Readable,
   opts: ReadRosterOptions,
@@ -103,7 +97,7 @@ export class SyncEngine {
       const ended = await this.run(run.id);
       throw ApplicationFailure.nonRetryable(
         `Run ${run.id} already ended (${ended.status}${ended.applied_at ? ', applied' : ''}); a reset or replay leaves it as it is. Sync Now starts a new run, and a failed run can be retried through the API.`,
-        RUN_FINISHED,
+        FailureType.RunFinished,
       );
     }
     return {
