@@ -21,6 +21,13 @@ export const RETRY: RetryPolicy = {
   nonRetryableErrorTypes: NON_RETRYABLE_FAILURES,
 };
 
+/**
+ * For what must happen however long Postgres is away (creating a triggered run's row, recording how a
+ * run ended): the same backoff, capped at five minutes, without a last attempt.
+ */
+const { maximumAttempts: _bounded, ...UNBOUNDED_RETRY } = RETRY;
+export const PATIENT_RETRY: RetryPolicy = { ...UNBOUNDED_RETRY, maximumInterval: '5 minutes' };
+
 /** Bookkeeping on the run row: quick statements. */
 const BOOKKEEPING_TIMEOUT = '1 minute';
 

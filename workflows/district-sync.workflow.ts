@@ -32,7 +32,7 @@ import {
 } from '../lib/contracts/sync';
 import { nextDueAfter, nextDueFor, toLocalIso } from '../lib/schedule/next-due';
 import { DistrictIdKey, SyncTriggerKey } from '../lib/temporal/search-attributes';
-import { bookkeeping, RETRY, RUN_TASK_QUEUE_PATCH } from './activity-options';
+import { bookkeeping, PATIENT_RETRY, RUN_TASK_QUEUE_PATCH } from './activity-options';
 import { describeFailure, parseInput, rootApplicationFailure } from './failure-info';
 import { syncRunWorkflow } from './sync-run.workflow';
 
@@ -43,8 +43,6 @@ export const reviewDecisionSignal = defineSignal<[ReviewDecisionSignal]>(SIGNALS
 export const statusQuery = defineQuery<DistrictStatus>(QUERIES.status);
 
 // Creating a run row only fails while Postgres is away: keep trying (capped backoff) rather than drop the trigger.
-const { maximumAttempts: _bounded, ...UNBOUNDED_RETRY } = RETRY;
-const PATIENT_RETRY = { ...UNBOUNDED_RETRY, maximumInterval: '5 minutes' };
 /** Asked at each call: a history recorded before the patch replays its regular activities. */
 const book = bookkeeping<Pick<SyncActivities, 'createRun' | 'finishRun'>>(PATIENT_RETRY);
 
@@ -54,12 +52,10 @@ const RECENT_RUN_IDS = 50;
  * Patches of this workflow (docs/runbook.md): each guards a change in the commands it issues, so
  * histories recorded before it replay as they ran.
  * - DUE_BEFORE_RESCHEDULE: a config change first handles a due time that passed unhandled.
- * - RECORD_CHILD_FAILURE: a failed run is always recorded here, not only when the child could not.
  * - DISCARD_AFTER_APPROVE: a discard of an approved run that has not started yet is honoured.
  * - REMEMBER_COALESCED: run ids merged into a run count as known, so a re-delivered signal is ignored.
  */
 const DUE_BEFORE_RESCHEDULE_PATCH = 'due-before-reschedule';
-const RECORD_CHILD_FAILURE_PATCH = 'record-child-failure';
 const DISCARD_AFTER_APPROVE_PATCH = 'discard-after-approve';
 const REMEMBER_COALESCED_PATCH = 'remember-coalesced';
 
@@ -282,10 +278,11 @@ export async function districtSyncWorkflow(rawInput: DistrictSyncInput): Promise
         failureType: type,
         finishedAt: new Date().toISOString(),
       });
-      // The run row must not stay "running": a child that ended without its own ApplicationFailure
-      // (terminated, timed out) never recorded its failure, and one that did may have given up
-      // recording it while Postgres was away. Recording it again changes nothing on a finished row.
-      if (runId !== null && (patched(RECORD_CHILD_FAILURE_PATCH) || !rootApplicationFailure(err))) {
+      // A child that ended without its own ApplicationFailure (terminated, timed out) never recorded
+      // its failure on the run row: do it here so history does not show it running forever. (A child
+      // that failed records it itself, never giving up: recording it here too could land after
+      // support has reset the run and mark the revived run failed.)
+      if (runId !== null && !rootApplicationFailure(err)) {
         const id = runId;
         await CancellationScope.nonCancellable(() =>
           book().finishRun({ runId: id, status: 'failed', failureType: type, failureMessage: message }),

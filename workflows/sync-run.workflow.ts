@@ -10,10 +10,15 @@ import type { SyncActivities } from '../activities/types';
 import { SyncRunWorkflowInput, type SyncRunResult } from '../lib/contracts/schedule';
 import { FailureType } from '../lib/contracts/sync';
 import { evaluateSafeguards } from '../lib/sync/safeguards';
-import { bookkeeping, FETCH, HEAVY, MAIL, MAIL_AFTER_OUTCOME_PATCH } from './activity-options';
+import { bookkeeping, FETCH, HEAVY, MAIL, MAIL_AFTER_OUTCOME_PATCH, PATIENT_RETRY } from './activity-options';
 import { describeFailure, parseInput } from './failure-info';
 
 const runBook = bookkeeping<Pick<SyncActivities, 'startRun' | 'finishRun'>>();
+/**
+ * Recording a failure never gives up: a run row left "running" would block every later run of the
+ * district (one running run per district). A retry policy is not part of what a replay checks.
+ */
+const failureBook = bookkeeping<Pick<SyncActivities, 'finishRun'>>(PATIENT_RETRY);
 const fetch = proxyActivities<Pick<SyncActivities, 'fetchFile'>>(FETCH);
 const heavy = proxyActivities<Pick<SyncActivities, 'stageFile' | 'planChanges' | 'applyChanges'>>(HEAVY);
 const mail = proxyActivities<Pick<SyncActivities, 'sendWelcomeEmails' | 'notifyAdmins'>>(MAIL);
@@ -64,6 +69,7 @@ export async function syncRunWorkflow(rawInput: SyncRunWorkflowInput): Promise<S
   const input = parseInput(SyncRunWorkflowInput, rawInput, 'sync run');
   const { runId } = input;
   const book = runBook();
+  const failures = failureBook();
   try {
     const { safeguards } = await book.startRun({ runId, workflowId: workflowInfo().workflowId });
     if (!input.resumeApproved) {
@@ -111,7 +117,12 @@ export async function syncRunWorkflow(rawInput: SyncRunWorkflowInput): Promise<S
     if (type !== FailureType.RunFinished) {
       // Record the failure even if this workflow is being cancelled: the run row must not stay "running".
       await CancellationScope.nonCancellable(async () => {
-        await book.finishRun({ runId, status: 'failed', failureType: type, failureMessage: message });
+        await failures.finishRun({
+          runId,
+          status: 'failed',
+          failureType: type,
+          failureMessage: message,
+        });
         await notifyAdminsOfOutcome(runId);
       });
     }
