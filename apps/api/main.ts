@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
-import { Client, Connection } from '@temporalio/client';
 import { loadEnv } from '../../lib/config/env';
 import { createPool } from '../../lib/db/pool';
+import { connectClient } from '../../lib/temporal/connection';
 import { createApiApp } from './app';
 
 /** Entry point: connect Postgres and Temporal, serve on API_HOST:API_PORT, close everything on SIGINT/SIGTERM. */
@@ -13,12 +13,11 @@ async function run(): Promise<void> {
     await pool.end();
     throw new Error(`Cannot reach Postgres at DATABASE_URL: ${err.message}`);
   });
-  const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS }).catch(async (err: Error) => {
+  const temporalClient = await connectClient(env).catch(async (err: Error) => {
     await pool.end();
     throw new Error(`Cannot reach Temporal at TEMPORAL_ADDRESS=${env.TEMPORAL_ADDRESS}: ${err.message}`);
   });
   try {
-    const temporalClient = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
     const app = await createApiApp({ env, pool, temporalClient });
     await app.listen(env.API_PORT, env.API_HOST);
     new Logger('Main').log(
@@ -31,7 +30,7 @@ async function run(): Promise<void> {
     // Stop accepting requests, let in-flight ones finish, then release the connections.
     await app.close();
   } finally {
-    await connection.close();
+    await temporalClient.connection.close();
     await pool.end();
   }
 }

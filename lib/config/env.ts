@@ -11,6 +11,22 @@ export const Env = z.object({
   TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().default('default'),
   TEMPORAL_TASK_QUEUE: z.string().default('rostersync'),
+  /**
+   * TLS to Temporal (Temporal Cloud, or a self-hosted cluster behind TLS): on by itself with any of
+   * the files or an API key below. CA: the server's root certificate when the system does not trust
+   * it; CERT + KEY: a client certificate for mutual TLS; SERVER_NAME: the name the certificate is for
+   * when it differs from TEMPORAL_ADDRESS's host.
+   */
+  TEMPORAL_TLS: z
+    .enum(['true', 'false'], "TEMPORAL_TLS must be 'true' or 'false'")
+    .default('false')
+    .transform((value) => value === 'true'),
+  TEMPORAL_TLS_CA_PATH: z.string().min(1).optional(),
+  TEMPORAL_TLS_CERT_PATH: z.string().min(1).optional(),
+  TEMPORAL_TLS_KEY_PATH: z.string().min(1).optional(),
+  TEMPORAL_TLS_SERVER_NAME: z.string().min(1).optional(),
+  /** A Temporal Cloud API key (sent over TLS as the Authorization header). */
+  TEMPORAL_API_KEY: z.string().min(1).optional(),
   SMTP_URL: z.string().default('smtp://127.0.0.1:1025'),
   MAIL_FROM: z.string().default('rostersync <no-reply@rostersync.local>'),
   API_HOST: z.string().default('127.0.0.1'),
@@ -67,6 +83,14 @@ export type Env = z.infer<typeof Env>;
 
 /** Rules across settings; kept apart so Env stays a plain object schema that parts can pick from. */
 const EnvWithRules = Env.superRefine((env, ctx) => {
+  if ((env.TEMPORAL_TLS_CERT_PATH === undefined) !== (env.TEMPORAL_TLS_KEY_PATH === undefined)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: [env.TEMPORAL_TLS_CERT_PATH === undefined ? 'TEMPORAL_TLS_CERT_PATH' : 'TEMPORAL_TLS_KEY_PATH'],
+      message:
+        'TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH go together: a client certificate needs its private key',
+    });
+  }
   // http://0.0.0.0:3000 is where the API listens, not an address anyone can open from a mail.
   if (!env.PUBLIC_API_URL && ['0.0.0.0', '::', '[::]'].includes(env.API_HOST)) {
     ctx.addIssue({
