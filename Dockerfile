@@ -22,5 +22,8 @@ COPY --from=build /app/dist dist
 COPY --from=build /app/package.json package.json
 # Migrations are read as .sql files at run time.
 COPY lib/db/migrations lib/db/migrations
+# DATA_DIR and its folders, owned by the user the apps run as: a named volume mounted on one of them
+# starts as a copy of it, so the apps can write there.
+RUN mkdir -p /data/sftp /data/sftp-host-keys /data/artifacts && chown -R node:node /data
 USER node
 CMD ["node", "dist/apps/api/main.js"]
