@@ -12,6 +12,7 @@ import { SyncConfigsRepository } from '../../lib/db/repositories/sync-configs.re
 import { SyncRunsRepository } from '../../lib/db/repositories/sync-runs.repository';
 import { UsersRepository } from '../../lib/db/repositories/users.repository';
 import { SftpAccountsRepository } from '../../lib/sftp-server/sftp-accounts.repository';
+import { SftpHostKeysRepository } from '../../lib/sftp-server/sftp-host-keys.repository';
 import { ArtifactStore } from '../../lib/storage/artifact-store';
 import { RunReports } from '../../lib/sync/run-reports';
 import { DistrictSyncClient } from '../../lib/temporal/district-sync.client';
@@ -70,6 +71,7 @@ export class ApiModule {
         onPool(SyncRunsRepository),
         onPool(UsersRepository),
         onPool(SftpAccountsRepository),
+        onPool(SftpHostKeysRepository),
         onPool(ApiKeysRepository),
         {
           provide: RunReports,

@@ -3,6 +3,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { utils } from 'ssh2';
 import { fingerprintOf } from '../security/ssh-public-key';
+import type { HostKeyFingerprint } from './sftp-host-keys.repository';
 
 /**
  * The server's host keys: generated once on first start and kept, because districts' clients pin
@@ -98,22 +99,20 @@ export async function ensureHostKeys(dir: string): Promise<Buffer[]> {
 }
 
 /** The host keys' fingerprints as OpenSSH prints them, for districts to check on first connect. */
-export async function hostKeyFingerprints(
-  dir: string,
-): Promise<Array<{ algorithm: string; fingerprint: string }>> {
-  const result: Array<{ algorithm: string; fingerprint: string }> = [];
-  for (const file of [KEY_FILES.ed25519, KEY_FILES.rsa]) {
-    let pem: Buffer;
-    try {
-      pem = await fs.readFile(path.join(dir, file));
-    } catch {
-      continue;
-    }
+export function fingerprintsOf(keys: readonly Buffer[]): HostKeyFingerprint[] {
+  return keys.flatMap((pem) => {
     const parsed = utils.parseKey(pem);
-    if (parsed instanceof Error || Array.isArray(parsed)) continue;
-    result.push({ algorithm: parsed.type, fingerprint: fingerprintOf(parsed.getPublicSSH()) });
-  }
-  return result;
+    if (parsed instanceof Error || Array.isArray(parsed)) return [];
+    return [{ algorithm: parsed.type, fingerprint: fingerprintOf(parsed.getPublicSSH()) }];
+  });
+}
+
+/** The fingerprints of the host keys kept in `dir` (those there are). */
+export async function hostKeyFingerprints(dir: string): Promise<HostKeyFingerprint[]> {
+  const keys = await Promise.all(
+    [KEY_FILES.ed25519, KEY_FILES.rsa].map((file) => fs.readFile(path.join(dir, file)).catch(() => null)),
+  );
+  return fingerprintsOf(keys.flatMap((key) => (key === null ? [] : [key])));
 }
 
 /** `type base64` public key lines, e.g. for a known_hosts entry. */

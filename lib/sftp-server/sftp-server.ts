@@ -6,12 +6,13 @@ import type { Logger } from 'pino';
 import { type AuthContext, type Connection, Server, utils } from 'ssh2';
 import { decoyHash, verifyPassword } from '../security/password';
 import { AccountRegistry, type AccountUsage } from './account-usage';
-import { ensureHostKeys } from './host-keys';
+import { ensureHostKeys, fingerprintsOf } from './host-keys';
 import { Jail } from './jail-path';
 import { LoginThrottle } from './login-throttle';
 import { PasswordCheckGate } from './password-check-gate';
 import type { SftpLimits } from './sftp-config';
 import { type SftpLoginAccount, SftpAccountsRepository } from './sftp-accounts.repository';
+import { SftpHostKeysRepository } from './sftp-host-keys.repository';
 import { serveSftp } from './sftp-session';
 import { type OnUploadComplete, UploadCompletion } from './upload-completion';
 import { UPLOAD_DIR } from './upload-rules';
@@ -332,6 +333,8 @@ export function createSftpServer(opts: SftpServerOptions): SftpServer {
   return {
     async listen(port: number, host: string): Promise<number> {
       const hostKeys = await ensureHostKeys(opts.hostKeysDir);
+      // What the API shows districts to compare on first connect.
+      await new SftpHostKeysRepository(opts.pool).publish(fingerprintsOf(hostKeys));
       await fs.mkdir(opts.root, { recursive: true, mode: 0o700 });
       const ssh = new Server(
         {

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import readline from 'node:readline';
 import { Connection } from '@temporalio/client';
@@ -78,6 +79,25 @@ async function waitForTemporal(address: string, timeoutMs: number, setting: stri
   throw new StartError(
     `${setting}: Temporal at ${address} did not answer within ${timeoutMs / 1000}s (${lastError}).`,
   );
+}
+
+/** Resolves once something accepts TCP connections on the loopback port (the SFTP server listens after publishing its host keys). */
+async function waitForPort(port: number, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(port, '127.0.0.1');
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (open) return;
+    if (Date.now() > deadline)
+      throw new Error(`${what} did not listen on port ${port} within ${timeoutMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }
 
 function pipeOutput(name: string, child: ChildProcess): void {
@@ -234,6 +254,8 @@ async function main(): Promise<void> {
     }
 
     const apiUrl = `http://127.0.0.1:${ports.api}`;
+    // The demo's host key fingerprints are the ones the SFTP server publishes when it starts.
+    await waitForPort(ports.sftp, 60_000, 'The hosted SFTP server');
     const demo = await seedDemoDistrict({ apiUrl, apiToken, dataDir: DATA_DIR });
     const lines = [
       '',

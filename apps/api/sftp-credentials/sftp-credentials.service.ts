@@ -1,19 +1,16 @@
-import path from 'node:path';
 import { BadRequestException, Inject, Injectable, NotFoundException } from '@nestjs/common';
 import type { Env } from '../../../lib/config/env';
-import { hostKeyFingerprints } from '../../../lib/sftp-server/host-keys';
 import {
   type PublicKeyView,
   type SftpAccountView,
   SftpAccountsRepository,
 } from '../../../lib/sftp-server/sftp-accounts.repository';
+import {
+  type HostKeyFingerprint,
+  SftpHostKeysRepository,
+} from '../../../lib/sftp-server/sftp-host-keys.repository';
 import { ENV } from '../api.tokens';
 import { DistrictsService } from '../districts/districts.service';
-
-export interface HostKeyFingerprint {
-  algorithm: string;
-  fingerprint: string;
-}
 
 export interface NewSftpPassword {
   host: string;
@@ -39,11 +36,13 @@ export class SftpCredentialsService {
   constructor(
     private readonly districts: DistrictsService,
     private readonly accounts: SftpAccountsRepository,
+    private readonly hostKeys: SftpHostKeysRepository,
     @Inject(ENV) private readonly env: Readonly<Env>,
   ) {}
 
+  /** Published by the SFTP server when it starts: the API never reads its key files. */
   private async fingerprints(): Promise<HostKeyFingerprint[]> {
-    return await hostKeyFingerprints(path.join(this.env.DATA_DIR, 'sftp-host-keys'));
+    return await this.hostKeys.list();
   }
 
   async regeneratePassword(districtId: string): Promise<NewSftpPassword> {

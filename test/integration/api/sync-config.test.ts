@@ -3,7 +3,8 @@ import crypto from 'node:crypto';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { decryptSecret } from '../../../lib/crypto/secret-box';
-import { ensureHostKeys, hostKeyFingerprints } from '../../../lib/sftp-server/host-keys';
+import { ensureHostKeys, fingerprintsOf, hostKeyFingerprints } from '../../../lib/sftp-server/host-keys';
+import { SftpHostKeysRepository } from '../../../lib/sftp-server/sftp-host-keys.repository';
 import { type ApiHarness, BASE_CONFIG, createDistrict, startApi } from './api-harness';
 
 function sshString(buf: Buffer): Buffer {
@@ -267,7 +268,8 @@ describe('API: sync config and SFTP credentials', () => {
   it('issues a hosted SFTP password once and stores only its hash', async () => {
     const d = await createDistrict(h);
     const keyDir = path.join(h.dataDir, 'sftp-host-keys');
-    await ensureHostKeys(keyDir);
+    // Published as the SFTP server does at start: the API reads no key file.
+    await new SftpHostKeysRepository(h.db.pool).publish(fingerprintsOf(await ensureHostKeys(keyDir)));
     const expected = await hostKeyFingerprints(keyDir);
     const res = await h.api().post(`/districts/${d.id}/sftp-credentials/password`).expect(200);
     assert.equal(res.body.username, d.slug);

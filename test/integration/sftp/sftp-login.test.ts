@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { Client, utils } from 'ssh2';
 import { hostKeyFingerprints } from '../../../lib/sftp-server/host-keys';
+import { SftpHostKeysRepository } from '../../../lib/sftp-server/sftp-host-keys.repository';
 import {
   type District,
   type Harness,
@@ -237,8 +238,10 @@ describe('hosted SFTP: logins', () => {
     session.end();
   });
 
-  it('serves host keys whose fingerprints match what clients see', async () => {
-    const published = await hostKeyFingerprints(h.hostKeysDir);
+  it('serves host keys whose fingerprints match what clients see, and publishes them for the API', async () => {
+    // What the API shows districts is what the server published at start, from the keys it serves.
+    const published = await new SftpHostKeysRepository(h.db.pool).list();
+    assert.deepEqual(published, await hostKeyFingerprints(h.hostKeysDir));
     assert.deepEqual(
       published.map((k) => k.algorithm),
       ['ssh-ed25519', 'ssh-rsa'],
