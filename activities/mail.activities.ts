@@ -7,6 +7,8 @@ import {
   type OutboxMail,
 } from '../lib/mail/mail-outbox.repository';
 import { MailRefused, SMTP_CONNECTIONS, type Mailer } from '../lib/mail/mailer';
+import { NoticeHistoryRepository } from '../lib/mail/notice-history.repository';
+import { decideNotice } from '../lib/mail/notice-policy';
 import { adminNotice, runOutcome, welcomeMail } from '../lib/mail/run-mail';
 import type { SyncActivities } from './types';
 
@@ -50,6 +52,7 @@ export function createMailActivities(
 ): Pick<SyncActivities, 'sendWelcomeEmails' | 'notifyAdmins'> {
   const outbox = new MailOutboxRepository(deps.pool);
   const runs = new SyncRunsRepository(deps.pool);
+  const history = new NoticeHistoryRepository(deps.pool);
 
   /**
    * Sends one claimed batch through SMTP_CONNECTIONS lanes. Never throws: every outcome must be
@@ -187,16 +190,24 @@ export function createMailActivities(
       if (!run) throw new Error(`Run ${runId} does not exist`);
       const outcome = runOutcome(run);
       const recipients = district.notify_emails ?? [];
+      if (recipients.length === 0) return { sent: 0 };
       const refusedWelcomes = await outbox.refused(runId, 'welcome', REFUSED_LISTED);
-      // Failures and held runs always notify; successes only when the district asked for it, or
-      // when the mail server refused welcome mails: new users who were never told need an admin.
-      if (
-        recipients.length === 0 ||
-        (outcome !== 'failed' &&
-          outcome !== 'held' &&
-          !district.notify_on_success &&
-          refusedWelcomes.total === 0)
-      ) {
+      // Decided once: a retried step delivers what the first attempt wrote to the outbox.
+      const owed = await outbox.hasAny(runId, 'notify');
+      const decision = owed
+        ? { send: true as const }
+        : decideNotice({
+            outcome,
+            failureType: run.failure_type,
+            fileSha256: run.file_sha256,
+            notifyOnSuccess: district.notify_on_success === true,
+            refusedWelcomes: refusedWelcomes.total,
+            previous: await history.previousRun(runId),
+            lastNoticeOfSameFailure: await history.lastNoticeOfSameFailure(runId),
+            now: new Date(),
+          });
+      if (!decision.send) {
+        Context.current().log.info(`No admin notice for run ${runId}: ${decision.reason}`, { runId });
         return { sent: 0 };
       }
       // Errors and warnings counted apart: a warning is no problem with the row.
@@ -216,6 +227,7 @@ export function createMailActivities(
         topErrors: top.filter((t) => !t.warning).map(({ code, count }) => ({ code, count })),
         topWarnings: top.filter((t) => t.warning).map(({ code, count }) => ({ code, count })),
         refusedWelcomes,
+        recoveredFrom: 'recoveredFrom' in decision ? decision.recoveredFrom : undefined,
       });
       await outbox.enqueue(
         recipients.map((recipient) => ({

@@ -110,6 +110,15 @@ export class MailOutboxRepository {
     return rows[0].n;
   }
 
+  /** Whether the run's mails of this kind were written already (a retried step delivers them). */
+  async hasAny(runId: string, kind: string): Promise<boolean> {
+    const { rows } = await this.pool.query<{ found: boolean }>(
+      'SELECT EXISTS (SELECT 1 FROM mail_outbox WHERE run_id = $1 AND kind = $2) AS found',
+      [runId, kind],
+    );
+    return rows[0].found;
+  }
+
   async countSent(runId: string, kind: string): Promise<number> {
     const { rows } = await this.pool.query<{ n: number }>(
       'SELECT count(*)::int AS n FROM mail_outbox WHERE run_id = $1 AND kind = $2 AND sent_at IS NOT NULL',

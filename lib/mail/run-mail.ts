@@ -1,4 +1,5 @@
 import type { SyncRunRow } from '../db/repositories/sync-runs.repository';
+import type { PreviousRun } from './notice-policy';
 
 /** The words of rostersync's mails; pure so they are easy to read and test. */
 
@@ -47,11 +48,13 @@ export function adminNotice(input: {
   topWarnings: Array<{ code: string; count: number }>;
   /** Welcome mails the mail server refused for good (an address that does not exist). */
   refusedWelcomes?: { total: number; first: Array<{ recipient: string; error: string }> };
+  /** The failed run this success follows: the notice says runs succeed again. */
+  recoveredFrom?: PreviousRun;
 }): { subject: string; body: string } {
   const { run, outcome } = input;
   const districtName = oneLine(input.districtName);
   const headline = {
-    succeeded: 'sync succeeded',
+    succeeded: input.recoveredFrom ? 'sync succeeded again' : 'sync succeeded',
     dry_run: 'dry run finished (nothing applied)',
     held: 'sync held for review (nothing applied)',
     // A run can fail after its changes were applied (recording its end failed): it must not say
@@ -73,6 +76,12 @@ export function adminNotice(input: {
     '',
     ...counts,
   ];
+  if (input.recoveredFrom) {
+    lines.push(
+      '',
+      `Runs succeed again: the previous run (${input.recoveredFrom.id}) had failed (${input.recoveredFrom.failureType ?? 'error'}).`,
+    );
+  }
   if (run.failure_message) lines.push('', `Reason (${run.failure_type ?? 'error'}): ${run.failure_message}`);
   if (input.topErrors.length > 0) {
     lines.push('', 'Most frequent errors:', ...input.topErrors.map((e) => `  ${e.code}: ${e.count}`));
