@@ -5,8 +5,9 @@ import { createSmtpMailer, type Mailer } from '../lib/mail/mailer';
 import type { ArtifactStore } from '../lib/storage/artifact-store';
 import { createFetchFileActivities } from './fetch-file.activities';
 import { createMailActivities } from './mail.activities';
+import { createMailSweepActivities } from './mail-sweep.activities';
 import { createSyncEngineActivities } from './sync-engine.activities';
-import type { SyncActivities } from './types';
+import type { MailSweepActivities, SyncActivities } from './types';
 
 export interface ActivityDeps {
   pool: Pool;
@@ -19,8 +20,9 @@ export interface ActivityDeps {
 }
 
 /** Builds every activity a sync run calls from its dependencies; nothing here starts work by itself. */
-export function createActivities(deps: ActivityDeps): SyncActivities {
+export function createActivities(deps: ActivityDeps): SyncActivities & MailSweepActivities {
   const apiBaseUrl = deps.env.PUBLIC_API_URL ?? `http://${deps.env.API_HOST}:${deps.env.API_PORT}`;
+  const mailer = deps.mailer ?? createSmtpMailer(deps.env.SMTP_URL, deps.env.MAIL_FROM);
   return {
     ...createSyncEngineActivities({ pool: deps.pool, artifacts: deps.artifacts }),
     ...createFetchFileActivities({
@@ -33,10 +35,7 @@ export function createActivities(deps: ActivityDeps): SyncActivities {
       maxFileBytes: deps.env.FETCH_MAX_FILE_BYTES,
       allowPrivateAddresses: deps.env.EXTERNAL_SFTP_ALLOW_PRIVATE,
     }),
-    ...createMailActivities({
-      pool: deps.pool,
-      mailer: deps.mailer ?? createSmtpMailer(deps.env.SMTP_URL, deps.env.MAIL_FROM),
-      apiBaseUrl,
-    }),
+    ...createMailActivities({ pool: deps.pool, mailer, apiBaseUrl }),
+    ...createMailSweepActivities({ pool: deps.pool, mailer }),
   };
 }

@@ -1,15 +1,13 @@
 import { Context } from '@temporalio/activity';
 import type { Pool } from 'pg';
 import { SyncRunsRepository } from '../lib/db/repositories/sync-runs.repository';
-import {
-  type DeliveryOutcome,
-  MailOutboxRepository,
-  type OutboxMail,
-} from '../lib/mail/mail-outbox.repository';
-import { MailRefused, SMTP_CONNECTIONS, type Mailer } from '../lib/mail/mailer';
+import { MailDelivery } from '../lib/mail/mail-delivery';
+import { MailOutboxRepository } from '../lib/mail/mail-outbox.repository';
+import type { Mailer } from '../lib/mail/mailer';
 import { NoticeHistoryRepository } from '../lib/mail/notice-history.repository';
 import { decideNotice } from '../lib/mail/notice-policy';
 import { adminNotice, runOutcome, welcomeMail } from '../lib/mail/run-mail';
+import { activityProgress } from './activity-progress';
 import type { SyncActivities } from './types';
 
 export interface MailActivityDeps {
@@ -20,32 +18,14 @@ export interface MailActivityDeps {
 
 /** New users read and written to the outbox per statement: memory stays flat however large the run. */
 export const ENQUEUE_CHUNK = 1000;
-/**
- * Mails claimed per transaction: what a crash between sending and committing can send twice, and
- * how often the activity heartbeats and looks for cancellation at the least.
- */
-export const SEND_BATCH = 20;
-/** How long to wait before looking again when another attempt holds the mails still to send. */
-const CLAIMED_ELSEWHERE_WAIT_MS = 1000;
 /** Refused welcome addresses an admin notice lists by name. */
 const REFUSED_LISTED = 10;
 
 /**
  * Mail goes through the outbox: the activity first records every mail it owes (idempotent by dedupe
- * key), then delivers the mails neither sent nor failed, a small batch per transaction
- * (MailOutboxRepository.claimBatch) over a few pooled SMTP connections.
- *
- * - A mail the server refuses for good (5xx) is marked failed with the reply and the others go on.
- * - A temporary refusal (4xx) leaves that mail for a retry and the others go on; the server being
- *   unreachable stops the attempt. Either way the activity then throws and Temporal retries it.
- * - Two attempts never send the same mail (a timed-out attempt still sending while its retry
- *   starts): each batch's rows are locked until they are recorded sent, and a retry waits for them.
- * - Cancellation (a timeout seen by heartbeat, a worker shutting down) stops the attempt after the
- *   mails already handed to the server, which are recorded sent.
- *
- * Delivery is at least once, not exactly once: a worker that dies after the SMTP server accepted a
- * mail and before its batch was committed leaves the mail unsent in the outbox, and the retry sends
- * it again (at most one batch per lost attempt).
+ * key), then delivers the mails neither sent nor failed (lib/mail/mail-delivery.ts: batches, refusals,
+ * two attempts never sending the same mail, cancellation). Mail still owed when the activity gives up
+ * (an SMTP outage outlasting its retries) is delivered later by the mail sweep.
  */
 export function createMailActivities(
   deps: MailActivityDeps,
@@ -53,67 +33,11 @@ export function createMailActivities(
   const outbox = new MailOutboxRepository(deps.pool);
   const runs = new SyncRunsRepository(deps.pool);
   const history = new NoticeHistoryRepository(deps.pool);
-
-  /**
-   * Sends one claimed batch through SMTP_CONNECTIONS lanes. Never throws: every outcome must be
-   * recorded. Stops early when the server is unreachable (the rest of the batch would fail the same
-   * way) or the activity is cancelled; the mails it did not get to stay claimable.
-   */
-  async function sendBatch(
-    ctx: Context,
-    mails: OutboxMail[],
-  ): Promise<{ outcomes: DeliveryOutcome[]; unreachable: boolean }> {
-    const outcomes: DeliveryOutcome[] = [];
-    const queue = [...mails];
-    let unreachable = false;
-    const lane = async () => {
-      for (let mail = queue.shift(); mail; mail = queue.shift()) {
-        if (unreachable || ctx.cancellationSignal.aborted) return;
-        try {
-          await deps.mailer.send({ to: mail.recipient, subject: mail.subject, text: mail.body });
-          outcomes.push({ id: mail.id, status: 'sent' });
-        } catch (err) {
-          // A refusal is recorded as the server's reply, which is what an admin can act on.
-          const error =
-            err instanceof MailRefused ? err.reply : err instanceof Error ? err.message : String(err);
-          const permanent = err instanceof MailRefused && err.permanent;
-          outcomes.push({ id: mail.id, status: permanent ? 'refused' : 'not_sent', error });
-          if (!(err instanceof MailRefused)) unreachable = true;
-        }
-        // A slow server keeps the batch going for a while: each answer proves the worker alive.
-        ctx.heartbeat();
-      }
-    };
-    await Promise.all(Array.from({ length: SMTP_CONNECTIONS }, lane));
-    return { outcomes, unreachable };
-  }
+  const delivery = new MailDelivery(outbox, deps.mailer);
 
   async function deliver(runId: string, kind: string): Promise<number> {
     const ctx = Context.current();
-    // Mails this attempt could not send (a temporary refusal, or the server unreachable), with the
-    // reason: left out of this attempt's claims, and tried again by the next attempt.
-    const notSent = new Map<string, string>();
-    let refused = 0;
-    for (;;) {
-      let unreachable = false;
-      const claimed = await outbox.claimBatch(runId, kind, SEND_BATCH, [...notSent.keys()], async (mails) => {
-        const batch = await sendBatch(ctx, mails);
-        unreachable = batch.unreachable;
-        for (const o of batch.outcomes) {
-          if (o.status === 'refused') refused++;
-          if (o.status === 'not_sent') notSent.set(o.id, o.error);
-        }
-        return batch.outcomes;
-      });
-      ctx.heartbeat({ kind, claimed });
-      // Rejects with the cancellation: this attempt stops, what it sent is recorded.
-      if (ctx.cancellationSignal.aborted) await ctx.cancelled;
-      if (unreachable) break;
-      if (claimed > 0) continue;
-      // Nothing claimable: done, unless another attempt still holds some of the mails.
-      if ((await outbox.countPending(runId, kind, [...notSent.keys()])) === 0) break;
-      await ctx.sleep(CLAIMED_ELSEWHERE_WAIT_MS);
-    }
+    const { sent, refused } = await delivery.deliver(runId, kind, activityProgress(ctx));
     if (refused > 0) {
       ctx.log.warn(`The mail server refused ${refused} ${kind} mail(s) of run ${runId} for good`, {
         runId,
@@ -122,12 +46,7 @@ export function createMailActivities(
         see: 'mail_outbox rows with failed_at set; last_error holds the reply',
       });
     }
-    if (notSent.size > 0) {
-      // Thrown to be retried with backoff; the mails sent so far stay sent.
-      const [reason] = notSent.values();
-      throw new Error(`${notSent.size} ${kind} mail(s) of run ${runId} not sent yet: ${reason}`);
-    }
-    return await outbox.countSent(runId, kind);
+    return sent;
   }
 
   async function districtOf(runId: string) {

@@ -1,3 +1,4 @@
+import type { MailSweepResult } from '../lib/contracts/mail-sweep';
 import type {
   ApplyResult,
   FetchedFile,
@@ -38,4 +39,10 @@ export interface SyncActivities {
     failureType?: string;
     failureMessage?: string;
   }): Promise<void>;
+}
+
+/** The mail sweep's activity (workflows/mail-sweep.workflow.ts). */
+export interface MailSweepActivities {
+  /** Delivers mail that runs' own mail steps left owed for longer than `olderThanMs`. */
+  deliverOwedMail(input: { olderThanMs: number }): Promise<MailSweepResult>;
 }

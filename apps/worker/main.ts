@@ -2,7 +2,8 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { loadEnv } from '../../lib/config/env';
 import { runTaskQueue } from '../../lib/contracts/sync';
 import { createPool } from '../../lib/db/pool';
-import { connectWorker } from '../../lib/temporal/connection';
+import { connectClient, connectWorker } from '../../lib/temporal/connection';
+import { ensureMailSweep } from '../../lib/temporal/mail-sweep.client';
 import { createWorker } from './worker';
 
 /**
@@ -20,6 +21,16 @@ async function run(): Promise<void> {
   const pool = createPool(env.DATABASE_URL, env.WORKER_MAX_ACTIVITIES * 3 + 2);
   try {
     const worker = await createWorker({ connection, pool, env });
+    // Mail owed after an SMTP outage that outlasted a run's mail retries goes out later by itself.
+    const client = await connectClient(env);
+    try {
+      await ensureMailSweep(client, env.TEMPORAL_TASK_QUEUE, {
+        everyMs: env.MAIL_SWEEP_MINUTES * 60_000,
+        olderThanMs: env.MAIL_SWEEP_MINUTES * 60_000,
+      });
+    } finally {
+      await client.connection.close();
+    }
     console.log(
       `worker polling task queues "${env.TEMPORAL_TASK_QUEUE}" (schedules) and ` +
         `"${runTaskQueue(env.TEMPORAL_TASK_QUEUE)}" (runs) at ${env.TEMPORAL_ADDRESS} ` +

@@ -77,6 +77,11 @@ export const Env = z.object({
    */
   WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).default(5000),
   CATCH_UP_WINDOW_HOURS: z.coerce.number().min(0).default(24),
+  /**
+   * Minutes between mail sweeps, which send the mail runs still owe after their own mail step gave
+   * up (an SMTP outage outlasting its retries); mail younger than this is left to the run's step.
+   */
+  MAIL_SWEEP_MINUTES: z.coerce.number().int().min(1).default(15),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type Env = z.infer<typeof Env>;

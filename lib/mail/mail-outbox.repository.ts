@@ -110,6 +110,21 @@ export class MailOutboxRepository {
     return rows[0].n;
   }
 
+  /**
+   * Runs with mail neither sent nor failed that was written more than `olderThanMs` ago: what the
+   * runs' own mail steps gave up on (an SMTP outage outlasting their retries). Oldest first.
+   */
+  async owed(olderThanMs: number, limit: number): Promise<Array<{ runId: string; kind: string }>> {
+    const { rows } = await this.pool.query<{ runId: string; kind: string }>(
+      `SELECT run_id AS "runId", kind FROM mail_outbox
+       WHERE sent_at IS NULL AND failed_at IS NULL AND run_id IS NOT NULL
+         AND created_at < now() - make_interval(secs => $1::double precision / 1000)
+       GROUP BY run_id, kind ORDER BY min(created_at) LIMIT $2`,
+      [olderThanMs, limit],
+    );
+    return rows;
+  }
+
   /** Whether the run's mails of this kind were written already (a retried step delivers them). */
   async hasAny(runId: string, kind: string): Promise<boolean> {
     const { rows } = await this.pool.query<{ found: boolean }>(
