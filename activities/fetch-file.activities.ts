@@ -6,6 +6,7 @@ import type { Pool } from 'pg';
 import type { Env } from '../lib/config/env';
 import { FailureType, RetryableFailureType, type FetchedFile } from '../lib/contracts/sync';
 import { decryptSecret } from '../lib/crypto/secret-box';
+import { OpenUploadsRepository } from '../lib/db/repositories/open-uploads.repository';
 import { SyncRunsRepository } from '../lib/db/repositories/sync-runs.repository';
 import {
   connectExternal,
@@ -55,6 +56,7 @@ export const sourceLimits = (
 });
 
 interface SourceConfig {
+  district_id: string;
   slug: string;
   source: 'hosted' | 'external';
   file_rule: FileRule;
@@ -117,10 +119,11 @@ const gib = (bytes: number) => `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
  */
 export function createFetchFileActivities(deps: FetchFileDeps): Pick<SyncActivities, 'fetchFile'> {
   const runs = new SyncRunsRepository(deps.pool);
+  const openUploads = new OpenUploadsRepository(deps.pool);
 
   async function sourceConfig(runId: string): Promise<SourceConfig> {
     const { rows } = await deps.pool.query<SourceConfig>(
-      `SELECT d.slug, c.source, c.file_rule, c.file_name, c.external_host, c.external_port, c.external_username,
+      `SELECT d.id AS district_id, d.slug, c.source, c.file_rule, c.file_name, c.external_host, c.external_port, c.external_username,
               c.external_password_enc, c.external_key_enc, c.external_host_key, c.external_path
        FROM sync_runs r JOIN districts d ON d.id = r.district_id JOIN sync_configs c ON c.district_id = d.id
        WHERE r.id = $1`,
@@ -163,10 +166,13 @@ export function createFetchFileActivities(deps: FetchFileDeps): Pick<SyncActivit
 
   async function fetchHosted(runId: string, cfg: SourceConfig, started: number): Promise<FetchedFile> {
     const root = path.join(deps.hostedRoot, cfg.slug);
-    const pick = pickFile(await listHostedFolder(root), cfg.file_rule, {
+    const entries = await listHostedFolder(root);
+    const pick = pickFile(entries, cfg.file_rule, {
       fileName: cfg.file_name,
       nowMs: Date.now(),
       quietMs: deps.quietMs,
+      // Asked after listing: a file still open then is open now, whatever its mtime says.
+      openForWriting: await openUploads.openPaths(cfg.district_id),
     });
     failIfUnusable(pick);
     failIfTooLarge(pick.entry, 'the hosted SFTP server');

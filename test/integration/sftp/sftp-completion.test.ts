@@ -3,6 +3,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import pino from 'pino';
+import { OpenUploadsRepository } from '../../../lib/db/repositories/open-uploads.repository';
+import { OpenUploadRecords } from '../../../lib/sftp-server/open-upload-records';
 import { type District, type Harness, connectSsh2, makeKey, p, runSftp, startHarness } from './sftp-harness';
 
 const EPOCH = /^\/upload\/\d{8}-\d{6}$/;
@@ -91,5 +94,40 @@ describe('hosted SFTP: upload completion', () => {
       fs.readFileSync(path.join(h.root, district.slug, 'upload', 'cut.csv'), 'utf8'),
       'email\nhalf',
     );
+  });
+
+  it('publishes a file open for writing, for workers on any machine, until it is closed', async () => {
+    h.events.length = 0;
+    const openUploads = new OpenUploadsRepository(h.db.pool);
+    const session = await connectSsh2({
+      port: h.port,
+      username: district.slug,
+      privateKey: fs.readFileSync(key.privateKeyPath),
+    });
+    try {
+      const handle = await p.open(session.sftp, '/upload/paused.csv', 'w');
+      await p.write(session.sftp, handle, Buffer.from('email\na@x.org\n'), 0);
+      // Three quiet periods with the file open: still open, and not reported.
+      await new Promise((r) => setTimeout(r, 900));
+      assert.deepEqual([...(await openUploads.openPaths(district.id))], ['upload/paused.csv']);
+      assert.deepEqual(reported(), []);
+      await p.close(session.sftp, handle);
+    } finally {
+      session.end();
+    }
+    await h.waitForEvent((e) => e.path === '/upload/paused.csv');
+    assert.deepEqual([...(await openUploads.openPaths(district.id))], []);
+  });
+
+  it("lets the open records of a server that died expire, so no file stays 'open' for ever", async () => {
+    const openUploads = new OpenUploadsRepository(h.db.pool);
+    // A server process that records an open file and then stops renewing (as if killed).
+    const crashed = new OpenUploadRecords(h.db.pool, pino({ level: 'silent' }), 1_000);
+    crashed.opened(district.id, '/upload/orphan.csv');
+    await crashed.flushed();
+    assert.ok((await openUploads.openPaths(district.id)).has('upload/orphan.csv'));
+    crashed.stopRenewing();
+    await new Promise((r) => setTimeout(r, 2_500)); // the 1 s lease, with margin
+    assert.equal((await openUploads.openPaths(district.id)).has('upload/orphan.csv'), false);
   });
 });
