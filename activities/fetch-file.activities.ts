@@ -98,12 +98,15 @@ function logForSupport(message: string, detail: Record<string, string>): void {
 }
 
 /**
- * Heartbeats with the bytes copied so far, at most once a second, and only when something moved:
- * a server that stops sending stops the heartbeat (and the watch fails the fetch before that matters).
+ * Heartbeats with the bytes copied so far, at most once a second, and only when something moved
+ * (bytes, or an answered request): a server that stops answering stops the heartbeat, and the
+ * watch fails the fetch before the heartbeat timeout would.
  */
-function progressHeartbeat(): (bytes: number) => void {
+function progressHeartbeat(): (bytes?: number) => void {
   let sentAt = 0;
-  return (bytes) => {
+  let copied = 0;
+  return (bytes = copied) => {
+    copied = bytes;
     const now = Date.now();
     if (now - sentAt < 1000) return;
     sentAt = now;
@@ -191,8 +194,13 @@ export function createFetchFileActivities(deps: FetchFileDeps): Pick<SyncActivit
     }
     const root = (cfg.external_path ?? '.').replace(/\/+$/, '') || '/';
     const port = cfg.external_port ?? 22;
-    const watch = new SourceWatch(deps.sourceLimits, `${cfg.external_host}:${port}`, cancellationSignal());
     const onProgress = progressHeartbeat();
+    const watch = new SourceWatch(
+      deps.sourceLimits,
+      `${cfg.external_host}:${port}`,
+      cancellationSignal(),
+      () => onProgress(),
+    );
     let connection: Awaited<ReturnType<typeof connectExternal>> | undefined;
     try {
       connection = await connectExternal(
@@ -209,9 +217,7 @@ export function createFetchFileActivities(deps: FetchFileDeps): Pick<SyncActivit
         },
         { allowPrivateAddresses: deps.allowPrivateAddresses, watch },
       );
-      heartbeat({ stage: 'fetch', bytes: 0 });
       const entries: DirEntry[] = await listExternalFolder(connection.sftp, root, watch);
-      heartbeat({ stage: 'fetch', bytes: 0 });
       const pick = pickFile(entries, cfg.file_rule, {
         fileName: cfg.file_name,
         nowMs: Date.now(),

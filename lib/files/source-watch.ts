@@ -59,6 +59,8 @@ export class SourceWatch {
     /** Names the server in messages, as the district configured it (host:port). */
     private readonly server: string,
     cancelled?: AbortSignal,
+    /** Told of every answered request: progress, for a heartbeat. */
+    private readonly onAnswer: () => void = () => undefined,
   ) {
     const onCancel = () => this.abort(cancelled?.reason ?? new Error('The fetch was cancelled.'));
     if (cancelled?.aborted) onCancel();
@@ -101,13 +103,15 @@ export class SourceWatch {
       () =>
         this.abort(
           new SourceStalledError(
-            `The SFTP server at ${this.server} did not answer ${what} within ${round(this.limits.operationMs)} (FETCH_OPERATION_TIMEOUT_SECONDS). rostersync retries with backoff; if it keeps happening, ask the district to check its server.`,
+            `The SFTP server at ${this.server}: no answer to ${what} within ${round(this.limits.operationMs)} (FETCH_OPERATION_TIMEOUT_SECONDS). rostersync retries with backoff; if it keeps happening, ask the district to check its server.`,
           ),
         ),
       this.limits.operationMs,
     );
     try {
-      return await this.settle(start);
+      const answer = await this.settle(start);
+      this.onAnswer();
+      return answer;
     } finally {
       clearTimeout(timer);
     }

@@ -136,7 +136,7 @@ describe("a district's misbehaving SFTP server", () => {
     assert.match(
       err.message,
       new RegExp(
-        `SFTP server at 127\\.0\\.0\\.1:${server.port} did not answer the request to open an SFTP session within 2 s \\(FETCH_OPERATION_TIMEOUT_SECONDS\\)`,
+        `SFTP server at 127\\.0\\.0\\.1:${server.port}: no answer to the request to open an SFTP session within 2 s \\(FETCH_OPERATION_TIMEOUT_SECONDS\\)`,
       ),
     );
     assert.ok(ms >= 1_500 && ms < 10_000, `failed after ${ms} ms`);
