@@ -98,6 +98,9 @@ export async function connectExternal(
     });
     client.connect(config);
   });
+  // A later error (a reset connection) would crash the worker unhandled; the pending SFTP requests
+  // fail with it, or the watch stops them.
+  client.on('error', () => undefined);
   const sftp = await watch
     .request<SFTPWrapper>('the request to open an SFTP session', (resolve, reject) =>
       client.sftp((err, s) => (err ? reject(err) : resolve(s))),
