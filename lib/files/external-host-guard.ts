@@ -8,8 +8,10 @@ import net from 'node:net';
  */
 
 interface Range {
-  /** What the address is, as a failure message names it: a kind, never an address of ours. */
+  /** What the address is, with its ranges, as the API's refusals name it. */
   label: string;
+  /** The same without any address (`loopback`), for messages a district reads about a host name. */
+  kind: string;
   list: net.BlockList;
 }
 
@@ -29,27 +31,36 @@ function range(label: string, subnets: string[]): Range {
       list.addSubnet(address, Number(bits), 'ipv6');
     }
   }
-  return { label, list };
+  return { label, kind: label.split(' (')[0], list };
 }
 
 // BlockList also matches IPv4-mapped IPv6 addresses (::ffff:127.0.0.1) against the IPv4 subnets.
 const NEVER: Range[] = [
-  range('cloud metadata', ['fd00:ec2::254/128']),
-  range('link-local', ['169.254.0.0/16', 'fe80::/10']),
-  range('unspecified', ['0.0.0.0/8', '::/128']),
-  range('multicast', ['224.0.0.0/4', 'ff00::/8']),
-  range('reserved or broadcast', ['240.0.0.0/4']),
+  range('cloud metadata (fd00:ec2::254)', ['fd00:ec2::254/128']),
+  range('link-local (169.254.0.0/16, fe80::/10), where cloud metadata services answer', [
+    '169.254.0.0/16',
+    'fe80::/10',
+  ]),
+  range('unspecified (0.0.0.0/8, ::)', ['0.0.0.0/8', '::/128']),
+  range('multicast (224.0.0.0/4, ff00::/8)', ['224.0.0.0/4', 'ff00::/8']),
+  range('reserved or broadcast (240.0.0.0/4)', ['240.0.0.0/4']),
 ];
 const PRIVATE: Range[] = [
-  range('loopback', ['127.0.0.0/8', '::1/128']),
-  range('private', ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', 'fc00::/7']),
-  range('shared carrier-grade NAT', ['100.64.0.0/10']),
+  range('loopback (127.0.0.0/8, ::1)', ['127.0.0.0/8', '::1/128']),
+  range('private (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, fc00::/7)', [
+    '10.0.0.0/8',
+    '172.16.0.0/12',
+    '192.168.0.0/16',
+    'fc00::/7',
+  ]),
+  range('shared carrier-grade NAT (100.64.0.0/10)', ['100.64.0.0/10']),
 ];
 
 /** Why an address is refused; `privateRange` ones are allowed with EXTERNAL_SFTP_ALLOW_PRIVATE. */
 export interface Refusal {
   address: string;
   label: string;
+  kind: string;
   privateRange: boolean;
 }
 
@@ -57,9 +68,9 @@ export interface Refusal {
 export function refusal(address: string, allowPrivate: boolean): Refusal | undefined {
   const family = net.isIPv6(address) ? 'ipv6' : 'ipv4';
   const never = NEVER.find((r) => r.list.check(address, family));
-  if (never) return { address, label: never.label, privateRange: false };
+  if (never) return { address, label: never.label, kind: never.kind, privateRange: false };
   const inPrivate = allowPrivate ? undefined : PRIVATE.find((r) => r.list.check(address, family));
-  return inPrivate && { address, label: inPrivate.label, privateRange: true };
+  return inPrivate && { address, label: inPrivate.label, kind: inPrivate.kind, privateRange: true };
 }
 
 /**

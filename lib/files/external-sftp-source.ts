@@ -49,8 +49,8 @@ export async function connectExternal(
   );
   if ('refused' in checked) {
     // The district sees the host it configured, never the address it resolved to (one of ours).
-    const { address, label, privateRange } = checked.refused;
-    const what = address === settings.host ? `it is a ${label} address` : `it resolves to a ${label} address`;
+    const { address, kind, privateRange } = checked.refused;
+    const what = address === settings.host ? `it is a ${kind} address` : `it resolves to a ${kind} address`;
     throw new ExternalSourceError(
       'HostNotAllowed',
       privateRange
