@@ -175,7 +175,7 @@ export function createFetchFileActivities(deps: FetchFileDeps): Pick<SyncActivit
       nowMs: Date.now(),
       quietMs: deps.quietMs,
       // Asked after listing: a file still open then is open now, whatever its mtime says.
-      openForWriting: await openUploads.openPaths(cfg.district_id),
+      unfinished: await openUploads.unfinished(cfg.district_id),
     });
     failIfUnusable(pick);
     failIfTooLarge(pick.entry, 'the hosted SFTP server');

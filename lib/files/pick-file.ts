@@ -1,5 +1,5 @@
 import { isTemporaryName } from './temporary-name';
-import { plainUploadState } from './upload-quiet';
+import { plainUploadState, type UnfinishedUpload } from './upload-quiet';
 
 /**
  * Which file a run reads, by the district's rule. Pure, so the rules are the same for our hosted
@@ -37,8 +37,8 @@ export interface PickOptions {
   fileName?: string | null;
   nowMs: number;
   quietMs: number;
-  /** Paths the hosted SFTP server has open for writing (none known for a district's own server). */
-  openForWriting?: ReadonlySet<string>;
+  /** Unfinished uploads the hosted SFTP server knows of, by path (none known for a district's own server). */
+  unfinished?: ReadonlyMap<string, UnfinishedUpload>;
 }
 
 /** A plain file is read only once complete by the rule the hosted server uses too (upload-quiet.ts). */
@@ -47,7 +47,7 @@ function settled(entry: DirEntry, opts: PickOptions): PickResult {
     {
       path: entry.path,
       mtimeMs: entry.mtimeMs,
-      openForWriting: opts.openForWriting?.has(entry.path) ?? false,
+      unfinished: opts.unfinished?.get(entry.path),
     },
     opts.nowMs,
     opts.quietMs,

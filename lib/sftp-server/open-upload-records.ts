@@ -4,8 +4,8 @@ import type { Logger } from 'pino';
 import { OpenUploadsRepository } from '../db/repositories/open-uploads.repository';
 
 /**
- * Publishes which files this server process has open for writing (sftp_open_uploads), so workers on
- * other machines honour them. Writes go one at a time, in order, so a quick open-then-close never
+ * Publishes which files this server process has open for writing, or saw an upload of cut off
+ * (sftp_open_uploads), so workers on other machines honour them. Writes go one at a time, in order, so a quick open-then-close never
  * lands as close-then-open. The rows carry a lease this process renews; if it dies they expire.
  * A failed write is logged, never fatal: the upload goes on, and the quiet period still guards it.
  */
@@ -41,9 +41,16 @@ export class OpenUploadRecords {
     this.enqueue('open', () => this.repo.opened(this.serverId, districtId, path, this.leaseMs));
   }
 
-  closed(districtId: string, virtualPath: string): void {
+  /** The connection dropped with the file open: it stays unfinished until written or replaced. */
+  interrupted(districtId: string, virtualPath: string): void {
     const path = virtualPath.replace(/^\/+/, '');
-    this.enqueue('close', () => this.repo.closed(this.serverId, districtId, path));
+    this.enqueue('interrupt', () => this.repo.interrupted(this.serverId, districtId, path));
+  }
+
+  /** Closed, removed or replaced: nothing unfinished at this name any more. */
+  finished(districtId: string, virtualPath: string): void {
+    const path = virtualPath.replace(/^\/+/, '');
+    this.enqueue('finish', () => this.repo.closed(this.serverId, districtId, path));
   }
 
   /** Waits for the writes under way (tests, and close). */

@@ -74,7 +74,6 @@ export class UploadCompletion {
       return false;
     }
     this.openWriters.delete(key);
-    this.opts.openUploads.closed(account.districtId, virtualPath);
     return true;
   }
 
@@ -85,9 +84,13 @@ export class UploadCompletion {
     if (isEpochDir(dir)) this.tryEpoch(account, dir);
   }
 
-  /** The connection dropped with this file open: it is partial, so it is not reported (a resume will close it). */
+  /**
+   * The connection dropped with this file open: it is partial, so it is not reported (a resume will
+   * close it), and runs leave it alone until it is written again or replaced.
+   */
   writerAbandoned(account: UploadAccount, virtualPath: string): void {
-    this.writerGone(account, virtualPath);
+    if (this.writerGone(account, virtualPath))
+      this.opts.openUploads.interrupted(account.districtId, virtualPath);
   }
 
   /** A name now holds finished content (a rename onto it, a close, a time change). */
@@ -95,6 +98,7 @@ export class UploadCompletion {
     if (this.closed) return;
     const kind = classifyUpload(virtualPath);
     if (this.openWriters.has(this.key(account, virtualPath))) return;
+    this.opts.openUploads.finished(account.districtId, virtualPath);
     switch (kind.kind) {
       case 'epoch-marker':
         this.pendingEpochs.set(this.key(account, kind.epochDir), account);
@@ -123,6 +127,7 @@ export class UploadCompletion {
   }
 
   removed(account: UploadAccount, virtualPath: string): void {
+    this.opts.openUploads.finished(account.districtId, virtualPath);
     this.cancelQuiet(this.key(account, virtualPath));
   }
 
@@ -207,8 +212,7 @@ export class UploadCompletion {
     size: number,
     mtimeMs: number,
   ): Promise<void> {
-    const openForWriting = this.openWriters.has(this.key(account, virtualPath));
-    if (openForWriting) return; // its close will reschedule
+    if (this.openWriters.has(this.key(account, virtualPath))) return; // its close will reschedule
     let stats;
     try {
       stats = await fs.lstat(real);
@@ -216,11 +220,7 @@ export class UploadCompletion {
       return; // removed or renamed away during the quiet period
     }
     const now = (this.opts.now ?? (() => new Date()))().getTime();
-    const state = plainUploadState(
-      { path: virtualPath, mtimeMs: stats.mtimeMs, openForWriting },
-      now,
-      this.opts.quietMs,
-    );
+    const state = plainUploadState({ path: virtualPath, mtimeMs: stats.mtimeMs }, now, this.opts.quietMs);
     if (stats.size !== size || stats.mtimeMs !== mtimeMs || !state.complete) {
       await this.scheduleQuiet(account, virtualPath); // changed meanwhile: start the quiet period again
       return;

@@ -13,7 +13,7 @@ const base = {
 
 describe('when a plain upload is complete', () => {
   it('is complete once closed and unchanged for the quiet period', () => {
-    const file = { path: 'users.csv', mtimeMs: NOW - 30_000, openForWriting: false };
+    const file = { path: 'users.csv', mtimeMs: NOW - 30_000 };
     assert.deepEqual(plainUploadState(file, NOW, 30_000), { complete: true });
     const recent = plainUploadState({ ...file, mtimeMs: NOW - 10_000 }, NOW, 30_000);
     assert.equal(recent.complete, false);
@@ -21,14 +21,17 @@ describe('when a plain upload is complete', () => {
     assert.match(!recent.complete ? recent.reason : '', /users\.csv changed 10s ago .* unchanged for 30s/);
   });
 
-  it('is never complete while open for writing, however old its last change', () => {
-    const state = plainUploadState(
-      { path: 'users.csv', mtimeMs: NOW - 3_600_000, openForWriting: true },
-      NOW,
-      30_000,
+  it('is never complete while open for writing, or after an interrupted upload, however old its last change', () => {
+    const file = { path: 'users.csv', mtimeMs: NOW - 3_600_000 };
+    const open = plainUploadState({ ...file, unfinished: 'open' }, NOW, 30_000);
+    assert.equal(open.complete, false);
+    assert.match(!open.complete ? open.reason : '', /still being uploaded \(it is open for writing/);
+    const cut = plainUploadState({ ...file, unfinished: 'interrupted' }, NOW, 30_000);
+    assert.equal(cut.complete, false);
+    assert.match(
+      !cut.complete ? cut.reason : '',
+      /incomplete: its last upload .* was interrupted .* Upload it again/,
     );
-    assert.equal(state.complete, false);
-    assert.match(!state.complete ? state.reason : '', /still being uploaded \(it is open for writing/);
   });
 
   it('has one setting the worker and the hosted server both read', () => {

@@ -122,4 +122,60 @@ describe('a paused upload to the hosted SFTP server', () => {
     while (events.length === 0 && Date.now() < deadline) await sleep(100);
     assert.deepEqual(reported(), ['/users.csv']);
   });
+
+  it('is not read after an interrupted upload until the file is uploaded again', async () => {
+    const env = loadEnv({
+      DATABASE_URL: db.url,
+      API_TOKEN: 'test-token-0123456789',
+      SECRET_KEY: crypto.randomBytes(32).toString('hex'),
+      DATA_DIR: dataDir,
+      ...settings,
+    });
+    const { fetchFile } = createActivities({
+      pool: db.pool,
+      artifacts: new ArtifactStore(path.join(dataDir, 'artifacts')),
+      env,
+    });
+    const { rows } = await db.pool.query<{ id: string }>(
+      `INSERT INTO districts (name, slug, time_zone) VALUES ('Oak Bend', 'oak-bend', 'America/Chicago') RETURNING id`,
+    );
+    const districtId = rows[0].id;
+    await db.pool.query(
+      `INSERT INTO sync_configs (district_id, source, file_rule) VALUES ($1, 'hosted', 'latest')`,
+      [districtId],
+    );
+    const password = await new SftpAccountsRepository(db.pool).regeneratePassword(districtId, 'oak-bend');
+    const runs = new SyncRunsRepository(db.pool);
+    const newRun = async () => (await runs.create({ districtId, trigger: 'sync_now', dryRun: false })).id;
+
+    // The exporter's connection drops after the first lines, on a line boundary.
+    const cut = await connectSsh2({ port, username: 'oak-bend', password });
+    const handle = await p.open(cut.sftp, '/users.csv', 'w');
+    await p.write(cut.sftp, handle, Buffer.from('email,first_name,last_name\na@oak.org,Ann,Ash\n'), 0);
+    const dropped = new Promise<void>((resolve) => cut.client.once('close', () => resolve()));
+    cut.client.destroy();
+    await dropped;
+    await sleep(2_500); // past the quiet period
+    const runId = await newRun();
+    await assert.rejects(fetchFile({ runId }), (err: Failure) => {
+      assert.equal(err.type, 'FileStillUploading');
+      assert.equal(err.nonRetryable, false);
+      assert.match(
+        err.message,
+        /users\.csv is incomplete: its last upload .* was interrupted .* Upload it again/,
+      );
+      return true;
+    });
+
+    const whole = Buffer.from('email,first_name,last_name\na@oak.org,Ann,Ash\nb@oak.org,Bo,Birch\n');
+    const again = await connectSsh2({ port, username: 'oak-bend', password });
+    try {
+      await p.writeFile(again.sftp, '/users.csv', whole);
+    } finally {
+      again.end();
+    }
+    await sleep(1_500); // the quiet period after the close
+    const fetched = await fetchFile({ runId: await newRun() });
+    assert.equal(fetched.sha256, crypto.createHash('sha256').update(whole).digest('hex'));
+  });
 });

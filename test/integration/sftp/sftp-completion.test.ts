@@ -109,14 +109,43 @@ describe('hosted SFTP: upload completion', () => {
       await p.write(session.sftp, handle, Buffer.from('email\na@x.org\n'), 0);
       // Three quiet periods with the file open: still open, and not reported.
       await new Promise((r) => setTimeout(r, 900));
-      assert.deepEqual([...(await openUploads.openPaths(district.id))], ['upload/paused.csv']);
+      assert.equal((await openUploads.unfinished(district.id)).get('upload/paused.csv'), 'open');
       assert.deepEqual(reported(), []);
       await p.close(session.sftp, handle);
     } finally {
       session.end();
     }
     await h.waitForEvent((e) => e.path === '/upload/paused.csv');
-    assert.deepEqual([...(await openUploads.openPaths(district.id))], []);
+    assert.equal((await openUploads.unfinished(district.id)).has('upload/paused.csv'), false);
+  });
+
+  it('marks an upload cut off mid-transfer as interrupted until the file is written again', async () => {
+    h.events.length = 0;
+    const openUploads = new OpenUploadsRepository(h.db.pool);
+    const login = () =>
+      connectSsh2({ port: h.port, username: district.slug, privateKey: fs.readFileSync(key.privateKeyPath) });
+    const cut = await login();
+    const handle = await p.open(cut.sftp, '/users.csv', 'w');
+    await p.write(cut.sftp, handle, Buffer.from('email\na@x.org\n'), 0);
+    const dropped = new Promise<void>((resolve) => cut.client.once('close', () => resolve()));
+    cut.client.destroy();
+    await dropped;
+    const deadline = Date.now() + 5_000;
+    while (
+      (await openUploads.unfinished(district.id)).get('users.csv') !== 'interrupted' &&
+      Date.now() < deadline
+    )
+      await new Promise((r) => setTimeout(r, 100));
+    assert.equal((await openUploads.unfinished(district.id)).get('users.csv'), 'interrupted');
+    // Uploaded again in full: nothing unfinished, and the upload is reported.
+    const again = await login();
+    try {
+      await p.writeFile(again.sftp, '/users.csv', 'email\na@x.org\nb@x.org\n');
+    } finally {
+      again.end();
+    }
+    await h.waitForEvent((e) => e.path === '/users.csv');
+    assert.equal((await openUploads.unfinished(district.id)).has('users.csv'), false);
   });
 
   it("lets the open records of a server that died expire, so no file stays 'open' for ever", async () => {
@@ -125,9 +154,9 @@ describe('hosted SFTP: upload completion', () => {
     const crashed = new OpenUploadRecords(h.db.pool, pino({ level: 'silent' }), 1_000);
     crashed.opened(district.id, '/upload/orphan.csv');
     await crashed.flushed();
-    assert.ok((await openUploads.openPaths(district.id)).has('upload/orphan.csv'));
+    assert.ok((await openUploads.unfinished(district.id)).has('upload/orphan.csv'));
     crashed.stopRenewing();
     await new Promise((r) => setTimeout(r, 2_500)); // the 1 s lease, with margin
-    assert.equal((await openUploads.openPaths(district.id)).has('upload/orphan.csv'), false);
+    assert.equal((await openUploads.unfinished(district.id)).has('upload/orphan.csv'), false);
   });
 });
