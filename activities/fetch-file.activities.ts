@@ -1,9 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Pool } from 'pg';
-import { FailureType, type FetchedFile } from '../lib/contracts/sync';
+import type { Env } from '../lib/config/env';
+import { FailureType, RetryableFailureType, type FetchedFile } from '../lib/contracts/sync';
 import { decryptSecret } from '../lib/crypto/secret-box';
+import { OpenUploadsRepository } from '../lib/db/repositories/open-uploads.repository';
 import { SyncRunsRepository } from '../lib/db/repositories/sync-runs.repository';
 import {
   connectExternal,
@@ -13,8 +16,9 @@ import {
 } from '../lib/files/external-sftp-source';
 import { listHostedFolder, openHostedFile } from '../lib/files/hosted-source';
 import { pickFile, type DirEntry, type FileRule, type PickResult } from '../lib/files/pick-file';
+import { SourceWatch, type SourceLimits } from '../lib/files/source-watch';
 import type { ArtifactStore } from '../lib/storage/artifact-store';
-import { withHeartbeat } from '../lib/sync/heartbeat';
+import { heartbeat, withHeartbeat } from '../lib/sync/heartbeat';
 import type { SyncActivities } from './types';
 
 export interface FetchFileDeps {
@@ -31,9 +35,28 @@ export interface FetchFileDeps {
   maxFileBytes: number;
   /** A district's own server may be on a loopback or private address (EXTERNAL_SFTP_ALLOW_PRIVATE). */
   allowPrivateAddresses: boolean;
+  /** How long a district's own server may take to answer, or go without sending, before the fetch fails. */
+  sourceLimits: SourceLimits;
 }
 
+/** The FETCH_* limits on a district's own server, from the environment. */
+export const sourceLimits = (
+  env: Pick<
+    Env,
+    | 'FETCH_OPERATION_TIMEOUT_SECONDS'
+    | 'FETCH_STALL_SECONDS'
+    | 'FETCH_MIN_BYTES_PER_SECOND'
+    | 'FETCH_THROUGHPUT_WINDOW_SECONDS'
+  >,
+): SourceLimits => ({
+  operationMs: env.FETCH_OPERATION_TIMEOUT_SECONDS * 1000,
+  stallMs: env.FETCH_STALL_SECONDS * 1000,
+  minBytesPerSecond: env.FETCH_MIN_BYTES_PER_SECOND,
+  windowMs: env.FETCH_THROUGHPUT_WINDOW_SECONDS * 1000,
+});
+
 interface SourceConfig {
+  district_id: string;
   slug: string;
   source: 'hosted' | 'external';
   file_rule: FileRule;
@@ -50,7 +73,45 @@ interface SourceConfig {
 function failIfUnusable(pick: PickResult): asserts pick is Extract<PickResult, { kind: 'file' }> {
   if (pick.kind === 'none') throw ApplicationFailure.nonRetryable(pick.reason, FailureType.FileNotFound);
   // Retryable: Temporal tries again with backoff, by which time the upload has usually finished.
-  if (pick.kind === 'uploading') throw ApplicationFailure.retryable(pick.reason, 'FileStillUploading');
+  if (pick.kind === 'uploading')
+    throw ApplicationFailure.retryable(pick.reason, RetryableFailureType.FileStillUploading);
+}
+
+/** Inside an activity, its cancellation; outside one (tests, benchmark), none. */
+function cancellationSignal(): AbortSignal | undefined {
+  try {
+    return Context.current().cancellationSignal;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The worker's log, for what support may see and a district must not (outside an activity: none). */
+function logForSupport(message: string, detail: Record<string, string>): void {
+  let ctx: Context;
+  try {
+    ctx = Context.current();
+  } catch {
+    return;
+  }
+  ctx.log.warn(message, detail);
+}
+
+/**
+ * Heartbeats with the bytes copied so far, at most once a second, and only when something moved
+ * (bytes, or an answered request): a server that stops answering stops the heartbeat, and the
+ * watch fails the fetch before the heartbeat timeout would.
+ */
+function progressHeartbeat(): (bytes?: number) => void {
+  let sentAt = 0;
+  let copied = 0;
+  return (bytes = copied) => {
+    copied = bytes;
+    const now = Date.now();
+    if (now - sentAt < 1000) return;
+    sentAt = now;
+    heartbeat({ stage: 'fetch', bytes });
+  };
 }
 
 const gib = (bytes: number) => `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
@@ -61,10 +122,11 @@ const gib = (bytes: number) => `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
  */
 export function createFetchFileActivities(deps: FetchFileDeps): Pick<SyncActivities, 'fetchFile'> {
   const runs = new SyncRunsRepository(deps.pool);
+  const openUploads = new OpenUploadsRepository(deps.pool);
 
   async function sourceConfig(runId: string): Promise<SourceConfig> {
     const { rows } = await deps.pool.query<SourceConfig>(
-      `SELECT d.slug, c.source, c.file_rule, c.file_name, c.external_host, c.external_port, c.external_username,
+      `SELECT d.id AS district_id, d.slug, c.source, c.file_rule, c.file_name, c.external_host, c.external_port, c.external_username,
               c.external_password_enc, c.external_key_enc, c.external_host_key, c.external_path
        FROM sync_runs r JOIN districts d ON d.id = r.district_id JOIN sync_configs c ON c.district_id = d.id
        WHERE r.id = $1`,
@@ -107,10 +169,13 @@ export function createFetchFileActivities(deps: FetchFileDeps): Pick<SyncActivit
 
   async function fetchHosted(runId: string, cfg: SourceConfig, started: number): Promise<FetchedFile> {
     const root = path.join(deps.hostedRoot, cfg.slug);
-    const pick = pickFile(await listHostedFolder(root), cfg.file_rule, {
+    const entries = await listHostedFolder(root);
+    const pick = pickFile(entries, cfg.file_rule, {
       fileName: cfg.file_name,
       nowMs: Date.now(),
       quietMs: deps.quietMs,
+      // Asked after listing: a file still open then is open now, whatever its mtime says.
+      unfinished: await openUploads.unfinished(cfg.district_id),
     });
     failIfUnusable(pick);
     failIfTooLarge(pick.entry, 'the hosted SFTP server');
@@ -129,6 +194,13 @@ export function createFetchFileActivities(deps: FetchFileDeps): Pick<SyncActivit
     }
     const root = (cfg.external_path ?? '.').replace(/\/+$/, '') || '/';
     const port = cfg.external_port ?? 22;
+    const onProgress = progressHeartbeat();
+    const watch = new SourceWatch(
+      deps.sourceLimits,
+      `${cfg.external_host}:${port}`,
+      cancellationSignal(),
+      () => onProgress(),
+    );
     let connection: Awaited<ReturnType<typeof connectExternal>> | undefined;
     try {
       connection = await connectExternal(
@@ -143,9 +215,9 @@ export function createFetchFileActivities(deps: FetchFileDeps): Pick<SyncActivit
           hostKeyFingerprint: cfg.external_host_key,
           path: root,
         },
-        { allowPrivateAddresses: deps.allowPrivateAddresses },
+        { allowPrivateAddresses: deps.allowPrivateAddresses, watch },
       );
-      const entries: DirEntry[] = await listExternalFolder(connection.sftp, root);
+      const entries: DirEntry[] = await listExternalFolder(connection.sftp, root, watch);
       const pick = pickFile(entries, cfg.file_rule, {
         fileName: cfg.file_name,
         nowMs: Date.now(),
@@ -161,13 +233,23 @@ export function createFetchFileActivities(deps: FetchFileDeps): Pick<SyncActivit
       await downloadExternal(connection.sftp, `${root}/${pick.entry.path}`, local, {
         size: pick.entry.size,
         concurrency: deps.downloadConcurrency,
+        watch,
+        onProgress,
       });
-      return await record(runId, name, fileRef, started);
+      // Hashing the local copy is our own work: a timer heartbeat is right for it.
+      return await withHeartbeat('fetch', () => record(runId, name, fileRef, started));
     } catch (err) {
-      if (err instanceof ExternalSourceError) throw ApplicationFailure.nonRetryable(err.message, err.type);
+      const type = (err as { type?: unknown }).type;
+      if (type === RetryableFailureType.SourceStalled)
+        throw ApplicationFailure.retryable((err as Error).message, type);
+      if (err instanceof ExternalSourceError) {
+        if (err.detail) logForSupport(err.message, { ...err.detail, runId });
+        throw ApplicationFailure.nonRetryable(err.message, err.type);
+      }
       throw err;
     } finally {
       connection?.close();
+      watch.dispose();
     }
   }
 
@@ -184,10 +266,10 @@ export function createFetchFileActivities(deps: FetchFileDeps): Pick<SyncActivit
         }
       }
       const cfg = await sourceConfig(runId);
-      // Heartbeats while copying, so a worker that dies mid-download is noticed in seconds.
-      return await withHeartbeat('fetch', () =>
-        cfg.source === 'external' ? fetchExternal(runId, cfg, started) : fetchHosted(runId, cfg, started),
-      );
+      // A district's own server: heartbeats follow the download's progress. Our hosted folder is
+      // local disk: a timer heartbeat notices a dead worker in seconds.
+      if (cfg.source === 'external') return await fetchExternal(runId, cfg, started);
+      return await withHeartbeat('fetch', () => fetchHosted(runId, cfg, started));
     },
   };
 }

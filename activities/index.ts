@@ -3,7 +3,7 @@ import type { Pool } from 'pg';
 import type { Env } from '../lib/config/env';
 import { createSmtpMailer, type Mailer } from '../lib/mail/mailer';
 import type { ArtifactStore } from '../lib/storage/artifact-store';
-import { createFetchFileActivities } from './fetch-file.activities';
+import { createFetchFileActivities, sourceLimits } from './fetch-file.activities';
 import { createMailActivities } from './mail.activities';
 import { createMailSweepActivities } from './mail-sweep.activities';
 import { createSyncEngineActivities } from './sync-engine.activities';
@@ -15,7 +15,7 @@ export interface ActivityDeps {
   env: Env;
   /** Defaults to SMTP delivery through env.SMTP_URL. */
   mailer?: Mailer;
-  /** Overrides FETCH_QUIET_SECONDS (tests that upload and sync at once). */
+  /** Overrides UPLOAD_QUIET_SECONDS (tests that upload and sync at once). */
   quietMs?: number;
 }
 
@@ -30,10 +30,11 @@ export function createActivities(deps: ActivityDeps): SyncActivities & MailSweep
       artifacts: deps.artifacts,
       hostedRoot: path.resolve(deps.env.DATA_DIR, 'sftp'),
       secretKey: deps.env.SECRET_KEY,
-      quietMs: deps.quietMs ?? deps.env.FETCH_QUIET_SECONDS * 1000,
+      quietMs: deps.quietMs ?? deps.env.UPLOAD_QUIET_SECONDS * 1000,
       downloadConcurrency: deps.env.SFTP_DOWNLOAD_CONCURRENCY,
       maxFileBytes: deps.env.FETCH_MAX_FILE_BYTES,
       allowPrivateAddresses: deps.env.EXTERNAL_SFTP_ALLOW_PRIVATE,
+      sourceLimits: sourceLimits(deps.env),
     }),
     ...createMailActivities({ pool: deps.pool, mailer, apiBaseUrl }),
     ...createMailSweepActivities({ pool: deps.pool, mailer }),

@@ -51,8 +51,38 @@ export const Env = z.object({
   SECRET_KEY: z.string().min(32, 'SECRET_KEY must be 32 bytes as hex (64 chars) or base64 (44 chars)'),
   /** Parallel reads when downloading from a district's own SFTP server (1 for servers that mangle them). */
   SFTP_DOWNLOAD_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
-  /** A plain file is read only once unchanged this long: it may still be uploading. */
-  FETCH_QUIET_SECONDS: z.coerce.number().min(0).default(5),
+  /**
+   * A plain uploaded file counts as complete once closed and unchanged this long: the hosted SFTP
+   * server signals it then, and a run reads it no sooner (lib/files/upload-quiet.ts). Replaces
+   * FETCH_QUIET_SECONDS and SFTP_QUIET_SECONDS, still accepted (RENAMED_SETTINGS).
+   */
+  UPLOAD_QUIET_SECONDS: z.coerce.number().min(0).max(3600).default(30),
+  /**
+   * Longest wait for a district's own SFTP server to answer one request (login, listing, open).
+   * Under the fetch activity's 30 s heartbeat timeout, so the fetch fails itself, with the reason.
+   */
+  FETCH_OPERATION_TIMEOUT_SECONDS: z.coerce
+    .number()
+    .min(1)
+    .max(25, 'FETCH_OPERATION_TIMEOUT_SECONDS must stay under the 30 s heartbeat timeout of the fetch')
+    .default(20),
+  /** Longest gap without a byte while downloading from a district's own server (same bound). */
+  FETCH_STALL_SECONDS: z.coerce
+    .number()
+    .min(1)
+    .max(25, 'FETCH_STALL_SECONDS must stay under the 30 s heartbeat timeout of the fetch')
+    .default(20),
+  /**
+   * Least average download speed from a district's own server over FETCH_THROUGHPUT_WINDOW_SECONDS;
+   * slower fails the attempt (retried). A 2 GiB file needs about 1.2 MB/s to finish within the
+   * fetch's 30 minutes, far above this floor, which only stops a server that trickles.
+   */
+  FETCH_MIN_BYTES_PER_SECOND: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(32 * 1024),
+  FETCH_THROUGHPUT_WINDOW_SECONDS: z.coerce.number().min(1).max(600).default(60),
   /** Largest file a run fetches; a bigger one fails the run (FileTooLarge) instead of filling the disk. */
   FETCH_MAX_FILE_BYTES: z.coerce
     .number()
@@ -109,8 +139,30 @@ const EnvWithRules = Env.superRefine((env, ctx) => {
 
 export class ConfigError extends Error {}
 
+/** Old names still accepted, by their new name. Two old names for one setting must agree. */
+const RENAMED_SETTINGS: Record<string, keyof Env> = {
+  FETCH_QUIET_SECONDS: 'UPLOAD_QUIET_SECONDS',
+  SFTP_QUIET_SECONDS: 'UPLOAD_QUIET_SECONDS',
+};
+
+/** `source` with renamed settings under their new names; the new name wins when both are set. */
+export function withRenamedSettings(source: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const out = { ...source };
+  for (const [oldName, newName] of Object.entries(RENAMED_SETTINGS)) {
+    const value = source[oldName];
+    if (value === undefined || source[newName] !== undefined) continue;
+    if (out[newName] !== undefined && out[newName] !== value) {
+      throw new ConfigError(
+        `Invalid configuration:\n  ${newName}: ${oldName}=${value} disagrees with another old name for ${newName} (${out[newName]}). Set ${newName} once and remove the old names.`,
+      );
+    }
+    out[newName] = value;
+  }
+  return out;
+}
+
 export function loadEnv(source: NodeJS.ProcessEnv = process.env): Readonly<Env> {
-  const parsed = EnvWithRules.safeParse(source);
+  const parsed = EnvWithRules.safeParse(withRenamedSettings(source));
   if (!parsed.success) {
     const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
     throw new ConfigError(

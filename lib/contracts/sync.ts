@@ -36,6 +36,13 @@ export const FailureType = {
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
 /** Data and configuration problems: retrying cannot help, a person must fix the file or the config. */
 export const NON_RETRYABLE_FAILURES: string[] = Object.values(FailureType);
+/** `ApplicationFailure.type` values of failures that Temporal retries with backoff: they often heal. */
+export const RetryableFailureType = {
+  /** A plain file changed too recently, or is open for writing on the hosted server. */
+  FileStillUploading: 'FileStillUploading',
+  /** A district's own SFTP server stopped answering, or sends under the minimum throughput. */
+  SourceStalled: 'SourceStalled',
+} as const;
 
 export const districtWorkflowId = (districtId: string): string => `district-sync:${districtId}`;
 export const runWorkflowId = (districtId: string, runId: string): string => `sync-run:${districtId}:${runId}`;

@@ -8,8 +8,10 @@ import net from 'node:net';
  */
 
 interface Range {
-  /** What the address is, as a failure message names it. */
+  /** What the address is, with its ranges, as the API's refusals name it. */
   label: string;
+  /** The same without any address (`loopback`), for messages a district reads about a host name. */
+  kind: string;
   list: net.BlockList;
 }
 
@@ -29,7 +31,7 @@ function range(label: string, subnets: string[]): Range {
       list.addSubnet(address, Number(bits), 'ipv6');
     }
   }
-  return { label, list };
+  return { label, kind: label.split(' (')[0], list };
 }
 
 // BlockList also matches IPv4-mapped IPv6 addresses (::ffff:127.0.0.1) against the IPv4 subnets.
@@ -58,6 +60,7 @@ const PRIVATE: Range[] = [
 export interface Refusal {
   address: string;
   label: string;
+  kind: string;
   privateRange: boolean;
 }
 
@@ -65,9 +68,9 @@ export interface Refusal {
 export function refusal(address: string, allowPrivate: boolean): Refusal | undefined {
   const family = net.isIPv6(address) ? 'ipv6' : 'ipv4';
   const never = NEVER.find((r) => r.list.check(address, family));
-  if (never) return { address, label: never.label, privateRange: false };
+  if (never) return { address, label: never.label, kind: never.kind, privateRange: false };
   const inPrivate = allowPrivate ? undefined : PRIVATE.find((r) => r.list.check(address, family));
-  return inPrivate && { address, label: inPrivate.label, privateRange: true };
+  return inPrivate && { address, label: inPrivate.label, kind: inPrivate.kind, privateRange: true };
 }
 
 /**

@@ -4,6 +4,7 @@ import net from 'node:net';
 import { Client, type ConnectConfig, type SFTPWrapper } from 'ssh2';
 import { checkHost, pinnedLookup } from './external-host-guard';
 import type { DirEntry } from './pick-file';
+import type { SourceWatch } from './source-watch';
 
 /** Connection settings for a district's own SFTP server (secrets already decrypted). */
 export interface ExternalSftpSettings {
@@ -23,6 +24,8 @@ export class ExternalSourceError extends Error {
   constructor(
     readonly type: 'AuthFailed' | 'HostKeyMismatch' | 'HostNotAllowed' | 'FileNotFound',
     message: string,
+    /** For the worker's log only: what a district must not see (e.g. an internal address). */
+    readonly detail?: Record<string, string>,
   ) {
     super(message);
   }
@@ -37,17 +40,23 @@ export const openSshFingerprint = (key: Buffer): string =>
  */
 export async function connectExternal(
   settings: ExternalSftpSettings,
-  opts: { allowPrivateAddresses: boolean },
+  opts: { allowPrivateAddresses: boolean; watch: SourceWatch },
 ): Promise<{ sftp: SFTPWrapper; close(): void }> {
-  const checked = await checkHost(settings.host, opts.allowPrivateAddresses);
+  const { watch } = opts;
+  const checked = await watch.request<Awaited<ReturnType<typeof checkHost>>>(
+    `the DNS lookup of ${settings.host}`,
+    (resolve, reject) => checkHost(settings.host, opts.allowPrivateAddresses).then(resolve, reject),
+  );
   if ('refused' in checked) {
-    const { address, label, privateRange } = checked.refused;
-    const where = address === settings.host ? address : `${settings.host} (${address})`;
+    // The district sees the host it configured, never the address it resolved to (one of ours).
+    const { address, kind, privateRange } = checked.refused;
+    const what = address === settings.host ? `it is a ${kind} address` : `it resolves to a ${kind} address`;
     throw new ExternalSourceError(
       'HostNotAllowed',
       privateRange
-        ? `rostersync did not connect to ${where}: it is a ${label} address, and this worker connects only to public addresses. If the district's server is reached over a VPN or private link, set EXTERNAL_SFTP_ALLOW_PRIVATE=true on the worker; otherwise put the server's public host name in the sync config.`
-        : `rostersync did not connect to ${where}: it is a ${label} address, which is never a district's SFTP server. Put the server's public host name in the sync config.`,
+        ? `rostersync did not connect to ${settings.host}: ${what}, and this worker connects only to public addresses. If the district's server is reached over a VPN or private link, set EXTERNAL_SFTP_ALLOW_PRIVATE=true on the worker; otherwise put the server's public host name in the sync config.`
+        : `rostersync did not connect to ${settings.host}: ${what}, which is never a district's SFTP server. Put the server's public host name in the sync config.`,
+      { host: settings.host, resolvedAddress: address },
     );
   }
   const client = new Client();
@@ -57,7 +66,7 @@ export async function connectExternal(
     username: settings.username,
     password: settings.password,
     privateKey: settings.privateKey,
-    readyTimeout: 20_000,
+    readyTimeout: watch.limits.operationMs,
     keepaliveInterval: 10_000,
     hostVerifier: (key: Buffer) => {
       seenFingerprint = openSshFingerprint(key);
@@ -65,7 +74,10 @@ export async function connectExternal(
       return seenFingerprint === settings.hostKeyFingerprint.replace(/=+$/, '');
     },
   };
-  await new Promise<void>((resolve, reject) => {
+  // Whatever stops the watch (a stall, a timeout, cancellation) drops the connection at once.
+  const close = () => client.destroy();
+  watch.signal.addEventListener('abort', close, { once: true });
+  await watch.request<void>('the SSH login', (resolve, reject) => {
     client.once('ready', () => resolve());
     client.once('error', (err: Error & { level?: string }) => {
       if (seenFingerprint && seenFingerprint !== settings.hostKeyFingerprint.replace(/=+$/, '')) {
@@ -86,10 +98,24 @@ export async function connectExternal(
     });
     client.connect(config);
   });
-  const sftp = await new Promise<SFTPWrapper>((resolve, reject) =>
-    client.sftp((err, s) => (err ? reject(err) : resolve(s))),
-  );
-  return { sftp, close: () => client.end() };
+  // A later error (a reset connection) would crash the worker unhandled; the pending SFTP requests
+  // fail with it, or the watch stops them.
+  client.on('error', () => undefined);
+  const sftp = await watch
+    .request<SFTPWrapper>('the request to open an SFTP session', (resolve, reject) =>
+      client.sftp((err, s) => (err ? reject(err) : resolve(s))),
+    )
+    .catch((err: unknown) => {
+      close();
+      throw err;
+    });
+  return {
+    sftp,
+    close: () => {
+      watch.signal.removeEventListener('abort', close);
+      close();
+    },
+  };
 }
 
 const MAX_ENTRIES = 10_000;
@@ -101,18 +127,23 @@ const SFTP_NO_SUCH_FILE = 2;
  * folder a batch at a time through a handle and stops at MAX_ENTRIES, so a huge (or endless)
  * listing never sits in memory whole.
  */
-export async function listExternalFolder(sftp: SFTPWrapper, root: string): Promise<DirEntry[]> {
+export async function listExternalFolder(
+  sftp: SFTPWrapper,
+  root: string,
+  watch: SourceWatch,
+): Promise<DirEntry[]> {
   const out: DirEntry[] = [];
   const opendir = (dir: string) =>
-    new Promise<Buffer | undefined>((resolve, reject) =>
+    watch.request<Buffer | undefined>(`the request to open folder ${dir}`, (resolve, reject) =>
       sftp.opendir(dir, (err, handle) => {
         if (err && (err as Error & { code?: number }).code === SFTP_NO_SUCH_FILE) resolve(undefined);
         else if (err) reject(err);
         else resolve(handle);
       }),
     );
-  const nextBatch = (handle: Buffer) =>
-    new Promise<Array<{ filename: string; attrs: { size: number; mtime: number; mode: number } }>>(
+  const nextBatch = (dir: string, handle: Buffer) =>
+    watch.request<Array<{ filename: string; attrs: { size: number; mtime: number; mode: number } }>>(
+      `the request to list folder ${dir}`,
       (resolve, reject) =>
         sftp.readdir(handle, (err, list) => {
           if (err && (err as Error & { code?: number }).code === SFTP_EOF) resolve([]);
@@ -121,11 +152,12 @@ export async function listExternalFolder(sftp: SFTPWrapper, root: string): Promi
         }),
     );
   async function walk(rel: string, depth: number): Promise<void> {
-    const handle = await opendir(rel ? `${root}/${rel}` : root);
+    const dir = rel ? `${root}/${rel}` : root;
+    const handle = await opendir(dir);
     if (!handle) return;
     try {
       while (out.length < MAX_ENTRIES) {
-        const batch = await nextBatch(handle);
+        const batch = await nextBatch(dir, handle);
         if (batch.length === 0) return;
         for (const item of batch) {
           if (out.length >= MAX_ENTRIES) return;
@@ -159,13 +191,14 @@ export async function downloadExternal(
   sftp: SFTPWrapper,
   remotePath: string,
   localPath: string,
-  opts: { size: number; concurrency: number },
+  opts: { size: number; concurrency: number; watch: SourceWatch; onProgress?: (bytes: number) => void },
 ): Promise<void> {
+  const { watch } = opts;
   // The local file first: if it cannot be created (disk full, permissions) no remote handle is left open.
   const local = await fs.promises.open(localPath, 'w');
   let remote: Buffer;
   try {
-    remote = await new Promise<Buffer>((resolve, reject) =>
+    remote = await watch.request<Buffer>(`the request to open ${remotePath}`, (resolve, reject) =>
       sftp.open(remotePath, 'r', (err, handle) => (err ? reject(err) : resolve(handle))),
     );
   } catch (err) {
@@ -173,12 +206,14 @@ export async function downloadExternal(
     await fs.promises.rm(localPath, { force: true });
     throw err;
   }
+  // No timeout per read: the transfer watch fails a download that stops moving or crawls.
   const readAt = (buffer: Buffer, length: number, position: number) =>
-    new Promise<number>((resolve, reject) =>
+    watch.settle<number>((resolve, reject) =>
       sftp.read(remote, buffer, 0, length, position, (err, bytesRead) =>
         err ? reject(err) : resolve(bytesRead),
       ),
     );
+  let copiedBytes = 0;
   let next = 0;
   let failed = false;
   async function copyChunks(): Promise<void> {
@@ -196,10 +231,13 @@ export async function downloadExternal(
         }
         await local.write(buffer, 0, bytesRead, position);
         position += bytesRead;
+        copiedBytes += bytesRead;
+        opts.onProgress?.(copiedBytes);
       }
     }
   }
   let copied = false;
+  const stopWatching = watch.watchTransfer(remotePath, opts.size, () => copiedBytes);
   try {
     const results = await Promise.allSettled(
       Array.from({ length: opts.concurrency }, () =>
@@ -211,13 +249,20 @@ export async function downloadExternal(
     );
     const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failure) throw failure.reason;
-    if ((await readAt(Buffer.alloc(1), 1, opts.size)) > 0) {
+    stopWatching();
+    const pastEnd = await watch.request<number>(`a read past the end of ${remotePath}`, (resolve, reject) =>
+      sftp.read(remote, Buffer.alloc(1), 0, 1, opts.size, (err, bytesRead) =>
+        err ? reject(err) : resolve(bytesRead),
+      ),
+    );
+    if (pastEnd > 0) {
       throw new Error(
         `${remotePath} is longer than the ${opts.size} bytes the server listed: it changed while downloading; retrying.`,
       );
     }
     copied = true;
   } finally {
+    stopWatching();
     await local.close();
     sftp.close(remote, () => undefined);
     if (!copied) await fs.promises.rm(localPath, { force: true });

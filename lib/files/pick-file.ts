@@ -1,4 +1,5 @@
 import { isTemporaryName } from './temporary-name';
+import { plainUploadState, type UnfinishedUpload } from './upload-quiet';
 
 /**
  * Which file a run reads, by the district's rule. Pure, so the rules are the same for our hosted
@@ -32,16 +33,26 @@ function newest(entries: DirEntry[]): DirEntry | undefined {
   );
 }
 
-/** A plain file counts as complete once unchanged for the quiet period. */
-function settled(entry: DirEntry, nowMs: number, quietMs: number): PickResult {
-  if (nowMs - entry.mtimeMs < quietMs) {
-    return {
-      kind: 'uploading',
-      entry,
-      reason: `${entry.path} changed ${Math.round((nowMs - entry.mtimeMs) / 1000)}s ago and may still be uploading; it is read once unchanged for ${Math.round(quietMs / 1000)}s.`,
-    };
-  }
-  return { kind: 'file', entry };
+export interface PickOptions {
+  fileName?: string | null;
+  nowMs: number;
+  quietMs: number;
+  /** Unfinished uploads the hosted SFTP server knows of, by path (none known for a district's own server). */
+  unfinished?: ReadonlyMap<string, UnfinishedUpload>;
+}
+
+/** A plain file is read only once complete by the rule the hosted server uses too (upload-quiet.ts). */
+function settled(entry: DirEntry, opts: PickOptions): PickResult {
+  const state = plainUploadState(
+    {
+      path: entry.path,
+      mtimeMs: entry.mtimeMs,
+      unfinished: opts.unfinished?.get(entry.path),
+    },
+    opts.nowMs,
+    opts.quietMs,
+  );
+  return state.complete ? { kind: 'file', entry } : { kind: 'uploading', entry, reason: state.reason };
 }
 
 /** Epoch folders (upload/YYYYMMDD-HHMMSS) holding a COMPLETE marker. */
@@ -54,18 +65,14 @@ function completeEpochs(files: DirEntry[]): Set<string> {
   );
 }
 
-export function pickFile(
-  entries: DirEntry[],
-  rule: FileRule,
-  opts: { fileName?: string | null; nowMs: number; quietMs: number },
-): PickResult {
+export function pickFile(entries: DirEntry[], rule: FileRule, opts: PickOptions): PickResult {
   const files = entries.filter((e) => !e.isDirectory && !isTemporaryName(baseName(e.path)));
   const rootFiles = files.filter((e) => !e.path.includes('/'));
   switch (rule) {
     case 'specific_name': {
       const wanted = (opts.fileName ?? '').trim();
       const entry = rootFiles.find((e) => e.path === wanted);
-      if (entry) return settled(entry, opts.nowMs, opts.quietMs);
+      if (entry) return settled(entry, opts);
       const caseInsensitive = rootFiles.find((e) => e.path.toLowerCase() === wanted.toLowerCase());
       return {
         kind: 'none',
@@ -76,7 +83,7 @@ export function pickFile(
     }
     case 'latest': {
       const entry = newest(rootFiles.filter((e) => DATA_FILE.test(e.path)));
-      if (entry) return settled(entry, opts.nowMs, opts.quietMs);
+      if (entry) return settled(entry, opts);
       const other = rootFiles.find((e) => !DATA_FILE.test(e.path));
       return {
         kind: 'none',
@@ -98,7 +105,7 @@ export function pickFile(
       );
       const waiting = newest(files.filter((e) => /^upload\/[^/]+_auto\.csv$/i.test(e.path)));
       if (moved && (!waiting || moved.mtimeMs >= waiting.mtimeMs)) return { kind: 'file', entry: moved };
-      if (waiting) return settled(waiting, opts.nowMs, opts.quietMs);
+      if (waiting) return settled(waiting, opts);
       return {
         kind: 'none',
         reason:

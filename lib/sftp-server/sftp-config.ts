@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { Env, withRenamedSettings } from '../config/env';
 
 /**
  * Limits of the hosted SFTP server, from optional environment variables. Parsed once at boot;
@@ -31,8 +32,8 @@ export const SftpConfig = z.object({
   SFTP_MAX_UNAUTHENTICATED_PER_ADDRESS: positiveInt.default(10),
   /** Password checks (scrypt, on the thread pool file transfers use) running at once, server-wide. */
   SFTP_MAX_PASSWORD_CHECKS: positiveInt.default(2),
-  /** A plain uploaded file counts as complete once closed and unchanged for this long. */
-  SFTP_QUIET_SECONDS: z.coerce.number().min(0).default(30),
+  /** The worker's setting: the server signals a plain upload no sooner than a run would read it. */
+  UPLOAD_QUIET_SECONDS: Env.shape.UPLOAD_QUIET_SECONDS,
 });
 export type SftpConfigEnv = z.infer<typeof SftpConfig>;
 
@@ -65,7 +66,7 @@ export interface SftpLimits {
 export const LOCKOUT_WINDOW_MS = 15 * 60 * 1000;
 
 export function loadSftpConfig(source: NodeJS.ProcessEnv = process.env): Readonly<SftpLimits> {
-  const parsed = SftpConfig.safeParse(source);
+  const parsed = SftpConfig.safeParse(withRenamedSettings(source));
   if (!parsed.success) {
     const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
     throw new Error(
@@ -90,7 +91,7 @@ export function toLimits(env: SftpConfigEnv): SftpLimits {
     maxQueuedPasswordChecks: 16,
     failedLoginWindowMs: LOCKOUT_WINDOW_MS,
     lockoutMs: LOCKOUT_WINDOW_MS,
-    quietMs: env.SFTP_QUIET_SECONDS * 1000,
+    quietMs: env.UPLOAD_QUIET_SECONDS * 1000,
     maxReadBytes: 256 * 1024,
     maxQueuedReplyBytes: 4 * 1024 * 1024,
     maxPendingRequests: 1024,

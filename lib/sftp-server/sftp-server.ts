@@ -9,6 +9,7 @@ import { AccountRegistry, type AccountUsage } from './account-usage';
 import { ensureHostKeys, fingerprintsOf } from './host-keys';
 import { Jail } from './jail-path';
 import { LoginThrottle } from './login-throttle';
+import { OpenUploadRecords } from './open-upload-records';
 import { PasswordCheckGate } from './password-check-gate';
 import type { SftpLimits } from './sftp-config';
 import { type SftpLoginAccount, SftpAccountsRepository } from './sftp-accounts.repository';
@@ -73,10 +74,12 @@ export function createSftpServer(opts: SftpServerOptions): SftpServer {
   );
   const passwordChecks = new PasswordCheckGate(config.maxPasswordChecks, config.maxQueuedPasswordChecks);
   const registry = new AccountRegistry(config.maxSessionsPerAccount);
+  const openUploads = new OpenUploadRecords(opts.pool, log);
   const completion = new UploadCompletion({
     quietMs: config.quietMs,
     log,
     onUploadComplete: opts.onUploadComplete,
+    openUploads,
   });
   const connections = new Set<Connection>();
   /** Per client address, TCP connections not logged in yet (counted from accept, before SSH starts). */
@@ -370,6 +373,7 @@ export function createSftpServer(opts: SftpServerOptions): SftpServer {
       for (const socket of preLoginSockets) socket.destroy();
       await closing;
       await completion.close();
+      await openUploads.close();
     },
   };
 }

@@ -1,14 +1,17 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { plainUploadState } from '../files/upload-quiet';
 import type { AccountUsage } from './account-usage';
 import type { Jail } from './jail-path';
+import type { OpenUploadRecords } from './open-upload-records';
 import { COMPLETE_MARKER, UPLOAD_DIR, classifyUpload, epochName, isEpochDir } from './upload-rules';
 
 /**
  * Decides when an upload is complete and reports it once, so a sync never reads a half-written file.
  * Sessions tell it when write handles open and close and when names appear (renames); it applies
- * the rules of upload-rules.ts. Event-driven: nothing polls the disk.
+ * the rules of upload-rules.ts. Event-driven: nothing polls the disk. Files open for writing are
+ * also published (OpenUploadRecords), so a run on any worker leaves them alone.
  */
 
 export interface UploadCompleteEvent {
@@ -45,6 +48,7 @@ export class UploadCompletion {
       quietMs: number;
       log: Logger;
       onUploadComplete: OnUploadComplete;
+      openUploads: OpenUploadRecords;
       now?: () => Date;
     },
   ) {}
@@ -55,27 +59,38 @@ export class UploadCompletion {
 
   writerOpened(account: UploadAccount, virtualPath: string): void {
     const key = this.key(account, virtualPath);
-    this.openWriters.set(key, (this.openWriters.get(key) ?? 0) + 1);
+    const before = this.openWriters.get(key) ?? 0;
+    this.openWriters.set(key, before + 1);
+    if (before === 0) this.opts.openUploads.opened(account.districtId, virtualPath);
     this.cancelQuiet(key);
   }
 
-  writerClosed(account: UploadAccount, virtualPath: string): void {
+  /** Counts one writer of the file out; true when it was the last. */
+  private writerGone(account: UploadAccount, virtualPath: string): boolean {
     const key = this.key(account, virtualPath);
     const left = (this.openWriters.get(key) ?? 1) - 1;
-    if (left > 0) this.openWriters.set(key, left);
-    else this.openWriters.delete(key);
-    if (left <= 0) this.changed(account, virtualPath);
+    if (left > 0) {
+      this.openWriters.set(key, left);
+      return false;
+    }
+    this.openWriters.delete(key);
+    return true;
+  }
+
+  writerClosed(account: UploadAccount, virtualPath: string): void {
+    if (this.writerGone(account, virtualPath)) this.changed(account, virtualPath);
     // A member of an epoch whose COMPLETE arrived early: the epoch may be waiting for this close.
     const dir = path.posix.dirname(virtualPath);
     if (isEpochDir(dir)) this.tryEpoch(account, dir);
   }
 
-  /** The connection dropped with this file open: it is partial, so it is not reported (a resume will close it). */
+  /**
+   * The connection dropped with this file open: it is partial, so it is not reported (a resume will
+   * close it), and runs leave it alone until it is written again or replaced.
+   */
   writerAbandoned(account: UploadAccount, virtualPath: string): void {
-    const key = this.key(account, virtualPath);
-    const left = (this.openWriters.get(key) ?? 1) - 1;
-    if (left > 0) this.openWriters.set(key, left);
-    else this.openWriters.delete(key);
+    if (this.writerGone(account, virtualPath))
+      this.opts.openUploads.interrupted(account.districtId, virtualPath);
   }
 
   /** A name now holds finished content (a rename onto it, a close, a time change). */
@@ -83,6 +98,7 @@ export class UploadCompletion {
     if (this.closed) return;
     const kind = classifyUpload(virtualPath);
     if (this.openWriters.has(this.key(account, virtualPath))) return;
+    this.opts.openUploads.finished(account.districtId, virtualPath);
     switch (kind.kind) {
       case 'epoch-marker':
         this.pendingEpochs.set(this.key(account, kind.epochDir), account);
@@ -111,6 +127,7 @@ export class UploadCompletion {
   }
 
   removed(account: UploadAccount, virtualPath: string): void {
+    this.opts.openUploads.finished(account.districtId, virtualPath);
     this.cancelQuiet(this.key(account, virtualPath));
   }
 
@@ -202,7 +219,9 @@ export class UploadCompletion {
     } catch {
       return; // removed or renamed away during the quiet period
     }
-    if (stats.size !== size || stats.mtimeMs !== mtimeMs) {
+    const now = (this.opts.now ?? (() => new Date()))().getTime();
+    const state = plainUploadState({ path: virtualPath, mtimeMs: stats.mtimeMs }, now, this.opts.quietMs);
+    if (stats.size !== size || stats.mtimeMs !== mtimeMs || !state.complete) {
       await this.scheduleQuiet(account, virtualPath); // changed meanwhile: start the quiet period again
       return;
     }

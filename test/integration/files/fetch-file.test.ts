@@ -5,10 +5,13 @@ import os from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { DefaultLogger, type LogEntry } from '@temporalio/worker';
 import { createFetchFileActivities, type FetchFileDeps } from '../../../activities/fetch-file.activities';
 import { encryptSecret } from '../../../lib/crypto/secret-box';
 import { SyncRunsRepository } from '../../../lib/db/repositories/sync-runs.repository';
 import { refusal } from '../../../lib/files/external-host-guard';
+import { SourceWatch, type SourceLimits } from '../../../lib/files/source-watch';
 import {
   connectExternal,
   downloadExternal,
@@ -42,6 +45,14 @@ describe('fetching the district file', () => {
     fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
+  const limits: SourceLimits = {
+    operationMs: 20_000,
+    stallMs: 20_000,
+    minBytesPerSecond: 0,
+    windowMs: 60_000,
+  };
+  const newWatch = () => new SourceWatch(limits, `127.0.0.1:${sshd.port}`);
+
   // The OpenSSH server standing in for a district's own is on 127.0.0.1: private addresses allowed.
   const activities = (overrides: Partial<FetchFileDeps> = {}) =>
     createFetchFileActivities({
@@ -53,6 +64,7 @@ describe('fetching the district file', () => {
       downloadConcurrency: 4,
       maxFileBytes: 2 * 1024 ** 3,
       allowPrivateAddresses: true,
+      sourceLimits: limits,
       ...overrides,
     });
 
@@ -200,20 +212,31 @@ describe('fetching the district file', () => {
       const remote = path.join(remoteDir, 'changing.csv');
       const local = path.join(dataDir, 'changing-copy.csv');
       fs.writeFileSync(remote, roster);
-      const { sftp, close } = await connectExternal(settings(), { allowPrivateAddresses: true });
+      const { sftp, close } = await connectExternal(settings(), {
+        allowPrivateAddresses: true,
+        watch: newWatch(),
+      });
       try {
-        await downloadExternal(sftp, remote, local, { size: roster.length, concurrency: 4 });
+        await downloadExternal(sftp, remote, local, {
+          size: roster.length,
+          concurrency: 4,
+          watch: newWatch(),
+        });
         assert.deepEqual(fs.readFileSync(local), roster);
         // Told a smaller size than the file has (as when the file grew after the listing, or the
         // server's fstat lies): it reads no further than told, then refuses the copy.
         await assert.rejects(
-          downloadExternal(sftp, remote, local, { size: 100, concurrency: 4 }),
+          downloadExternal(sftp, remote, local, { size: 100, concurrency: 4, watch: newWatch() }),
           /is longer than the 100 bytes the server listed: it changed while downloading; retrying/,
         );
         assert.equal(fs.existsSync(local), false);
         // A file shorter than listed fails instead of waiting for bytes that never come.
         await assert.rejects(
-          downloadExternal(sftp, remote, local, { size: roster.length + 70_000, concurrency: 4 }),
+          downloadExternal(sftp, remote, local, {
+            size: roster.length + 70_000,
+            concurrency: 4,
+            watch: newWatch(),
+          }),
           new RegExp(`ended before the ${roster.length + 70_000} bytes the server listed .*; retrying`),
         );
         assert.equal(fs.existsSync(local), false);
@@ -232,9 +255,12 @@ describe('fetching the district file', () => {
       const many = path.join(remoteDir, 'many');
       fs.mkdirSync(many);
       for (let i = 0; i < 10_050; i++) fs.writeFileSync(path.join(many, `f${i}.csv`), '');
-      const { sftp, close } = await connectExternal(settings(), { allowPrivateAddresses: true });
+      const { sftp, close } = await connectExternal(settings(), {
+        allowPrivateAddresses: true,
+        watch: newWatch(),
+      });
       try {
-        const listed = await listExternalFolder(sftp, tree);
+        const listed = await listExternalFolder(sftp, tree, newWatch());
         assert.deepEqual(listed.map((e) => e.path).sort(), [
           'other',
           'upload',
@@ -244,8 +270,8 @@ describe('fetching the district file', () => {
           'users.csv',
         ]);
         assert.equal(listed.find((e) => e.path === 'users.csv')?.size, roster.length);
-        assert.equal((await listExternalFolder(sftp, many)).length, 10_000);
-        assert.deepEqual(await listExternalFolder(sftp, path.join(remoteDir, 'missing')), []);
+        assert.equal((await listExternalFolder(sftp, many, newWatch())).length, 10_000);
+        assert.deepEqual(await listExternalFolder(sftp, path.join(remoteDir, 'missing'), newWatch()), []);
       } finally {
         close();
       }
@@ -281,7 +307,10 @@ describe('fetching the district file', () => {
             (err: Failure) => {
               assert.equal(err.type, 'HostNotAllowed');
               assert.equal(err.nonRetryable, true);
-              assert.match(err.message, /rostersync did not connect to .*: it is a loopback/);
+              assert.match(
+                err.message,
+                /rostersync did not connect to .*: it (is|resolves to) a loopback address/,
+              );
               assert.match(err.message, /set EXTERNAL_SFTP_ALLOW_PRIVATE=true on the worker/);
               return true;
             },
@@ -299,12 +328,46 @@ describe('fetching the district file', () => {
       await assert.rejects(activities().fetchFile({ runId: await newRun(districtId) }), (err: Failure) => {
         assert.equal(err.type, 'HostNotAllowed');
         assert.equal(err.nonRetryable, true);
-        assert.match(err.message, /did not connect to 169\.254\.169\.254: it is a link-local/);
+        assert.match(err.message, /did not connect to 169\.254\.169\.254: it is a link-local address/);
         assert.doesNotMatch(err.message, /EXTERNAL_SFTP_ALLOW_PRIVATE/);
         return true;
       });
       // No connection attempt: one would wait for the 20 s handshake timeout.
       assert.ok(Date.now() - started < 5_000);
+    });
+
+    it('names the configured host, not the internal address it resolves to, and logs that address for support', async () => {
+      const districtId = await ownServer('resolves-inside', {
+        external_host: 'localhost',
+        external_port: 22,
+      });
+      const logged: LogEntry[] = [];
+      const activity = new MockActivityEnvironment(undefined, {
+        logger: new DefaultLogger('WARN', (entry) => logged.push(entry)),
+      });
+      const runId = await newRun(districtId);
+      await assert.rejects(
+        activity.run(activities({ allowPrivateAddresses: false }).fetchFile, { runId }),
+        (err: Failure) => {
+          assert.equal(err.type, 'HostNotAllowed');
+          assert.equal(
+            err.message.split(':')[0],
+            'rostersync did not connect to localhost',
+            'the message starts with the host the district configured',
+          );
+          assert.match(
+            err.message,
+            /: it resolves to a loopback address, and this worker connects only to public/,
+          );
+          // What a district reads in its run history and mail names none of our addresses.
+          assert.doesNotMatch(err.message, /127\.0\.0\.1|::1|\d+\.\d+\.\d+\.\d+/);
+          return true;
+        },
+      );
+      const entry = logged.find((e) => e.meta?.host === 'localhost');
+      assert.ok(entry, 'the refusal is in the worker log');
+      assert.match(String(entry.meta?.resolvedAddress), /^(127\.0\.0\.1|::1)$/);
+      assert.equal(entry.meta?.runId, runId);
     });
 
     it('connects to a host name through the address it checked', async () => {

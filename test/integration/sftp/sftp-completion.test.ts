@@ -3,6 +3,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import pino from 'pino';
+import { OpenUploadsRepository } from '../../../lib/db/repositories/open-uploads.repository';
+import { OpenUploadRecords } from '../../../lib/sftp-server/open-upload-records';
 import { type District, type Harness, connectSsh2, makeKey, p, runSftp, startHarness } from './sftp-harness';
 
 const EPOCH = /^\/upload\/\d{8}-\d{6}$/;
@@ -91,5 +94,69 @@ describe('hosted SFTP: upload completion', () => {
       fs.readFileSync(path.join(h.root, district.slug, 'upload', 'cut.csv'), 'utf8'),
       'email\nhalf',
     );
+  });
+
+  it('publishes a file open for writing, for workers on any machine, until it is closed', async () => {
+    h.events.length = 0;
+    const openUploads = new OpenUploadsRepository(h.db.pool);
+    const session = await connectSsh2({
+      port: h.port,
+      username: district.slug,
+      privateKey: fs.readFileSync(key.privateKeyPath),
+    });
+    try {
+      const handle = await p.open(session.sftp, '/upload/paused.csv', 'w');
+      await p.write(session.sftp, handle, Buffer.from('email\na@x.org\n'), 0);
+      // Three quiet periods with the file open: still open, and not reported.
+      await new Promise((r) => setTimeout(r, 900));
+      assert.equal((await openUploads.unfinished(district.id)).get('upload/paused.csv'), 'open');
+      assert.deepEqual(reported(), []);
+      await p.close(session.sftp, handle);
+    } finally {
+      session.end();
+    }
+    await h.waitForEvent((e) => e.path === '/upload/paused.csv');
+    assert.equal((await openUploads.unfinished(district.id)).has('upload/paused.csv'), false);
+  });
+
+  it('marks an upload cut off mid-transfer as interrupted until the file is written again', async () => {
+    h.events.length = 0;
+    const openUploads = new OpenUploadsRepository(h.db.pool);
+    const login = () =>
+      connectSsh2({ port: h.port, username: district.slug, privateKey: fs.readFileSync(key.privateKeyPath) });
+    const cut = await login();
+    const handle = await p.open(cut.sftp, '/users.csv', 'w');
+    await p.write(cut.sftp, handle, Buffer.from('email\na@x.org\n'), 0);
+    const dropped = new Promise<void>((resolve) => cut.client.once('close', () => resolve()));
+    cut.client.destroy();
+    await dropped;
+    const deadline = Date.now() + 5_000;
+    while (
+      (await openUploads.unfinished(district.id)).get('users.csv') !== 'interrupted' &&
+      Date.now() < deadline
+    )
+      await new Promise((r) => setTimeout(r, 100));
+    assert.equal((await openUploads.unfinished(district.id)).get('users.csv'), 'interrupted');
+    // Uploaded again in full: nothing unfinished, and the upload is reported.
+    const again = await login();
+    try {
+      await p.writeFile(again.sftp, '/users.csv', 'email\na@x.org\nb@x.org\n');
+    } finally {
+      again.end();
+    }
+    await h.waitForEvent((e) => e.path === '/users.csv');
+    assert.equal((await openUploads.unfinished(district.id)).has('users.csv'), false);
+  });
+
+  it("lets the open records of a server that died expire, so no file stays 'open' for ever", async () => {
+    const openUploads = new OpenUploadsRepository(h.db.pool);
+    // A server process that records an open file and then stops renewing (as if killed).
+    const crashed = new OpenUploadRecords(h.db.pool, pino({ level: 'silent' }), 1_000);
+    crashed.opened(district.id, '/upload/orphan.csv');
+    await crashed.flushed();
+    assert.ok((await openUploads.unfinished(district.id)).has('upload/orphan.csv'));
+    crashed.stopRenewing();
+    await new Promise((r) => setTimeout(r, 2_500)); // the 1 s lease, with margin
+    assert.equal((await openUploads.unfinished(district.id)).has('upload/orphan.csv'), false);
   });
 });
