@@ -10,6 +10,7 @@ import {
   knownColumn,
   normalizeHeader,
   requiredFields,
+  withoutSurroundingQuotes,
 } from './roster-columns';
 import { fatal, makeFinding, quoteValue } from './roster-findings';
 import type { Finding, MatchingKey } from './roster-record';
@@ -33,11 +34,7 @@ export interface ColumnPlan {
 
 /** Cleans a header for display and as a custom field's key: no surrounding spaces or quotes. */
 function cleanHeader(cell: string): string {
-  return cell
-    .replace(/^\uFEFF/, '')
-    .trim()
-    .replace(/^["'`]+|["'`]+$/g, '')
-    .trim();
+  return withoutSurroundingQuotes(cell.replace(/^\uFEFF/, '').trim()).trim();
 }
 
 /** Known columns, or near misses of them, in a line: a real header row has at least two. */
