@@ -38,6 +38,12 @@ export const MAX_CUSTOM_VALUE = 1000;
  */
 export const MAX_CUSTOM_COLUMNS = 200;
 export const MAX_HEADER_CHARS = 255;
+/**
+ * Cells of a line looked at when deciding whether it is the header, and the widest header row read:
+ * room for the template's columns, the custom ones and empty ones between them, far short of the
+ * line of a million commas that would otherwise be normalised cell by cell.
+ */
+export const MAX_HEADER_CELLS = 1000;
 
 export const KEY_FIELD: Readonly<Record<MatchingKey, KnownField>> = Object.freeze({
   email: 'email',
