@@ -120,8 +120,11 @@ export class CsvDecoder {
     if (head.length >= 2 && head[0] === 0xff && head[1] === 0xfe) return 'utf-16le';
     if (head.length >= 2 && head[0] === 0xfe && head[1] === 0xff) return 'utf-16be';
     this.refuseBinary(head);
-    if (head.includes(0)) {
-      const utf16 = utf16WithoutBom(head);
+    // Only the first SNIFF_BYTES decide, however large the first chunk: the result must not depend
+    // on how the file is chunked (later NULs are dropped as invisible).
+    const sample = head.subarray(0, SNIFF_BYTES);
+    if (sample.includes(0)) {
+      const utf16 = utf16WithoutBom(sample);
       if (utf16) return utf16;
       throw fatal(
         'UNSUPPORTED_FILE',
@@ -198,22 +201,29 @@ function withoutInvisibles(buf: Buffer): Buffer {
   const kept: Buffer[] = [];
   let from = 0;
   for (let i = 0; i < buf.length;) {
-    const width =
-      buf[i] === 0
-        ? 1
-        : buf.subarray(i, i + 3).equals(ZERO_WIDTH_SPACE) || buf.subarray(i, i + 3).equals(WORD_JOINER)
-          ? 3
-          : 0;
+    const width = invisibleAt(buf, i);
     if (width === 0) {
       i++;
       continue;
     }
-    kept.push(buf.subarray(from, i));
+    // A run of invisibles (megabytes of NUL padding) adds nothing between its characters.
+    if (i > from) kept.push(buf.subarray(from, i));
     i += width;
     from = i;
   }
   kept.push(buf.subarray(from));
   return Buffer.concat(kept);
+}
+
+/** Length of the invisible character starting at `i`, 0 when there is none. */
+function invisibleAt(buf: Buffer, i: number): number {
+  const byte = buf[i];
+  if (byte === 0) return 1;
+  if (byte !== 0xe2 || i + 2 >= buf.length) return 0;
+  const [second, third] = [buf[i + 1], buf[i + 2]];
+  const zeroWidthSpace = second === ZERO_WIDTH_SPACE[1] && third === ZERO_WIDTH_SPACE[2];
+  const wordJoiner = second === WORD_JOINER[1] && third === WORD_JOINER[2];
+  return zeroWidthSpace || wordJoiner ? 3 : 0;
 }
 
 /** Length of a UTF-8 sequence cut off at the end of the chunk (0 to 3 bytes), to carry to the next one. */
