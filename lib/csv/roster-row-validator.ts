@@ -165,9 +165,11 @@ export class RosterRowValidator {
     if (roleText.length === 0) {
       this.error('MISSING_REQUIRED_VALUE', 'Role is empty.', 'Role', '');
     } else {
-      role = this.role(roleText);
+      // A value longer than any value may be is no role, and is neither looked up nor remembered:
+      // ten thousand cached megabyte-long "roles" would fill the memory.
+      role = roleText.length <= MAX_KNOWN_VALUE ? this.role(roleText) : undefined;
       if (role === undefined) {
-        const near = closestMatch(roleText, ROLES, normalizeRole);
+        const near = roleText.length <= MAX_KNOWN_VALUE ? closestMatch(roleText, ROLES, normalizeRole) : null;
         this.error(
           'UNKNOWN_ROLE',
           `Role ${quoteValue(roleText)} is not a known role${near ? `; did you mean '${near}'?` : '.'}`,
@@ -326,9 +328,7 @@ export class RosterRowValidator {
   private role(value: string): Role | undefined {
     if (this.roleCache.has(value)) return this.roleCache.get(value);
     const role = canonicalRole(value);
-    // Only short spellings are kept: ten thousand cached megabyte-long "roles" would fill the memory.
-    if (this.roleCache.size < SUGGESTION_CACHE_LIMIT && value.length <= MAX_KNOWN_VALUE)
-      this.roleCache.set(value, role);
+    if (this.roleCache.size < SUGGESTION_CACHE_LIMIT) this.roleCache.set(value, role);
     return role;
   }
 
