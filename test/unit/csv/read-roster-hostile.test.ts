@@ -214,6 +214,30 @@ describe('readRoster: hostile rows', () => {
     assert.ok(grown < 4 * MB, `heap grew ${(grown / MB).toFixed(1)} MB while reading 9.6 MB of roles`);
   });
 
+  it('spends a bounded time on suggestions for thousands of different unknown schools', async () => {
+    // Shifted columns put other data in School, every value different, in a district of 1,000 schools.
+    const schools = Array.from(
+      { length: 1000 },
+      (_, i) => `Springfield Eastern Consolidated School Number ${i}`,
+    );
+    const rows = Array.from(
+      { length: 5000 },
+      (_, i) => `Ann,Lee,a${i}@district.org,Teacher,${'Z'.repeat(200)} ${i}`,
+    );
+    const read = await timedRead(textSource(`${TEMPLATE}\n${rows.join('\n')}\n`), { schools });
+    withinMs(read, 5000);
+    assert.equal(read.findings.length, 5000);
+    assert.ok(read.findings.every((f) => f.code === 'UNKNOWN_SCHOOL'));
+    assert.match(
+      read.findings[0].message,
+      /^Row 2: School 'Z+\.\.\.' does not exist in this district, and no school of the district has a similar name \(the nearest is 'Springfield/,
+    );
+    assert.match(
+      read.findings[4999].message,
+      /^Row 5001: School 'Z+\.\.\.' does not exist in this district\. Use the school’s name exactly as the platform shows it/,
+    );
+  });
+
   it('reads two exports glued together, BOM and header of the second one mid-file, as row errors', async () => {
     // Two files concatenated by a script: the second BOM and header land in the middle.
     const read = await timedRead(
