@@ -32,9 +32,12 @@ export class CsvDecoder {
   fellBackTo1252 = false;
   /** Bytes received so far, including the sniffed head. */
   bytesSeen = 0;
-  /** Invalid UTF-8 after valid accented UTF-8: from here on the output holds U+FFFD for bad bytes. */
+  /**
+   * Invalid UTF-8 after valid accented UTF-8, or half of a UTF-16 surrogate pair: from here on the
+   * output holds U+FFFD for bad bytes.
+   */
   mixedEncoding = false;
-  /** The file ended inside a multi-byte UTF-8 character: it was cut off. */
+  /** The file ended inside a multi-byte UTF-8 character, or inside a UTF-16 one: it was cut off. */
   endedMidCharacter = false;
 
   private head: Buffer[] = [];
@@ -42,6 +45,8 @@ export class CsvDecoder {
   private carry: Buffer | null = null;
   private sawNonAscii = false;
   private legacy: IconvDecoder | null = null;
+  /** Bytes handed to the UTF-16 decoder: an odd count at the end is half a character. */
+  private utf16Bytes = 0;
 
   constructor(private readonly fileName: string) {}
 
@@ -65,7 +70,10 @@ export class CsvDecoder {
     if (this.encoding === null) out.push(this.decodeHead());
     if (this.legacy) {
       const rest = this.legacy.end();
-      if (rest) out.push(Buffer.from(rest, 'utf8'));
+      if (this.isUtf16() && (this.utf16Bytes % 2 === 1 || (rest && LONE_SURROGATE.test(rest)))) {
+        // The last character of a UTF-16 file is cut: an odd byte or a first half of a pair.
+        this.endedMidCharacter = true;
+      } else if (rest) out.push(Buffer.from(rest, 'utf8'));
     } else if (this.carry) {
       // A multi-byte sequence cut off by the end of the file. In a file already known to be UTF-8
       // that is a cut-off upload, which the reader reports as such; the partial character is dropped.
@@ -91,7 +99,15 @@ export class CsvDecoder {
   }
 
   private decode(chunk: Buffer, atEnd = false): Buffer {
-    if (this.legacy) return Buffer.from(this.legacy.write(chunk), 'utf8');
+    if (this.legacy) {
+      const text = this.legacy.write(chunk);
+      if (this.isUtf16()) {
+        this.utf16Bytes += chunk.length;
+        // A lone half of a surrogate pair turns into U+FFFD; the reader names the row holding it.
+        if (LONE_SURROGATE.test(text)) this.mixedEncoding = true;
+      }
+      return Buffer.from(text, 'utf8');
+    }
     let data = this.carry ? Buffer.concat([this.carry, chunk]) : chunk;
     this.carry = null;
     const tail = atEnd ? 0 : incompleteUtf8Tail(data);
@@ -113,6 +129,10 @@ export class CsvDecoder {
     const pending = this.carry ? Buffer.concat([data, this.carry]) : data;
     this.carry = null;
     return Buffer.from(this.legacy.write(pending), 'utf8');
+  }
+
+  private isUtf16(): boolean {
+    return this.encoding === 'utf-16le' || this.encoding === 'utf-16be';
   }
 
   private sniff(head: Buffer): DetectedEncoding {
@@ -183,6 +203,9 @@ export class CsvDecoder {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** In unicode mode a character class matches only an unpaired surrogate, never half of a pair. */
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 
 /**
  * Characters that no spreadsheet or SIS means and no one can see, dropped wherever they are:

@@ -202,7 +202,7 @@ class RosterReadState {
 
   constructor(
     private readonly opts: ReadRosterOptions,
-    private readonly decoder: Pick<CsvDecoder, 'mixedEncoding' | 'endedMidCharacter'>,
+    private readonly decoder: Pick<CsvDecoder, 'mixedEncoding' | 'endedMidCharacter' | 'encoding'>,
   ) {}
 
   onRecord(cells: string[]): void {
@@ -211,9 +211,12 @@ class RosterReadState {
     if (this.failure !== null) return;
     try {
       if (this.decoder.mixedEncoding && hasReplacementCharacter(cells)) {
+        const utf16 = this.decoder.encoding === 'utf-16le' || this.decoder.encoding === 'utf-16be';
         throw fatal(
           'MIXED_ENCODING',
-          `At row ${row} the file stops being valid UTF-8, although earlier rows were UTF-8 with accented letters.`,
+          utf16
+            ? `At row ${row} the file stops being valid UTF-16: it holds half of a character that takes two UTF-16 units.`
+            : `At row ${row} the file stops being valid UTF-8, although earlier rows were UTF-8 with accented letters.`,
           { rowNumber: row },
         );
       }

@@ -305,3 +305,59 @@ describe('readRoster: hostile rows', () => {
     );
   });
 });
+
+describe('readRoster: invalid encodings', () => {
+  const utf16 = (text: string): Buffer => Buffer.from(`\uFEFF${text}`, 'utf16le');
+
+  it('refuses a UTF-16 file holding half of a character pair, naming the row', async () => {
+    // An emoji cut in half by a tool that counts UTF-16 units, in a UTF-16 export ("Unicode Text").
+    const file = Buffer.concat([
+      utf16(`${TEMPLATE}\n${ROW}\nBo`),
+      Buffer.from([0x3d, 0xd8]),
+      Buffer.from(',Ray,bo@district.org,Teacher,Oak Grove Elementary\n', 'utf16le'),
+    ]);
+    const read = await timedRead(textSource(file));
+    assert.match(
+      fatalOf(read, 'MIXED_ENCODING'),
+      /^Row 3: At row 3 the file stops being valid UTF-16: it holds half of a character that takes two UTF-16 units\. Save the file as 'CSV UTF-8/,
+    );
+  });
+
+  for (const [tail, what] of [
+    [Buffer.from([0x41]), 'an odd byte'],
+    [Buffer.from([0x3d, 0xd8]), 'the first half of a character pair'],
+  ] as const) {
+    it(`refuses a UTF-16 file that ends in ${what} as cut off`, async () => {
+      // An upload of a UTF-16 export interrupted mid-character.
+      const read = await timedRead(textSource(Buffer.concat([utf16(`${TEMPLATE}\n${ROW}\n`), tail])));
+      assert.match(
+        fatalOf(read, 'TRUNCATED_FILE'),
+        /^Row 2: The file ends in the middle of a character on row 2: it was cut off\./,
+      );
+    });
+  }
+
+  it('reads a file whose first non-ASCII byte is not UTF-8 as Windows-1252, and one that turns invalid later as mixed', async () => {
+    // Excel's "CSV (Comma delimited)" on Windows, and rows pasted into a UTF-8 file from such a file.
+    const ansi = await timedRead(
+      textSource(
+        Buffer.from(`${TEMPLATE}\nJos\xe9,Mu\xf1oz,j@district.org,Teacher,Oak Grove Elementary\n`, 'latin1'),
+      ),
+    );
+    assert.deepEqual(
+      ansi.findings.map((f) => f.code),
+      ['WINDOWS_1252_DETECTED'],
+    );
+    assert.deepEqual([ansi.records[0].firstName, ansi.records[0].lastName], ['José', 'Muñoz']);
+
+    const mixed = await timedRead(
+      textSource(
+        Buffer.concat([
+          Buffer.from(`${TEMPLATE}\nRenée,Lee,r@district.org,Teacher,Oak Grove Elementary\n`),
+          Buffer.from(`Jos\xe9,M,j@district.org,Teacher,Oak Grove Elementary\n`, 'latin1'),
+        ]),
+      ),
+    );
+    assert.match(fatalOf(mixed, 'MIXED_ENCODING'), /^Row 3: At row 3 the file stops being valid UTF-8/);
+  });
+});
