@@ -53,7 +53,7 @@ export interface ReadSummary {
   fatal?: Finding;
 }
 
-/** Lines looked at for the header row before giving up and taking the first one. */
+/** Non-blank lines looked at for the header row before the file is refused (HEADER_NOT_FOUND). */
 const MAX_LINES_BEFORE_HEADER = 10;
 /** Row numbers of blank rows listed in the BLANK_ROWS_SKIPPED message. */
 const BLANK_ROWS_LISTED = 10;
