@@ -8,24 +8,34 @@ export function editDistance(a: string, b: string, max = Infinity): number {
   if (Math.abs(a.length - b.length) > max) return max + 1;
   const rows = a.length + 1;
   const cols = b.length + 1;
+  // Only cells within `band` of the diagonal can lead to a distance within `max`, so a bounded
+  // lookup costs O(max * length) rather than O(length^2); `over` stands for "more than max".
+  const band = Number.isFinite(max) ? max : Math.max(a.length, b.length);
+  const over = band + 1;
   // Three rolling rows are enough for the transposition rule.
-  let prev2 = new Array<number>(cols).fill(0);
-  let prev = Array.from({ length: cols }, (_, j) => j);
-  let cur = new Array<number>(cols).fill(0);
+  let prev2 = new Array<number>(cols).fill(over);
+  let prev = Array.from({ length: cols }, (_, j) => (j <= band ? j : over));
+  let cur = new Array<number>(cols).fill(over);
   for (let i = 1; i < rows; i++) {
-    cur[0] = i;
-    let rowMin = cur[0];
-    for (let j = 1; j < cols; j++) {
+    const from = Math.max(1, i - band);
+    const to = Math.min(cols - 1, i + band);
+    cur[0] = i <= band ? i : over;
+    cur[from - 1] = from === 1 ? cur[0] : over;
+    let rowMin = from === 1 ? cur[0] : over;
+    for (let j = from; j <= to; j++) {
       const cost = a.charCodeAt(i - 1) === b.charCodeAt(j - 1) ? 0 : 1;
-      let d = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost);
+      let d = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost, over);
       if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = Math.min(d, prev2[j - 2] + 1);
       cur[j] = d;
       if (d < rowMin) rowMin = d;
     }
+    // The next row reads one cell right of this row's band.
+    if (to + 1 < cols) cur[to + 1] = over;
     if (rowMin > max) return max + 1;
     [prev2, prev, cur] = [prev, cur, prev2];
   }
-  return prev[cols - 1];
+  const d = prev[cols - 1];
+  return d > max ? max + 1 : d;
 }
 
 /** How many edits still count as a typo of a word of this length. */
@@ -65,6 +75,15 @@ export function closestMatch(
   }
   return best;
 }
+
+/**
+ * Characters compared when looking for the nearest name at any distance: a suggestion never needs
+ * more, and it bounds each comparison (the distance table) at 64 x 64 cells whatever the values.
+ */
+export const COMPARED_CHARS = 64;
+
+const compared = (text: string): string =>
+  text.length > COMPARED_CHARS ? text.slice(0, COMPARED_CHARS) : text;
 
 /** Words that name a kind of school, not a school: sharing them says nothing about which one. */
 const GENERIC_WORDS = new Set([
@@ -107,14 +126,14 @@ export function sharedWordMatch(
   candidates: readonly string[],
   normalize: (s: string) => string,
 ): string | null {
-  const target = normalize(value);
+  const target = compared(normalize(value));
   const words = new Set(distinctiveWords(target));
   if (words.size === 0) return null;
   let best: string | null = null;
   let bestShared = 0;
   let bestDistance = Infinity;
   for (const candidate of candidates) {
-    const norm = normalize(candidate);
+    const norm = compared(normalize(candidate));
     const shared = distinctiveWords(norm).filter((w) => words.has(w)).length;
     if (shared === 0 || shared < bestShared) continue;
     const distance = editDistance(target, norm);
@@ -133,11 +152,11 @@ export function nearest(
   candidates: readonly string[],
   normalize: (s: string) => string,
 ): string | null {
-  const target = normalize(value);
+  const target = compared(normalize(value));
   let best: string | null = null;
   let bestDistance = Infinity;
   for (const candidate of candidates) {
-    const distance = editDistance(target, normalize(candidate));
+    const distance = editDistance(target, compared(normalize(candidate)));
     if (distance < bestDistance) {
       best = candidate;
       bestDistance = distance;

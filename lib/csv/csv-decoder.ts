@@ -32,9 +32,12 @@ export class CsvDecoder {
   fellBackTo1252 = false;
   /** Bytes received so far, including the sniffed head. */
   bytesSeen = 0;
-  /** Invalid UTF-8 after valid accented UTF-8: from here on the output holds U+FFFD for bad bytes. */
+  /**
+   * Invalid UTF-8 after valid accented UTF-8, or half of a UTF-16 surrogate pair: from here on the
+   * output holds U+FFFD for bad bytes.
+   */
   mixedEncoding = false;
-  /** The file ended inside a multi-byte UTF-8 character: it was cut off. */
+  /** The file ended inside a multi-byte UTF-8 character, or inside a UTF-16 one: it was cut off. */
   endedMidCharacter = false;
 
   private head: Buffer[] = [];
@@ -42,6 +45,8 @@ export class CsvDecoder {
   private carry: Buffer | null = null;
   private sawNonAscii = false;
   private legacy: IconvDecoder | null = null;
+  /** Bytes handed to the UTF-16 decoder: an odd count at the end is half a character. */
+  private utf16Bytes = 0;
 
   constructor(private readonly fileName: string) {}
 
@@ -65,7 +70,10 @@ export class CsvDecoder {
     if (this.encoding === null) out.push(this.decodeHead());
     if (this.legacy) {
       const rest = this.legacy.end();
-      if (rest) out.push(Buffer.from(rest, 'utf8'));
+      if (this.isUtf16() && (this.utf16Bytes % 2 === 1 || (rest && LONE_SURROGATE.test(rest)))) {
+        // The last character of a UTF-16 file is cut: an odd byte or a first half of a pair.
+        this.endedMidCharacter = true;
+      } else if (rest) out.push(Buffer.from(rest, 'utf8'));
     } else if (this.carry) {
       // A multi-byte sequence cut off by the end of the file. In a file already known to be UTF-8
       // that is a cut-off upload, which the reader reports as such; the partial character is dropped.
@@ -91,7 +99,15 @@ export class CsvDecoder {
   }
 
   private decode(chunk: Buffer, atEnd = false): Buffer {
-    if (this.legacy) return Buffer.from(this.legacy.write(chunk), 'utf8');
+    if (this.legacy) {
+      const text = this.legacy.write(chunk);
+      if (this.isUtf16()) {
+        this.utf16Bytes += chunk.length;
+        // A lone half of a surrogate pair turns into U+FFFD; the reader names the row holding it.
+        if (LONE_SURROGATE.test(text)) this.mixedEncoding = true;
+      }
+      return Buffer.from(text, 'utf8');
+    }
     let data = this.carry ? Buffer.concat([this.carry, chunk]) : chunk;
     this.carry = null;
     const tail = atEnd ? 0 : incompleteUtf8Tail(data);
@@ -115,13 +131,20 @@ export class CsvDecoder {
     return Buffer.from(this.legacy.write(pending), 'utf8');
   }
 
+  private isUtf16(): boolean {
+    return this.encoding === 'utf-16le' || this.encoding === 'utf-16be';
+  }
+
   private sniff(head: Buffer): DetectedEncoding {
     if (head.length >= 3 && head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf) return 'utf-8-bom';
     if (head.length >= 2 && head[0] === 0xff && head[1] === 0xfe) return 'utf-16le';
     if (head.length >= 2 && head[0] === 0xfe && head[1] === 0xff) return 'utf-16be';
     this.refuseBinary(head);
-    if (head.includes(0)) {
-      const utf16 = utf16WithoutBom(head);
+    // Only the first SNIFF_BYTES decide, however large the first chunk: the result must not depend
+    // on how the file is chunked (later NULs are dropped as invisible).
+    const sample = head.subarray(0, SNIFF_BYTES);
+    if (sample.includes(0)) {
+      const utf16 = utf16WithoutBom(sample);
       if (utf16) return utf16;
       throw fatal(
         'UNSUPPORTED_FILE',
@@ -181,6 +204,9 @@ export class CsvDecoder {
 
 const EMPTY = Buffer.alloc(0);
 
+/** In unicode mode a character class matches only an unpaired surrogate, never half of a pair. */
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+
 /**
  * Characters that no spreadsheet or SIS means and no one can see, dropped wherever they are:
  * - NUL: Postgres text cannot store it, and one stray NUL in a custom column would fail the run
@@ -198,22 +224,29 @@ function withoutInvisibles(buf: Buffer): Buffer {
   const kept: Buffer[] = [];
   let from = 0;
   for (let i = 0; i < buf.length;) {
-    const width =
-      buf[i] === 0
-        ? 1
-        : buf.subarray(i, i + 3).equals(ZERO_WIDTH_SPACE) || buf.subarray(i, i + 3).equals(WORD_JOINER)
-          ? 3
-          : 0;
+    const width = invisibleAt(buf, i);
     if (width === 0) {
       i++;
       continue;
     }
-    kept.push(buf.subarray(from, i));
+    // A run of invisibles (megabytes of NUL padding) adds nothing between its characters.
+    if (i > from) kept.push(buf.subarray(from, i));
     i += width;
     from = i;
   }
   kept.push(buf.subarray(from));
   return Buffer.concat(kept);
+}
+
+/** Length of the invisible character starting at `i`, 0 when there is none. */
+function invisibleAt(buf: Buffer, i: number): number {
+  const byte = buf[i];
+  if (byte === 0) return 1;
+  if (byte !== 0xe2 || i + 2 >= buf.length) return 0;
+  const [second, third] = [buf[i + 1], buf[i + 2]];
+  const zeroWidthSpace = second === ZERO_WIDTH_SPACE[1] && third === ZERO_WIDTH_SPACE[2];
+  const wordJoiner = second === WORD_JOINER[1] && third === WORD_JOINER[2];
+  return zeroWidthSpace || wordJoiner ? 3 : 0;
 }
 
 /** Length of a UTF-8 sequence cut off at the end of the chunk (0 to 3 bytes), to carry to the next one. */

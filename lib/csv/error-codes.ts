@@ -78,6 +78,20 @@ export const ERROR_CODES: ReadonlyArray<ErrorCodeEntry> = Object.freeze([
     title: 'The file changes character encoding partway: the start is UTF-8 but later bytes are not.',
     fix: "Save the file as 'CSV UTF-8 (Comma delimited)' from your spreadsheet program, or set your export to write UTF-8.",
   },
+  {
+    code: 'HEADER_NOT_FOUND',
+    severity: 'fatal',
+    title:
+      'No header row near the top of the file: none of the first 10 non-blank lines names two of the template’s columns.',
+    fix: 'Put the header row (First Name, Last Name, Role and the matching key’s column, spelled as in the template) at the top of the file, with at most 9 lines such as a report title above it.',
+  },
+  {
+    code: 'ROW_TOO_LARGE',
+    severity: 'fatal',
+    title:
+      'A row is larger than any roster row (more than 1,000,000 characters or 20,000 values), so the file is not read further: usually its line breaks are missing or it is not a roster export.',
+    fix: "Check that every row of the file ends with a line break and that the file is the roster export; save it again as 'CSV UTF-8 (Comma delimited)' and upload that file.",
+  },
   // Row-level problems: the row is skipped, the rest of the file applies.
   {
     code: 'MISSING_KEY',

@@ -1,8 +1,9 @@
 import type { Readable } from 'node:stream';
-import { CsvChunkParser, type CsvParseError } from './csv-chunk-parser';
+import { CsvChunkParser, type CsvParseError, MAX_RECORD_CELLS, MAX_RECORD_CHARS } from './csv-chunk-parser';
 import { CsvDecoder } from './csv-decoder';
+import { MAX_HEADER_CELLS, TEMPLATE_HEADERS } from './roster-columns';
 import { type ColumnPlan, headerScore, planColumns } from './roster-header';
-import { RosterFileError, fatal, makeFinding } from './roster-findings';
+import { RosterFileError, fatal, makeFinding, quoteValue } from './roster-findings';
 import type { Finding, MatchingKey, RosterRecord } from './roster-record';
 import { RosterRowValidator } from './roster-row-validator';
 
@@ -52,7 +53,7 @@ export interface ReadSummary {
   fatal?: Finding;
 }
 
-/** Lines looked at for the header row before giving up and taking the first one. */
+/** Non-blank lines looked at for the header row before the file is refused (HEADER_NOT_FOUND). */
 const MAX_LINES_BEFORE_HEADER = 10;
 /** Row numbers of blank rows listed in the BLANK_ROWS_SKIPPED message. */
 const BLANK_ROWS_LISTED = 10;
@@ -101,14 +102,30 @@ export async function* readRoster(
   }
 }
 
+const count = (n: number): string => n.toLocaleString('en-US');
+
 function malformed(err: CsvParseError, row: number): RosterFileError {
   const place = { rowNumber: row };
+  const unclosedQuote = (): RosterFileError =>
+    fatal(
+      'MALFORMED_CSV',
+      'A double quote opened on this row is never closed, so the rest of the file reads as one value.',
+      place,
+    );
   switch (err.code) {
     case 'CSV_QUOTE_NOT_CLOSED':
+      return unclosedQuote();
     case 'CSV_MAX_RECORD_SIZE':
+      if (err.quoting) return unclosedQuote();
       return fatal(
-        'MALFORMED_CSV',
-        'A double quote opened on this row is never closed, so the rest of the file reads as one value.',
+        'ROW_TOO_LARGE',
+        `The row is more than ${count(MAX_RECORD_CHARS)} characters long with no line break, where a roster row has a few hundred.`,
+        place,
+      );
+    case 'CSV_TOO_MANY_CELLS':
+      return fatal(
+        'ROW_TOO_LARGE',
+        `The row has more than ${count(MAX_RECORD_CELLS)} values (a spreadsheet has at most 16,384 columns).`,
         place,
       );
     case 'CSV_INVALID_CLOSING_QUOTE':
@@ -150,6 +167,17 @@ function isBlank(cells: readonly string[]): boolean {
   return true;
 }
 
+/** The line's non-empty values joined by ", ", at most `max` characters (a line may hold a megabyte). */
+function lineText(cells: readonly string[], max: number): string {
+  let text = '';
+  for (const cell of cells) {
+    if (text.length >= max) break;
+    if (cell.trim().length === 0) continue;
+    text += (text.length > 0 ? ', ' : '') + cell.slice(0, max);
+  }
+  return text.slice(0, max);
+}
+
 /** Everything the reader knows between chunks: header plan, counts, the batch being filled. */
 class RosterReadState {
   /** First line of the next record. */
@@ -174,7 +202,7 @@ class RosterReadState {
 
   constructor(
     private readonly opts: ReadRosterOptions,
-    private readonly decoder: Pick<CsvDecoder, 'mixedEncoding' | 'endedMidCharacter'>,
+    private readonly decoder: Pick<CsvDecoder, 'mixedEncoding' | 'endedMidCharacter' | 'encoding'>,
   ) {}
 
   onRecord(cells: string[]): void {
@@ -183,9 +211,12 @@ class RosterReadState {
     if (this.failure !== null) return;
     try {
       if (this.decoder.mixedEncoding && hasReplacementCharacter(cells)) {
+        const utf16 = this.decoder.encoding === 'utf-16le' || this.decoder.encoding === 'utf-16be';
         throw fatal(
           'MIXED_ENCODING',
-          `At row ${row} the file stops being valid UTF-8, although earlier rows were UTF-8 with accented letters.`,
+          utf16
+            ? `At row ${row} the file stops being valid UTF-16: it holds half of a character that takes two UTF-16 units.`
+            : `At row ${row} the file stops being valid UTF-8, although earlier rows were UTF-8 with accented letters.`,
           { rowNumber: row },
         );
       }
@@ -302,17 +333,19 @@ class RosterReadState {
     }
     this.beforeHeader.push({ cells, row });
     if (this.beforeHeader.length >= MAX_LINES_BEFORE_HEADER) {
-      // No recognisable header near the top: take the first line, so the error names its columns.
-      const [first, ...rest] = this.beforeHeader;
-      this.beforeHeader = [];
-      this.adoptHeader(first.cells, first.row, []);
-      for (const line of rest) this.dataRow(line.cells, line.row);
+      // The search is bounded: no recognisable header near the top ends the read here.
+      const first = this.beforeHeader[0];
+      throw fatal(
+        'HEADER_NOT_FOUND',
+        `None of the first ${MAX_LINES_BEFORE_HEADER} non-blank lines (rows ${first.row} to ${row}) is a header row: none names two of the template's columns (${TEMPLATE_HEADERS.join(', ')}) in its first ${count(MAX_HEADER_CELLS)} values. Row ${first.row} reads ${quoteValue(lineText(first.cells, 255))}.`,
+        { rowNumber: first.row, value: lineText(first.cells, 255) },
+      );
     }
   }
 
   private adoptHeader(cells: string[], row: number, metadata: Array<{ cells: string[]; row: number }>): void {
     for (const line of metadata) {
-      const text = line.cells.filter((c) => c.trim().length > 0).join(', ');
+      const text = lineText(line.cells, 255);
       this.fileWarning(
         makeFinding(
           'METADATA_LINE_SKIPPED',

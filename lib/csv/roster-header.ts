@@ -3,6 +3,7 @@ import {
   KEY_FIELD,
   KNOWN_COLUMNS,
   MAX_CUSTOM_COLUMNS,
+  MAX_HEADER_CELLS,
   MAX_HEADER_CHARS,
   type KnownColumn,
   type KnownField,
@@ -10,6 +11,7 @@ import {
   knownColumn,
   normalizeHeader,
   requiredFields,
+  withoutSurroundingQuotes,
 } from './roster-columns';
 import { fatal, makeFinding, quoteValue } from './roster-findings';
 import type { Finding, MatchingKey } from './roster-record';
@@ -33,17 +35,17 @@ export interface ColumnPlan {
 
 /** Cleans a header for display and as a custom field's key: no surrounding spaces or quotes. */
 function cleanHeader(cell: string): string {
-  return cell
-    .replace(/^\uFEFF/, '')
-    .trim()
-    .replace(/^["'`]+|["'`]+$/g, '')
-    .trim();
+  return withoutSurroundingQuotes(cell.replace(/^\uFEFF/, '').trim()).trim();
 }
 
 /** Known columns, or near misses of them, in a line: a real header row has at least two. */
 export function headerScore(cells: readonly string[]): number {
   let score = 0;
-  for (const cell of cells) {
+  const scored = Math.min(cells.length, MAX_HEADER_CELLS);
+  for (let i = 0; i < scored; i++) {
+    const cell = cells[i];
+    // Longer than any header, so no column's name: not worth normalising.
+    if (cleanHeader(cell).length > MAX_HEADER_CHARS) continue;
     const norm = normalizeHeader(cell);
     if (norm.length === 0) continue;
     if (knownColumn(cell) || nearestKnown(norm, KNOWN_COLUMNS) !== null) score++;
@@ -84,7 +86,23 @@ export function planColumns(
 ): ColumnPlan {
   let width = cells.length;
   while (width > 0 && cleanHeader(cells[width - 1]).length === 0) width--;
+  if (width > MAX_HEADER_CELLS) {
+    throw fatal(
+      'HEADER_TOO_LARGE',
+      `The header row has ${width} columns (at most ${MAX_HEADER_CELLS} are read: the template's, up to ${MAX_CUSTOM_COLUMNS} custom columns and empty ones).`,
+      { rowNumber: headerRow },
+    );
+  }
   const headers = cells.slice(0, width).map(cleanHeader);
+  // Checked before any header is matched, so no normalisation ever runs on a runaway header.
+  const long = headers.findIndex((h) => h.length > MAX_HEADER_CHARS);
+  if (long >= 0) {
+    throw fatal(
+      'HEADER_TOO_LARGE',
+      `The header of column ${columnLetter(long)} is ${headers[long].length} characters long (at most ${MAX_HEADER_CHARS}): ${quoteValue(headers[long])}.`,
+      { rowNumber: headerRow, value: headers[long].slice(0, MAX_HEADER_CHARS) },
+    );
+  }
   const index = Object.fromEntries(KNOWN_COLUMNS.map((c) => [c.field, -1])) as Record<KnownField, number>;
   const custom: ColumnPlan['custom'] = [];
   const unnamed: number[] = [];
@@ -112,14 +130,6 @@ export function planColumns(
     unknown.push({ index: i, header });
   });
 
-  const long = headers.findIndex((h) => h.length > MAX_HEADER_CHARS);
-  if (long >= 0) {
-    throw fatal(
-      'HEADER_TOO_LARGE',
-      `The header of column ${columnLetter(long)} is ${headers[long].length} characters long (at most ${MAX_HEADER_CHARS}): ${quoteValue(headers[long])}.`,
-      { rowNumber: headerRow, value: headers[long].slice(0, MAX_HEADER_CHARS) },
-    );
-  }
   if (unknown.length > MAX_CUSTOM_COLUMNS) {
     throw fatal(
       'HEADER_TOO_LARGE',

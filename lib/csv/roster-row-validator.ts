@@ -37,6 +37,13 @@ function digitCount(value: string): number {
 
 /** Remembered school suggestions, so a thousand rows with the same bad school cost one lookup. */
 const SUGGESTION_CACHE_LIMIT = 10_000;
+/**
+ * School names a file may compare its unknown schools with, in all: each comparison is bounded
+ * (closest-match), and this bounds their number, so a file of thousands of different unknown
+ * schools against a district of many schools costs a fraction of a second. Past it, an unknown
+ * school is still reported, without a suggestion.
+ */
+const SUGGESTION_COMPARISONS = 10_000;
 
 const normalizeSchool = (s: string): string => s.trim().replace(/\s+/g, ' ').toLowerCase();
 
@@ -44,6 +51,7 @@ export class RosterRowValidator {
   private readonly schools: ReadonlySet<string>;
   private readonly schoolList: readonly string[];
   private readonly suggestions = new Map<string, string>();
+  private suggestionComparisonsLeft = SUGGESTION_COMPARISONS;
   private readonly keyField: KnownField;
   private readonly idx: ColumnPlan['index'];
 
@@ -143,7 +151,7 @@ export class RosterRowValidator {
     }
     for (const field of ID_FIELDS) {
       const value = ids[field];
-      if (value.length > 0 && SCIENTIFIC.test(value)) {
+      if (value.length > 0 && value.length <= MAX_KNOWN_VALUE && SCIENTIFIC.test(value)) {
         this.error(
           'SCIENTIFIC_NOTATION_ID',
           `${headerOf(field)} ${quoteValue(value)} is in scientific notation; a spreadsheet program rounded the ID.`,
@@ -157,9 +165,11 @@ export class RosterRowValidator {
     if (roleText.length === 0) {
       this.error('MISSING_REQUIRED_VALUE', 'Role is empty.', 'Role', '');
     } else {
-      role = this.role(roleText);
+      // A value longer than any value may be is no role, and is neither looked up nor remembered:
+      // ten thousand cached megabyte-long "roles" would fill the memory.
+      role = roleText.length <= MAX_KNOWN_VALUE ? this.role(roleText) : undefined;
       if (role === undefined) {
-        const near = closestMatch(roleText, ROLES, normalizeRole);
+        const near = roleText.length <= MAX_KNOWN_VALUE ? closestMatch(roleText, ROLES, normalizeRole) : null;
         this.error(
           'UNKNOWN_ROLE',
           `Role ${quoteValue(roleText)} is not a known role${near ? `; did you mean '${near}'?` : '.'}`,
@@ -329,6 +339,8 @@ export class RosterRowValidator {
   private suggestSchool(value: string): string {
     const cached = this.suggestions.get(value);
     if (cached !== undefined) return cached;
+    if (this.suggestionComparisonsLeft < this.schoolList.length) return '.';
+    this.suggestionComparisonsLeft -= this.schoolList.length;
     const likely =
       closestMatch(value, this.schoolList, normalizeSchool) ??
       sharedWordMatch(value, this.schoolList, normalizeSchool);
