@@ -8,6 +8,9 @@ export function fatalFailureType(code: string): FailureType {
       return FailureType.EmptyFile;
     case 'MISSING_REQUIRED_COLUMN':
     case 'DUPLICATE_COLUMN':
+    // No line of the file's start is a header with the template's columns: as with a header that
+    // lacks required columns, the district's export has to change.
+    case 'HEADER_NOT_FOUND':
       return FailureType.MissingColumns;
     default:
       return FailureType.UnsupportedFile;
