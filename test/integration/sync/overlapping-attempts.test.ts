@@ -1,0 +1,113 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { SyncEngine } from '../../../lib/sync/sync-engine.service';
+import { ATTEMPT_SUPERSEDED } from '../../../lib/sync/run-guard';
+import { createTestDatabase, type TestDatabase } from '../../support/postgres';
+import { internalId, people, rosterText } from './roster-text';
+import { SyncHarness } from './sync-harness';
+
+/**
+ * An attempt of stage or plan that lost its heartbeat keeps running while Temporal starts its retry,
+ * and a delayed attempt may even start after a newer one finished. However they overlap, the run
+ * gets one plan, and applying it creates each person of the file once.
+ */
+describe('sync engine: overlapping attempts of stage and plan', { timeout: 300_000 }, () => {
+  let db: TestDatabase;
+  const roster = { name: 'roster.csv', text: rosterText(people(2000)) };
+
+  before(async () => {
+    db = await createTestDatabase();
+  });
+  after(async () => {
+    await db.drop();
+  });
+
+  async function district(): Promise<{ h: SyncHarness; engine: SyncEngine }> {
+    const h = await new SyncHarness(db.pool).setup({ matchingKey: 'internal_id' });
+    return { h, engine: new SyncEngine({ pool: db.pool, artifacts: h.artifacts }) };
+  }
+
+  async function assertEveryoneCreatedOnce(h: SyncHarness, runId: string): Promise<void> {
+    const plan = await db.pool.query<{ n: number; rows: number; users: number }>(
+      `SELECT count(*)::int AS n, count(DISTINCT row_number)::int AS rows, count(DISTINCT user_id)::int AS users
+       FROM run_plan WHERE run_id = $1 AND action = 'create'`,
+      [runId],
+    );
+    assert.deepEqual(plan.rows[0], { n: 2000, rows: 2000, users: 2000 });
+    const users = await h.users();
+    assert.equal(users.length, 2000);
+    assert.equal(new Set(users.map((u) => u.internal_id)).size, 2000, 'nobody exists twice');
+    assert.ok(users.some((u) => u.internal_id === internalId(2000)));
+    const run = (await h.runs.get(runId))!;
+    assert.equal(run.created_count, 2000);
+    assert.equal(run.timings.restage, undefined, 'staging was verified, never rebuilt');
+  }
+
+  it('two plan attempts at once: one plan, every user created once', async () => {
+    const { h, engine } = await district();
+    const runId = await h.newRun(roster);
+    await engine.stageFile({ runId });
+    const at = new Date();
+    const [first, second] = await Promise.all([
+      engine.planChanges({ runId }, at),
+      engine.planChanges({ runId }, at),
+    ]);
+    assert.equal(first.create, 2000);
+    assert.equal(second.create, 2000);
+    const applied = await engine.applyChanges({ runId });
+    assert.equal(applied.created, 2000);
+    await engine.finishRun({ runId, status: 'succeeded' });
+    await assertEveryoneCreatedOnce(h, runId);
+  });
+
+  it('an attempt older than the last one writes nothing: the plan stays as planned', async () => {
+    const { h, engine } = await district();
+    const runId = await h.newRun(roster);
+    const base = Date.now();
+    await engine.stageFile({ runId }, new Date(base - 60_000));
+    await engine.planChanges({ runId }, new Date(base));
+    const planned = await db.pool.query<{ user_id: string; row_number: number }>(
+      'SELECT user_id, row_number FROM run_plan WHERE run_id = $1 ORDER BY row_number',
+      [runId],
+    );
+
+    // The plan attempt Temporal gave up on, and the stage attempt before it, arrive late.
+    const superseded = (err: Error & { type?: string }) => {
+      assert.equal(err.type, ATTEMPT_SUPERSEDED);
+      return true;
+    };
+    await assert.rejects(engine.planChanges({ runId }, new Date(base - 30_000)), superseded);
+    await assert.rejects(engine.stageFile({ runId }, new Date(base - 30_000)), superseded);
+
+    const after = await db.pool.query<{ user_id: string; row_number: number }>(
+      'SELECT user_id, row_number FROM run_plan WHERE run_id = $1 ORDER BY row_number',
+      [runId],
+    );
+    assert.deepEqual(after.rows, planned.rows, 'the plan is the one the newer attempt made');
+    await engine.applyChanges({ runId });
+    await engine.finishRun({ runId, status: 'succeeded' });
+    await assertEveryoneCreatedOnce(h, runId);
+  });
+
+  it('a plan row can exist only once per file row and per user', async () => {
+    const { h, engine } = await district();
+    const runId = await h.newRun({ name: 'roster.csv', text: rosterText(people(3)) });
+    await engine.stageFile({ runId });
+    await engine.planChanges({ runId });
+    await assert.rejects(
+      db.pool.query(
+        `INSERT INTO run_plan (run_id, action, user_id, row_number)
+         SELECT run_id, action, gen_random_uuid(), row_number FROM run_plan WHERE run_id = $1`,
+        [runId],
+      ),
+      /run_plan_one_per_row/,
+    );
+    await assert.rejects(
+      db.pool.query(
+        `INSERT INTO run_plan (run_id, action, user_id) SELECT run_id, 'archive', user_id FROM run_plan WHERE run_id = $1`,
+        [runId],
+      ),
+      /run_plan_one_per_user/,
+    );
+  });
+});
