@@ -88,8 +88,11 @@ export class StagingRepository {
   }
 
   /**
-   * Row count, valid-row count and an order-independent checksum of every staged value; undefined
-   * when the run has no staging. One sequential scan, no sort.
+   * Row count, valid-row count and an order-independent checksum of what plan and apply read from
+   * staging; undefined when the run has no staging. row_hash already hashes every value a row
+   * writes, so each row adds two hashes of short text (its hash and its key, seeded with the row
+   * number and flags) instead of one of the whole row: a fifth of the cost (0.15 s per 200,000 rows
+   * against 0.7 s). One sequential scan, no sort.
    */
   async fingerprint(runId: string): Promise<StagingFingerprint | undefined> {
     const part = stagePartition(runId);
@@ -97,7 +100,8 @@ export class StagingRepository {
     if (exists.rows[0].t === null) return undefined;
     const { rows } = await this.pool.query<{ rows: number; valid_rows: number; sum: string }>(
       `SELECT count(*)::int AS rows, count(*) FILTER (WHERE NOT has_error)::int AS valid_rows,
-              COALESCE(sum(hashtextextended(ROW(${STAGE_COLUMNS})::text, 0)), 0)::text AS sum
+              COALESCE(sum(hashtextextended(row_hash, row_number::bigint * 4 + has_error::int * 2 + protect_only::int)
+                            # hashtextextended(COALESCE(match_key, ''), row_number)), 0)::text AS sum
        FROM ${part}`,
     );
     const r = rows[0];

@@ -417,7 +417,8 @@ export class SyncEngine {
       `The rows this run staged were lost (the database restarted or failed over since), and staging its file again ` +
         `did not give the same rows (${rebuilt ? `${rebuilt.validRows} valid rows instead of ${run.rows_valid ?? 0}` : 'the stored file is gone'}): ` +
         `the district's schools or settings changed since the run was planned. Nothing was applied. ` +
-        `Start a new run with Sync Now; it reads the file again and plans from today's schools and settings.`,
+        `Run Sync Now to sync the district's current file, or ask support to re-run this run from its first step, ` +
+        `which stages the same file again and plans it against today's schools.`,
       FailureType.StagingLost,
     );
   }

@@ -89,7 +89,7 @@ describe('sync engine: overlapping attempts of stage and plan', { timeout: 300_0
     await assertEveryoneCreatedOnce(h, runId);
   });
 
-  it('a plan row can exist only once per file row and per user', async () => {
+  it('a plan row can exist only once per file row, and an archive once per user', async () => {
     const { h, engine } = await district();
     const runId = await h.newRun({ name: 'roster.csv', text: rosterText(people(3)) });
     await engine.stageFile({ runId });
@@ -104,10 +104,12 @@ describe('sync engine: overlapping attempts of stage and plan', { timeout: 300_0
     );
     await assert.rejects(
       db.pool.query(
-        `INSERT INTO run_plan (run_id, action, user_id) SELECT run_id, 'archive', user_id FROM run_plan WHERE run_id = $1`,
+        `INSERT INTO run_plan (run_id, action, user_id)
+         SELECT run_id, 'archive', user_id FROM run_plan WHERE run_id = $1
+         UNION ALL SELECT run_id, 'archive', user_id FROM run_plan WHERE run_id = $1`,
         [runId],
       ),
-      /run_plan_one_per_user/,
+      /run_plan_one_archive_per_user/,
     );
   });
 });
