@@ -130,7 +130,7 @@ export class SyncEngine {
       await this.staging.reset(run.id, guard.fence);
       const summary = await this.copyFile(run, config, guard, true);
       const copied = Date.now();
-      await this.runs.update(run.id, { stage: 'staging' }, { stage: 'stage_copy', ms: copied - started });
+      await this.recordGuarded(guard, { stage: 'staging' }, { stage: 'stage_copy', ms: copied - started });
 
       let fatal = summary.fatal;
       if (!fatal) await this.checkRows(run, config, guard, true);

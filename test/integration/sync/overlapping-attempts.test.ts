@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { SyncEngine } from '../../../lib/sync/sync-engine.service';
+import { readRoster } from '../../../lib/csv/read-roster';
+import { SyncEngine, type ReadRoster } from '../../../lib/sync/sync-engine.service';
 import { ATTEMPT_SUPERSEDED } from '../../../lib/sync/run-guard';
 import { createTestDatabase, type TestDatabase } from '../../support/postgres';
 import { internalId, people, rosterText } from './roster-text';
@@ -89,6 +90,72 @@ describe('sync engine: overlapping attempts of stage and plan', { timeout: 300_0
     await assertEveryoneCreatedOnce(h, runId);
   });
 
+  it('an attempt whose session ended mid-stage writes nothing once its retry took over', async () => {
+    const { h, engine } = await district();
+    const runId = await h.newRun(roster);
+    // The first attempt stalls in the middle of its COPY (its reader waits for the gate).
+    let openGate = (): void => undefined;
+    const gate = new Promise<void>((resolve) => (openGate = resolve));
+    const stalling: ReadRoster = async function* (source, opts) {
+      const rows = readRoster(source, opts);
+      for (;;) {
+        const next = await rows.next();
+        if (next.done) return next.value;
+        yield next.value;
+        await gate;
+      }
+    };
+    const stalled = new SyncEngine({ pool: db.pool, artifacts: h.artifacts, readRoster: stalling });
+    const base = Date.now();
+    const first = stalled.stageFile({ runId }, new Date(base)).then(
+      () => undefined,
+      (err: Error & { type?: string }) => err,
+    );
+    await waitFor(async () => (await activeQueries(`COPY stage_rows_%`)) > 0);
+
+    // Its database session holding the guard ends (a network cut, a terminated backend); Temporal
+    // starts the retry while the first attempt still runs.
+    await db.pool.query(
+      `SELECT pg_terminate_backend(pid) FROM pg_locks
+       WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+         AND objid = hashtext($1)::oid`,
+      [runId],
+    );
+    const retry = engine.stageFile({ runId }, new Date(base + 1000));
+    try {
+      await waitFor(async () => (await lockWaits()) > 0);
+    } finally {
+      openGate();
+    }
+
+    const stale = await first;
+    assert.equal(stale?.type, ATTEMPT_SUPERSEDED);
+    const staged = await retry;
+    assert.equal(staged.rowsValid, 2000);
+    assert.equal(staged.rowsWithErrors, 0, 'no row of the stale attempt is left to look like a duplicate');
+    await engine.planChanges({ runId }, new Date(base + 2000));
+    await engine.applyChanges({ runId }, new Date(base + 3000));
+    await engine.finishRun({ runId, status: 'succeeded' });
+    await assertEveryoneCreatedOnce(h, runId);
+  });
+
+  async function activeQueries(like: string): Promise<number> {
+    const { rows } = await db.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_stat_activity
+       WHERE datname = current_database() AND state = 'active' AND query LIKE $1`,
+      [like],
+    );
+    return rows[0].n;
+  }
+
+  async function lockWaits(): Promise<number> {
+    const { rows } = await db.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_stat_activity
+       WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+    );
+    return rows[0].n;
+  }
+
   it('a plan row can exist only once per file row, and an archive once per user', async () => {
     const { h, engine } = await district();
     const runId = await h.newRun({ name: 'roster.csv', text: rosterText(people(3)) });
@@ -113,3 +180,11 @@ describe('sync engine: overlapping attempts of stage and plan', { timeout: 300_0
     );
   });
 });
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`Not reached within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
