@@ -32,6 +32,11 @@ export const FailureType = {
    * workflow stops without recording or mailing anything; the run row keeps its outcome.
    */
   RunFinished: 'RunFinished',
+  /**
+   * The run's staged rows were lost (a database crash or failover empties staging) and staging its
+   * stored file again did not give back the rows it was planned from: nothing is applied.
+   */
+  StagingLost: 'StagingLost',
 } as const;
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
 /** Data and configuration problems: retrying cannot help, a person must fix the file or the config. */

@@ -3,7 +3,8 @@ import type { MatchingKey } from '../csv/roster-record';
 import { BULK_WORK_MEM } from './apply.repository';
 import { userKeySql } from './matching-key';
 import { assertRunId, stagePartition } from './run-id';
-import { inParallelTransactions } from '../db/transaction';
+import { inParallelTransactions, inTransaction } from '../db/transaction';
+import type { Fence } from './run-guard';
 import { UUID_SQL_PATTERN } from '../contracts/uuid';
 
 export type PlanAction = 'create' | 'update' | 'reactivate' | 'archive';
@@ -47,18 +48,24 @@ export class PlanRepository {
    * Replaces the run's plan (a retried step starts over). The rows of the file (creates, updates,
    * reactivations) and the users missing from it (archives) are two independent whole-district
    * statements, so they run side by side, each in a transaction of its own; a step that fails half
-   * way is retried from the DELETE, and nothing reads a plan before the step has returned.
+   * way is retried from the DELETE, and nothing reads a plan before the step has returned. Each
+   * transaction starts with the fence, so only the attempt holding the run's guard writes a plan.
    * Right after a large apply the users table's statistics are stale and the planner would pick a
    * nested loop over a million users (hours instead of seconds), so nested loops are turned off.
    */
-  async plan(runId: string, districtId: string, key: MatchingKey): Promise<PlanCounts> {
-    await this.pool.query('DELETE FROM run_plan WHERE run_id = $1', [assertRunId(runId)]);
+  async plan(runId: string, districtId: string, key: MatchingKey, fence: Fence): Promise<PlanCounts> {
+    await inTransaction(this.pool, async (client) => {
+      await fence(client);
+      await client.query('DELETE FROM run_plan WHERE run_id = $1', [assertRunId(runId)]);
+    });
     const [rows, archive] = await inParallelTransactions<[Omit<PlanCounts, 'archive'>, number]>(this.pool, [
       async (client) => {
+        await fence(client);
         await bulkSettings(client);
         return await this.planRows(client, runId, districtId, key);
       },
       async (client) => {
+        await fence(client);
         await bulkSettings(client);
         return await this.planArchives(client, runId, districtId, key);
       },

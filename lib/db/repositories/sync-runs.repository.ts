@@ -32,6 +32,8 @@ export interface SyncRunRow {
   failure_type: string | null;
   failure_message: string | null;
   applied_at: Date | null;
+  staged_rows: number | null;
+  staged_checksum: string | null;
   retry_of: string | null;
   created_at: Date;
   started_at: Date | null;
@@ -52,7 +54,10 @@ export function isSettled(run: Pick<SyncRunRow, 'status' | 'applied_at'>): boole
 const COLUMNS = `id, district_id, trigger, dry_run, status, stage, workflow_id, file_name, file_size, file_sha256, file_ref,
   rows_total, rows_blank, rows_valid, rows_with_errors, active_before, created_count, updated_count, unchanged_count, reactivated_count, archived_count,
   error_count, warning_count, timings, plan_samples, failure_type, failure_message, applied_at, retry_of, created_at,
-  started_at, finished_at`;
+  started_at, finished_at, staged_rows, staged_checksum`;
+
+/** Advisory lock space of run guards (the second key is the run id's hash). */
+const RUN_GUARD_LOCK_SPACE = 1_917_006_002;
 
 /** The only code that speaks SQL about sync_runs. */
 export class SyncRunsRepository {
@@ -182,5 +187,47 @@ export class SyncRunsRepository {
       [runId, status, failure.type ?? null, failure.message ?? null, FINAL_STATUSES],
     );
     return res.rowCount === 1;
+  }
+
+  /** Waits for the run's guard lock, held by this session until unlockRun or the session ends. */
+  async lockRun(runId: string): Promise<void> {
+    await this.db.query('SELECT pg_advisory_lock($1, hashtext($2::text))', [RUN_GUARD_LOCK_SPACE, runId]);
+  }
+
+  async unlockRun(runId: string): Promise<void> {
+    await this.db.query('SELECT pg_advisory_unlock($1, hashtext($2::text))', [RUN_GUARD_LOCK_SPACE, runId]);
+  }
+
+  /**
+   * Records this session as the run's guard holder, with a new token. Refused (undefined) when an
+   * attempt scheduled later than `attemptAt` already held the guard: a stale attempt never writes.
+   */
+  async takeGuard(runId: string, attemptAt: Date): Promise<{ token: string; pid: number } | undefined> {
+    const { rows } = await this.db.query<{ token: string; pid: number }>(
+      `UPDATE sync_runs SET guard_token = gen_random_uuid(), guard_attempt_at = $2
+       WHERE id = $1 AND (guard_attempt_at IS NULL OR guard_attempt_at <= $2)
+       RETURNING guard_token AS token, pg_backend_pid() AS pid`,
+      [runId, attemptAt],
+    );
+    return rows[0];
+  }
+
+  /**
+   * Whether `token` still holds the run's guard and its session (`pid`) still holds the lock: false
+   * after a newer attempt took over or a database restart ended the session. The row lock keeps it
+   * so until the caller's transaction ends.
+   */
+  async holdsGuard(runId: string, token: string, pid: number): Promise<boolean> {
+    const { rows } = await this.db.query(
+      `SELECT 1 FROM sync_runs r
+       WHERE r.id = $1 AND r.guard_token = $2
+         AND EXISTS (SELECT 1 FROM pg_locks l
+                     WHERE l.locktype = 'advisory' AND l.granted AND l.pid = $3 AND l.objsubid = 2
+                       AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                       AND l.classid = $4::int::oid AND l.objid = hashtext($1::text)::oid)
+       FOR SHARE OF r`,
+      [runId, token, pid, RUN_GUARD_LOCK_SPACE],
+    );
+    return rows.length === 1;
   }
 }

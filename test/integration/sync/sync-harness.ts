@@ -35,8 +35,13 @@ export class SyncHarness {
   readonly safeguards = new Map<string, Safeguards>();
   districtId = '';
 
-  constructor(readonly pool: Pool) {
-    this.artifacts = new ArtifactStore(fs.mkdtempSync(path.join(os.tmpdir(), 'sync-artifacts-')));
+  /** `artifacts`: another harness's store, to go on with its runs (e.g. on a new pool after a crash). */
+  constructor(
+    readonly pool: Pool,
+    artifacts?: ArtifactStore,
+  ) {
+    this.artifacts =
+      artifacts ?? new ArtifactStore(fs.mkdtempSync(path.join(os.tmpdir(), 'sync-artifacts-')));
     this.activities = createSyncEngineActivities({ pool, artifacts: this.artifacts });
     this.runs = new SyncRunsRepository(pool);
   }

@@ -1,0 +1,88 @@
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { Pool, PoolClient } from 'pg';
+import { SyncRunsRepository } from '../db/repositories/sync-runs.repository';
+import { withHeartbeat } from './heartbeat';
+
+/**
+ * Retryable on purpose: the attempt that gets it is either stale (Temporal has already moved on and
+ * ignores its outcome) or lost its database session in a restart (and a retry is what it needs).
+ */
+export const ATTEMPT_SUPERSEDED = 'AttemptSuperseded';
+
+/** Checks, inside a writing transaction, that its attempt still holds the run's guard. */
+export type Fence = (db: PoolClient) => Promise<void>;
+
+/**
+ * When Temporal scheduled the current attempt of the running activity: later attempts (retries,
+ * resets) are scheduled later. Outside an activity (tests, benchmark) the current time.
+ */
+export function attemptScheduledAt(): Date {
+  try {
+    return new Date(Context.current().info.currentAttemptScheduledTimestampMs);
+  } catch {
+    return new Date();
+  }
+}
+
+/**
+ * The one guard of a run's stage, plan and apply: a session advisory lock on the run (an attempt
+ * whose heartbeat Temporal lost but which still runs makes its retry wait instead of interleaving)
+ * plus a fencing token recorded on the run. Every write of a guarded step checks, in its own
+ * transaction, that its token is current and its session still holds the lock (`fence`), so an
+ * attempt that lost the lock (its session ended with a database restart) or an attempt older than
+ * the last holder writes nothing.
+ */
+export class RunGuard {
+  private constructor(
+    readonly runId: string,
+    /** The session holding the lock; apply runs its transaction on it. */
+    readonly client: PoolClient,
+    private readonly token: string,
+    private readonly pid: number,
+  ) {}
+
+  static async acquire(pool: Pool, runId: string, attemptAt: Date): Promise<RunGuard> {
+    const client = await pool.connect();
+    // A checked-out client has no error listener, and a database restart would emit an unhandled
+    // 'error' (ending the process); the step's own query fails with it anyway.
+    client.on('error', ignoreError);
+    try {
+      const runs = new SyncRunsRepository(client);
+      await withHeartbeat('waiting for another attempt of this run to finish', () => runs.lockRun(runId));
+      const held = await runs.takeGuard(runId, attemptAt);
+      if (!held) throw superseded(runId);
+      return new RunGuard(runId, client, held.token, held.pid);
+    } catch (err) {
+      // Ending the session releases the lock, whatever state the client is in.
+      client.removeListener('error', ignoreError);
+      client.release(err as Error);
+      throw err;
+    }
+  }
+
+  readonly fence: Fence = async (db) => {
+    if (!(await new SyncRunsRepository(db).holdsGuard(this.runId, this.token, this.pid))) {
+      throw superseded(this.runId);
+    }
+  };
+
+  async release(): Promise<void> {
+    this.client.removeListener('error', ignoreError);
+    try {
+      await new SyncRunsRepository(this.client).unlockRun(this.runId);
+      this.client.release();
+    } catch (err) {
+      this.client.release(err as Error);
+    }
+  }
+}
+
+function ignoreError(): void {}
+
+function superseded(runId: string): ApplicationFailure {
+  return ApplicationFailure.retryable(
+    `A newer attempt of this step took over run ${runId} (or the database restarted under this one); this attempt stopped without writing.`,
+    ATTEMPT_SUPERSEDED,
+  );
+}
