@@ -6,10 +6,10 @@ export function fatalFailureType(code: string): FailureType {
     case 'EMPTY_FILE':
     case 'HEADER_ONLY':
       return FailureType.EmptyFile;
+    // HEADER_NOT_FOUND: no line at the file's start is a header with the template's columns; as
+    // with a header that lacks required columns, the district's export has to change.
     case 'MISSING_REQUIRED_COLUMN':
     case 'DUPLICATE_COLUMN':
-    // No line of the file's start is a header with the template's columns: as with a header that
-    // lacks required columns, the district's export has to change.
     case 'HEADER_NOT_FOUND':
       return FailureType.MissingColumns;
     default:
