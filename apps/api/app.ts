@@ -26,6 +26,8 @@ export async function createApiApp(deps: ApiDeps): Promise<INestApplication> {
     bodyParser: false,
   });
   app.disable('x-powered-by');
+  // The client address the per-address rate limit counts by (req.ip).
+  if (deps.env.API_TRUST_PROXY_HOPS > 0) app.set('trust proxy', deps.env.API_TRUST_PROXY_HOPS);
   app.use(helmet());
   app.useBodyParser('json', { limit: JSON_BODY_LIMIT_BYTES });
   app.use(requestLog);

@@ -30,6 +30,11 @@ export const Env = z.object({
   API_RATE_LIMIT_PER_CREDENTIAL: z.coerce.number().int().min(1).default(1200),
   /** Requests per minute from one client address, credentials or not; 429 beyond. */
   API_RATE_LIMIT_PER_ADDRESS: z.coerce.number().int().min(1).default(2400),
+  /**
+   * Reverse proxies in front of the API whose X-Forwarded-For is believed for the client address;
+   * 0 (direct connections) ignores the header, so a client cannot pick its own address.
+   */
+  API_TRUST_PROXY_HOPS: z.coerce.number().int().min(0).max(10).default(0),
   /** Report downloads (errors.csv, plan.csv) one credential may have in progress at once; 429 beyond. */
   API_EXPORTS_PER_CREDENTIAL: z.coerce.number().int().min(1).max(20).default(2),
   /** Database connections kept apart for report downloads, so slow downloads never starve requests. */

@@ -1,7 +1,12 @@
 import crypto from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { type ExecutionContext, Injectable } from '@nestjs/common';
-import { ThrottlerGuard, type ThrottlerLimitDetail, type ThrottlerModuleOptions } from '@nestjs/throttler';
+import {
+  normalizeIp,
+  ThrottlerGuard,
+  type ThrottlerLimitDetail,
+  type ThrottlerModuleOptions,
+} from '@nestjs/throttler';
 import type { Env } from '../../../lib/config/env';
 import { isApiKeyShaped } from '../api-keys/api-key-secret';
 import { bearerToken } from '../common/bearer-token';
@@ -14,7 +19,9 @@ const sha256 = (value: string): Buffer => crypto.createHash('sha256').update(val
 /**
  * The rate limits every route shares, checked before authentication (this guard is registered
  * first), so a flood of made-up tokens costs one counter upsert each and never reaches a key lookup:
- * - `address`: requests per minute from one client address, whatever they carry;
+ * - `address`: requests per minute from one client address (an IPv6 client's whole /64, which it
+ *   can rotate through at will), whatever they carry; behind API_TRUST_PROXY_HOPS proxies, the
+ *   address they forwarded;
  * - `credential`: requests per minute with one credential, from any address. Only a value that
  *   could be a credential (the operator token, or shaped like a district key) gets a counter of its
  *   own; anything else is refused by authentication without a lookup, so inventing values cannot
@@ -39,7 +46,7 @@ export function apiThrottlers(env: Readonly<Env>, storage: PostgresThrottlerStor
         name: 'address',
         ttl: MINUTE_MS,
         limit: env.API_RATE_LIMIT_PER_ADDRESS,
-        getTracker: (request) => String((request as { ip?: string }).ip ?? 'unknown'),
+        getTracker: (request) => normalizeIp(String((request as { ip?: string }).ip ?? 'unknown')),
       },
       {
         name: 'credential',

@@ -93,6 +93,21 @@ describe('API: HTTP hardening (rate limits, security headers, body limit, docs)'
     assertTooMany(res, /^Too many requests from your address: the limit is 30 a minute\./);
   });
 
+  it('counts the address a trusted proxy forwarded, and ignores the header without one', async () => {
+    const direct = h.app.getHttpServer() as Server;
+    const behindProxy = await replica({ API_TRUST_PROXY_HOPS: 1 });
+    const from = (server: Server, address: string) =>
+      request(server).get('/health').set('X-Forwarded-For', address);
+    // Behind the proxy, each client has its own window.
+    for (let i = 0; i < PER_ADDRESS; i++) await from(behindProxy, '198.51.100.7');
+    assertTooMany(await from(behindProxy, '198.51.100.7'), /from your address/);
+    assert.notEqual((await from(behindProxy, '198.51.100.8')).status, 429);
+    // Without a trusted proxy, a made-up header does not give a client a fresh window.
+    await h.db.pool.query('DELETE FROM api_rate_limits');
+    for (let i = 0; i < PER_ADDRESS; i++) await from(direct, `203.0.113.${i}`);
+    assertTooMany(await from(direct, '203.0.113.250'), /from your address/);
+  });
+
   it('refuses values that cannot be a credential without keeping anything for them', async () => {
     const server = h.app.getHttpServer() as Server;
     for (const token of ['rsk_short', `rsk_${'!'.repeat(43)}`, 'not-a-token', 'x'.repeat(4000)]) {
