@@ -172,4 +172,28 @@ describe('API: report downloads cannot starve the API', () => {
     const text = await again.text();
     assert.equal(text.split('\n').length - 2, ERROR_ROWS);
   });
+
+  it('answers 503 within seconds, instead of hanging, when every request connection is taken', async () => {
+    // Whatever holds them (here the test itself), a request waits at most the pool's connect
+    // timeout (10 s) and says what to do.
+    const held = await Promise.all(Array.from({ length: 10 }, () => h.pools.api.connect()));
+    try {
+      const res = await timed(() =>
+        fetch(`${base}/districts/${districtB}/runs`, { headers: { Authorization: `Bearer ${keyB}` } }),
+      );
+      assert.equal(res.value.status, 503);
+      const body = (await res.value.json()) as { message: string };
+      assert.match(
+        body.message,
+        /^The database is busy and did not answer in time: nothing was changed, try again/,
+      );
+      assert.ok(res.ms >= 9000 && res.ms < 20_000, `answered after ${res.ms} ms`);
+    } finally {
+      for (const client of held) client.release();
+    }
+    const after = await fetch(`${base}/districts/${districtB}/runs`, {
+      headers: { Authorization: `Bearer ${keyB}` },
+    });
+    assert.equal(after.status, 200);
+  });
 });
