@@ -1,12 +1,15 @@
 import path from 'node:path';
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
+import { ThrottlerModule } from '@nestjs/throttler';
 import type { Client } from '@temporalio/client';
 import { ZodValidationPipe } from 'nestjs-zod';
 import type { Pool } from 'pg';
 import type { Env } from '../../lib/config/env';
 import { ApiKeysRepository } from '../../lib/db/repositories/api-keys.repository';
 import { DistrictsRepository } from '../../lib/db/repositories/districts.repository';
+import { ManualRunsRepository } from '../../lib/db/repositories/manual-runs.repository';
+import { RateLimitsRepository } from '../../lib/db/repositories/rate-limits.repository';
 import { SchoolsRepository } from '../../lib/db/repositories/schools.repository';
 import { SyncConfigsRepository } from '../../lib/db/repositories/sync-configs.repository';
 import { SyncRunsRepository } from '../../lib/db/repositories/sync-runs.repository';
@@ -18,13 +21,16 @@ import { RunReports } from '../../lib/sync/run-reports';
 import { DistrictSyncClient } from '../../lib/temporal/district-sync.client';
 import { ApiKeysController } from './api-keys/api-keys.controller';
 import { ApiKeysService } from './api-keys/api-keys.service';
-import { ENV, PG_POOL, TEMPORAL_CLIENT } from './api.tokens';
+import { ENV, EXPORTS_POOL, PG_POOL, TEMPORAL_CLIENT } from './api.tokens';
 import { ApiErrorFilter } from './common/api-error.filter';
 import { BearerAuthGuard } from './common/bearer-auth.guard';
 import { DistrictsController } from './districts/districts.controller';
 import { DistrictsService } from './districts/districts.service';
 import { HealthController } from './health/health.controller';
+import { ApiThrottlerGuard, apiThrottlers } from './rate-limits/api-throttler.guard';
+import { PostgresThrottlerStorage } from './rate-limits/postgres-throttler.storage';
 import { ReferenceController } from './reference/reference.controller';
+import { ReportDownloads } from './runs/report-downloads';
 import { RunsController } from './runs/runs.controller';
 import { RunsService } from './runs/runs.service';
 import { SftpCredentialsController } from './sftp-credentials/sftp-credentials.controller';
@@ -36,6 +42,11 @@ import { UsersController } from './users/users.controller';
 export interface ApiDeps {
   env: Readonly<Env>;
   pool: Pool;
+  /**
+   * Report downloads only (see ReportDownloads), API_EXPORT_CONNECTIONS connections. main.ts always
+   * gives one; tests that download no reports may leave it out and share `pool`.
+   */
+  exportsPool?: Pool;
   temporalClient: Client;
 }
 
@@ -49,8 +60,10 @@ const onPool = <T>(Repo: new (pool: Pool) => T) => ({
 @Module({})
 export class ApiModule {
   static forRoot(deps: ApiDeps): DynamicModule {
+    const throttlerStorage = new PostgresThrottlerStorage(new RateLimitsRepository(deps.pool));
     return {
       module: ApiModule,
+      imports: [ThrottlerModule.forRoot(apiThrottlers(deps.env, throttlerStorage))],
       controllers: [
         HealthController,
         DistrictsController,
@@ -64,6 +77,7 @@ export class ApiModule {
       providers: [
         { provide: ENV, useValue: deps.env },
         { provide: PG_POOL, useValue: deps.pool },
+        { provide: EXPORTS_POOL, useValue: deps.exportsPool ?? deps.pool },
         { provide: TEMPORAL_CLIENT, useValue: deps.temporalClient },
         onPool(DistrictsRepository),
         onPool(SchoolsRepository),
@@ -73,6 +87,8 @@ export class ApiModule {
         onPool(SftpAccountsRepository),
         onPool(SftpHostKeysRepository),
         onPool(ApiKeysRepository),
+        onPool(ManualRunsRepository),
+        { provide: PostgresThrottlerStorage, useValue: throttlerStorage },
         {
           provide: RunReports,
           useFactory: (pool: Pool, env: Readonly<Env>) =>
@@ -91,7 +107,10 @@ export class ApiModule {
         SyncConfigService,
         SftpCredentialsService,
         RunsService,
+        ReportDownloads,
         ApiKeysService,
+        // Rate limits first: they must hold before authentication costs a lookup.
+        { provide: APP_GUARD, useClass: ApiThrottlerGuard },
         { provide: APP_GUARD, useClass: BearerAuthGuard },
         { provide: APP_PIPE, useClass: ZodValidationPipe },
         { provide: APP_FILTER, useClass: ApiErrorFilter },

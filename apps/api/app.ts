@@ -1,10 +1,13 @@
 import 'reflect-metadata';
 import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import helmet from 'helmet';
 import { cleanupOpenApiDoc } from 'nestjs-zod';
 import { parseSecretKey } from '../../lib/crypto/secret-box';
 import { type ApiDeps, ApiModule } from './api.module';
+import { JSON_BODY_LIMIT_BYTES } from './common/body-limit';
 import { PinoLoggerService } from './common/pino-logger.service';
 import { requestLog } from './common/request-log.middleware';
 
@@ -16,13 +19,26 @@ import { requestLog } from './common/request-log.middleware';
 export async function createApiApp(deps: ApiDeps): Promise<INestApplication> {
   // A SECRET_KEY that cannot encrypt must stop the boot, not the first config save.
   parseSecretKey(deps.env.SECRET_KEY);
-  const app = await NestFactory.create(ApiModule.forRoot(deps), {
+  const app = await NestFactory.create<NestExpressApplication>(ApiModule.forRoot(deps), {
     logger: new PinoLoggerService(deps.env.LOG_LEVEL),
     abortOnError: false,
+    // Only JSON is parsed, with an explicit limit (413 beyond); other bodies are never read.
+    bodyParser: false,
   });
-  (app.getHttpAdapter().getInstance() as { disable(name: string): void }).disable('x-powered-by');
+  app.disable('x-powered-by');
+  // The client address the per-address rate limit counts by (req.ip).
+  if (deps.env.API_TRUST_PROXY_HOPS > 0) app.set('trust proxy', deps.env.API_TRUST_PROXY_HOPS);
+  app.use(helmet());
+  app.useBodyParser('json', { limit: JSON_BODY_LIMIT_BYTES });
   app.use(requestLog);
+  if (deps.env.API_DOCS) serveDocs(app);
 
+  await app.init();
+  return app;
+}
+
+/** Swagger UI at /docs and the OpenAPI document at /docs-json (API_DOCS). */
+function serveDocs(app: INestApplication): void {
   const config = new DocumentBuilder()
     .setTitle('rostersync API')
     .setDescription(
@@ -37,7 +53,4 @@ export async function createApiApp(deps: ApiDeps): Promise<INestApplication> {
   SwaggerModule.setup('docs', app, () => cleanupOpenApiDoc(SwaggerModule.createDocument(app, config)), {
     jsonDocumentUrl: 'docs-json',
   });
-
-  await app.init();
-  return app;
 }

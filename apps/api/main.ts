@@ -7,21 +7,27 @@ import { createApiApp } from './app';
 /** Entry point: connect Postgres and Temporal, serve on API_HOST:API_PORT, close everything on SIGINT/SIGTERM. */
 async function run(): Promise<void> {
   const env = loadEnv();
-  const pool = createPool(env.DATABASE_URL);
+  const pool = createPool(env.DATABASE_URL, 10, 'api');
+  // Report downloads last as long as the client reads: they get connections of their own.
+  const exportsPool = createPool(env.DATABASE_URL, env.API_EXPORT_CONNECTIONS, 'api-exports');
+  const endPools = async (): Promise<void> => {
+    await Promise.all([pool.end(), exportsPool.end()]);
+  };
   // Fail at boot, not at the first request, when Postgres or Temporal is unreachable.
   await pool.query('SELECT 1').catch(async (err: Error) => {
-    await pool.end();
+    await endPools();
     throw new Error(`Cannot reach Postgres at DATABASE_URL: ${err.message}`);
   });
   const temporalClient = await connectClient(env).catch(async (err: Error) => {
-    await pool.end();
+    await endPools();
     throw new Error(`Cannot reach Temporal at TEMPORAL_ADDRESS=${env.TEMPORAL_ADDRESS}: ${err.message}`);
   });
   try {
-    const app = await createApiApp({ env, pool, temporalClient });
+    const app = await createApiApp({ env, pool, exportsPool, temporalClient });
     await app.listen(env.API_PORT, env.API_HOST);
     new Logger('Main').log(
-      `rostersync API listening on http://${env.API_HOST}:${env.API_PORT} (docs at /docs)`,
+      `rostersync API listening on http://${env.API_HOST}:${env.API_PORT}` +
+        (env.API_DOCS ? ' (docs at /docs)' : ''),
     );
     await new Promise<void>((resolve) => {
       process.once('SIGINT', resolve);
@@ -31,7 +37,7 @@ async function run(): Promise<void> {
     await app.close();
   } finally {
     await temporalClient.connection.close();
-    await pool.end();
+    await endPools();
   }
 }
 

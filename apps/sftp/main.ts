@@ -17,7 +17,7 @@ async function run(): Promise<void> {
   const env = loadEnv();
   const limits = loadSftpConfig();
   const log = pino({ level: env.LOG_LEVEL, base: { app: 'sftp' } });
-  const pool = createPool(env.DATABASE_URL, 8);
+  const pool = createPool(env.DATABASE_URL, 8, 'sftp');
   await pool.query('SELECT 1').catch(async (err: Error) => {
     await pool.end();
     throw new Error(`Cannot reach Postgres at DATABASE_URL: ${err.message}`);

@@ -42,6 +42,28 @@ export const Env = z.object({
     .optional(),
   /** Bearer token required by every API call except /health and /docs. */
   API_TOKEN: z.string().min(16, 'API_TOKEN must be at least 16 characters'),
+  /** Requests per minute one credential (operator token or district key) may make; 429 beyond. */
+  API_RATE_LIMIT_PER_CREDENTIAL: z.coerce.number().int().min(1).default(1200),
+  /** Requests per minute from one client address, credentials or not; 429 beyond. */
+  API_RATE_LIMIT_PER_ADDRESS: z.coerce.number().int().min(1).default(2400),
+  /**
+   * Reverse proxies in front of the API whose X-Forwarded-For is believed for the client address;
+   * 0 (direct connections) ignores the header, so a client cannot pick its own address.
+   */
+  API_TRUST_PROXY_HOPS: z.coerce.number().int().min(0).max(10).default(0),
+  /** Report downloads (errors.csv, plan.csv) one credential may have in progress at once; 429 beyond. */
+  API_EXPORTS_PER_CREDENTIAL: z.coerce.number().int().min(1).max(20).default(2),
+  /** Database connections kept apart for report downloads, so slow downloads never starve requests. */
+  API_EXPORT_CONNECTIONS: z.coerce.number().int().min(1).max(50).default(4),
+  /** A download whose client reads nothing for this long is disconnected. */
+  API_EXPORT_SEND_TIMEOUT_SECONDS: z.coerce.number().int().min(1).default(30),
+  /** Sync Now and retries per district in any hour; a Sync Now merged into a queued run is free. */
+  SYNC_NOW_PER_HOUR: z.coerce.number().int().min(1).default(12),
+  /** Serve the OpenAPI docs at /docs and /docs-json; turn off on a public deployment. */
+  API_DOCS: z
+    .enum(['true', 'false'], "API_DOCS must be 'true' or 'false'")
+    .default('true')
+    .transform((value) => value === 'true'),
   SFTP_HOST: z.string().default('127.0.0.1'),
   SFTP_PORT: port.default(2222),
   /** Host name districts are told to connect to (what the SFTP server is reachable as). */

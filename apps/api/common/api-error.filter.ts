@@ -1,6 +1,7 @@
 import { STATUS_CODES, type ServerResponse } from 'node:http';
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import { ZodValidationException } from 'nestjs-zod';
+import { JSON_BODY_LIMIT_BYTES } from './body-limit';
 
 export interface ApiError {
   statusCode: number;
@@ -42,6 +43,8 @@ export class ApiErrorFilter implements ExceptionFilter {
       return;
     }
     res.statusCode = body.statusCode;
+    const retryAfter = (exception as { retryAfterSeconds?: unknown } | null)?.retryAfterSeconds;
+    if (typeof retryAfter === 'number') res.setHeader('Retry-After', String(retryAfter));
     res.setHeader('Content-Type', 'application/json; charset=utf-8');
     res.end(JSON.stringify(body));
   }
@@ -75,9 +78,21 @@ export class ApiErrorFilter implements ExceptionFilter {
         type === 'entity.parse.failed'
           ? 'The request body is not valid JSON: check quotes and commas, and send Content-Type: application/json.'
           : type === 'entity.too.large'
-            ? 'The request body is too large (limit 100 kB).'
+            ? `The request body is too large: the limit is ${JSON_BODY_LIMIT_BYTES / 1024} kB, and a sync config or any other body fits in a few kB. Check that you are sending the JSON document itself.`
             : String((exception as Error).message);
       return { statusCode: status, error: STATUS_CODES[status] ?? 'Error', message };
+    }
+    // The database is overloaded or a pool is exhausted: nothing is wrong with the request.
+    const code = (exception as { code?: unknown } | null)?.code;
+    const message = exception instanceof Error ? exception.message : '';
+    if (code === '57014' || code === '55P03' || /timeout exceeded when trying to connect/.test(message)) {
+      this.logger.warn(`database busy: ${message}`);
+      return {
+        statusCode: 503,
+        error: STATUS_CODES[503]!,
+        message:
+          'The database is busy and did not answer in time: nothing was changed, try again in a minute.',
+      };
     }
     this.logger.error(
       exception instanceof Error ? (exception.stack ?? exception.message) : String(exception),

@@ -14,6 +14,7 @@ import type { Env } from '../../../lib/config/env';
 import { type ApiKeyCredential, ApiKeysRepository } from '../../../lib/db/repositories/api-keys.repository';
 import { displayPrefix, hashApiKey, isApiKeyShaped } from '../api-keys/api-key-secret';
 import { ENV } from '../api.tokens';
+import { bearerToken, rememberCredential } from './bearer-token';
 import { DISTRICT_KEY_ACCESS, type DistrictKeyAccess } from './district-key-access.decorator';
 import { IS_PUBLIC } from './public.decorator';
 
@@ -48,13 +49,16 @@ export class BearerAuthGuard implements CanActivate {
     const targets = [context.getHandler(), context.getClass()];
     if (this.reflector.getAllAndOverride<boolean | undefined>(IS_PUBLIC, targets)) return true;
     const request = context.switchToHttp().getRequest<Request>();
-    const match = /^Bearer (.+)$/i.exec(request.headers.authorization ?? '');
-    if (!match)
+    const presented = bearerToken(request);
+    if (presented === undefined)
       throw new UnauthorizedException(
         'Missing credentials: send the header "Authorization: Bearer <token>" with the API_TOKEN the API was started with, or your district API key (rsk_...).',
       );
-    const presented = match[1].trim();
-    if (crypto.timingSafeEqual(sha256(presented), this.expected)) return true;
+    if (this.isOperatorToken(presented)) {
+      rememberCredential(request, { kind: 'operator' });
+      return true;
+    }
+    // Anything not shaped like a district key is refused without a database lookup.
     if (!isApiKeyShaped(presented))
       throw new UnauthorizedException('Invalid API token: check the API_TOKEN value you are sending.');
 
@@ -63,6 +67,7 @@ export class BearerAuthGuard implements CanActivate {
       throw new UnauthorizedException(
         'Invalid API key: it is unknown or has been revoked; ask rostersync support for a new key.',
       );
+    rememberCredential(request, { kind: 'district-key', keyId: key.id });
     if (key.lastUsedAt === null || Date.now() - key.lastUsedAt.getTime() >= TOUCH_INTERVAL_SECONDS * 1000)
       await this.apiKeys.touch(key.id, TOUCH_INTERVAL_SECONDS);
 
@@ -81,6 +86,10 @@ export class BearerAuthGuard implements CanActivate {
         "District not found: a district API key reaches only its own district's routes (/districts/<its district id>/...).",
       );
     return true;
+  }
+
+  private isOperatorToken(presented: string): boolean {
+    return crypto.timingSafeEqual(sha256(presented), this.expected);
   }
 
   /** The unrevoked key whose hash matches, looked up by its display prefix. */

@@ -1,11 +1,13 @@
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
-import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiProduces, ApiTags, ApiOperation } from '@nestjs/swagger';
+import { credentialOf } from '../common/bearer-token';
 import { DistrictKeys } from '../common/district-key-access.decorator';
 import { PageQueryDto } from '../common/paging.dto';
 import { UuidParamPipe } from '../common/uuid-param.pipe';
 import { attachment } from './content-disposition';
+import { disconnectWhenStalled, ReportDownloads } from './report-downloads';
 import type { RunView } from './run-view';
 import { SyncNowDto } from './runs.dto';
 import { type RunDetail, RunsService, type SyncStatusView } from './runs.service';
@@ -15,7 +17,10 @@ import { type RunDetail, RunsService, type SyncStatusView } from './runs.service
 @DistrictKeys('own-district')
 @Controller('districts/:id')
 export class RunsController {
-  constructor(private readonly service: RunsService) {}
+  constructor(
+    private readonly service: RunsService,
+    private readonly downloads: ReportDownloads,
+  ) {}
 
   @ApiOperation({ summary: 'Queue a run now (dryRun: plan only); 409 without a sync config' })
   @Post('sync-now')
@@ -83,7 +88,8 @@ export class RunsController {
     return await this.service.retry(id, runId);
   }
 
-  // Downloads stream straight from disk / Postgres to the socket; nothing is held in memory.
+  // Downloads stream straight from disk / Postgres to the socket; nothing is held in memory. The
+  // reports stream from their own pool, a few at a time per credential (ReportDownloads).
   @ApiOperation({ summary: "Download the run's original file" })
   @Get('runs/:runId/file')
   @ApiProduces('application/octet-stream')
@@ -97,6 +103,7 @@ export class RunsController {
     res.setHeader('Content-Type', 'application/octet-stream');
     res.setHeader('Content-Length', String(file.size));
     res.setHeader('Content-Disposition', attachment(file.name));
+    disconnectWhenStalled(res, this.downloads.sendTimeoutSeconds);
     await pipeline(file.stream, res);
   }
 
@@ -106,12 +113,16 @@ export class RunsController {
   async errorsCsv(
     @Param('id', UuidParamPipe) id: string,
     @Param('runId', UuidParamPipe) runId: string,
+    @Req() req: IncomingMessage,
     @Res() res: ServerResponse,
   ): Promise<void> {
     await this.service.requireRun(id, runId);
-    startCsv(res, `run-${runId}-errors.csv`);
-    await this.service.writeErrorsCsv(runId, res);
-    if (!res.writableEnded) res.end();
+    await this.downloads.send(
+      credentialOf(req),
+      res,
+      () => startCsv(res, `run-${runId}-errors.csv`),
+      (reports) => reports.writeErrorsCsv(runId, res),
+    );
   }
 
   @ApiOperation({ summary: "Download the run's planned changes as CSV" })
@@ -120,12 +131,16 @@ export class RunsController {
   async planCsv(
     @Param('id', UuidParamPipe) id: string,
     @Param('runId', UuidParamPipe) runId: string,
+    @Req() req: IncomingMessage,
     @Res() res: ServerResponse,
   ): Promise<void> {
     await this.service.requireRun(id, runId);
-    startCsv(res, `run-${runId}-plan.csv`);
-    await this.service.writePlanCsv(runId, res);
-    if (!res.writableEnded) res.end();
+    await this.downloads.send(
+      credentialOf(req),
+      res,
+      () => startCsv(res, `run-${runId}-plan.csv`),
+      (reports) => reports.writePlanCsv(runId, res),
+    );
   }
 }
 

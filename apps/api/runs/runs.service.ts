@@ -1,19 +1,27 @@
-import type { Readable, Writable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import {
   ConflictException,
+  Inject,
   Injectable,
   Logger,
   NotFoundException,
   ServiceUnavailableException,
 } from '@nestjs/common';
+import type { Env } from '../../../lib/config/env';
 import type { DistrictStatus, RunOutcome } from '../../../lib/contracts/schedule';
+import { ManualRunsRepository } from '../../../lib/db/repositories/manual-runs.repository';
 import { type SyncRunRow, SyncRunsRepository } from '../../../lib/db/repositories/sync-runs.repository';
 import { RunReports } from '../../../lib/sync/run-reports';
 import { DistrictSyncClient } from '../../../lib/temporal/district-sync.client';
+import { ENV } from '../api.tokens';
+import { inWords, TooManyRequestsException } from '../common/too-many-requests.exception';
 import { DistrictsService } from '../districts/districts.service';
 import type { PageQuery } from '../common/paging.dto';
 import { scheduleFor, SyncConfigService } from '../sync-config/sync-config.service';
 import { type RunView, toRunView } from './run-view';
+
+/** The window SYNC_NOW_PER_HOUR counts in. */
+const MANUAL_RUN_WINDOW_SECONDS = 3600;
 
 // A query needs a worker to answer; without one Temporal would keep the request waiting.
 const STATUS_TIMEOUT_MS = 5000;
@@ -55,6 +63,8 @@ export class RunsService {
     private readonly runs: SyncRunsRepository,
     private readonly reports: RunReports,
     private readonly districtSync: DistrictSyncClient,
+    private readonly manualRuns: ManualRunsRepository,
+    @Inject(ENV) private readonly env: Readonly<Env>,
   ) {}
 
   async syncNow(districtId: string, dryRun: boolean): Promise<{ runId: string }> {
@@ -80,12 +90,19 @@ export class RunsService {
       throw new ConflictException(
         `District ${districtId} has no sync config, so there is nothing to run: save one with PUT /districts/${districtId}/sync-config first.`,
       );
-    const run = await this.runs.create({
-      districtId,
-      trigger: opts.trigger,
-      dryRun: opts.dryRun,
-      retryOf: opts.retryOf,
-    });
+    const admission = await this.manualRuns.createWithinLimit(
+      { districtId, trigger: opts.trigger, dryRun: opts.dryRun, retryOf: opts.retryOf },
+      this.env.SYNC_NOW_PER_HOUR,
+      MANUAL_RUN_WINDOW_SECONDS,
+    );
+    if (!admission.admitted)
+      throw new TooManyRequestsException(
+        `District ${districtId} has had ${admission.runsInWindow} runs from Sync Now and retries in the last hour, ` +
+          `the most allowed (SYNC_NOW_PER_HOUR=${this.env.SYNC_NOW_PER_HOUR}). Try again ${inWords(admission.retryAfterSeconds)}; ` +
+          'scheduled runs and runs on upload go on as usual. If the district needs more, ask rostersync support to raise the limit.',
+        admission.retryAfterSeconds,
+      );
+    const run = admission.run;
     try {
       await this.districtSync.syncNow(
         districtId,
@@ -224,14 +241,5 @@ export class RunsService {
         `Run ${runId}'s file is no longer in the file store (it was removed from DATA_DIR since the run); the run's counts, errors.csv and plan.csv are still available.`,
       );
     return file;
-  }
-
-  /** Call requireRun first: the report itself is keyed by run id only. */
-  async writeErrorsCsv(runId: string, out: Writable): Promise<void> {
-    await this.reports.writeErrorsCsv(runId, out);
-  }
-
-  async writePlanCsv(runId: string, out: Writable): Promise<void> {
-    await this.reports.writePlanCsv(runId, out);
   }
 }

@@ -1,12 +1,15 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import type http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import type { INestApplication } from '@nestjs/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import request from 'supertest';
 import { createApiApp } from '../../../apps/api/app';
+import type { Pool } from 'pg';
 import { type Env, loadEnv } from '../../../lib/config/env';
+import { createPool } from '../../../lib/db/pool';
 import { createTestDatabase, type TestDatabase } from '../../support/postgres';
 import { startTestTemporal } from '../../support/temporal';
 
@@ -19,6 +22,8 @@ export interface ApiHarness {
   temporal: TestWorkflowEnvironment;
   env: Readonly<Env>;
   dataDir: string;
+  /** The API's own pools, with the timeouts production gives them. */
+  pools: { api: Pool; exports: Pool };
   /** supertest agent with the bearer token set. */
   api: () => ReturnType<typeof authed>;
   /** supertest without credentials. */
@@ -43,7 +48,8 @@ function authed(app: INestApplication, responses: string[]) {
   };
 }
 
-export async function startApi(): Promise<ApiHarness> {
+/** `settings` are environment variables on top of the test defaults, e.g. low limits. */
+export async function startApi(settings: Record<string, string> = {}): Promise<ApiHarness> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rostersync-api-'));
   const [db, temporal] = await Promise.all([createTestDatabase(), startTestTemporal()]);
   const env = loadEnv({
@@ -53,8 +59,18 @@ export async function startApi(): Promise<ApiHarness> {
     DATA_DIR: dataDir,
     TEMPORAL_TASK_QUEUE: `api-test-${crypto.randomBytes(4).toString('hex')}`,
     LOG_LEVEL: (process.env.TEST_LOG_LEVEL as Env['LOG_LEVEL'] | undefined) ?? 'silent',
+    ...settings,
   });
-  const app = await createApiApp({ env, pool: db.pool, temporalClient: temporal.client });
+  const pools = {
+    api: createPool(db.url, 10, 'api'),
+    exports: createPool(db.url, env.API_EXPORT_CONNECTIONS, 'api-exports'),
+  };
+  const app = await createApiApp({
+    env,
+    pool: pools.api,
+    exportsPool: pools.exports,
+    temporalClient: temporal.client,
+  });
   const responses: string[] = [];
   return {
     responses,
@@ -63,10 +79,12 @@ export async function startApi(): Promise<ApiHarness> {
     temporal,
     env,
     dataDir,
+    pools,
     api: () => authed(app, responses),
     anon: () => request.agent(app.getHttpServer() as Parameters<typeof request>[0]),
     close: async () => {
       await app.close();
+      await Promise.all([pools.api.end(), pools.exports.end()]);
       await temporal.teardown();
       await db.drop();
       fs.rmSync(dataDir, { recursive: true, force: true });
@@ -104,3 +122,17 @@ export const BASE_CONFIG = {
   notifyEmails: ['it@district.example'],
   notifyOnSuccess: false,
 } as const;
+
+/** Issues a district API key with the operator token and returns it. */
+export async function issueKey(h: ApiHarness, districtId: string): Promise<string> {
+  const res = await h.api().post(`/districts/${districtId}/api-keys`).expect(201);
+  return (res.body as { key: string }).key;
+}
+
+/** Listens on a free loopback port and returns the base URL (the app stops with h.close()). */
+export async function listen(h: ApiHarness): Promise<string> {
+  await h.app.listen(0, '127.0.0.1');
+  const address = (h.app.getHttpServer() as http.Server).address();
+  if (address === null || typeof address === 'string') throw new Error('not listening on TCP');
+  return `http://127.0.0.1:${address.port}`;
+}

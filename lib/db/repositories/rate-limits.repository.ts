@@ -1,0 +1,36 @@
+import type { Pool } from 'pg';
+
+export interface RateLimitHit {
+  /** Hits in the current window, this one included. */
+  hits: number;
+  /** Seconds until the window starts over (at least 1). */
+  windowEndsInSeconds: number;
+}
+
+/**
+ * The only code that speaks SQL about api_rate_limits: fixed-window counters shared by every API
+ * replica. One upsert per hit counts it, starting a new window when the last one has passed.
+ */
+export class RateLimitsRepository {
+  constructor(private readonly db: Pool) {}
+
+  async hit(key: string, windowMs: number): Promise<RateLimitHit> {
+    const { rows } = await this.db.query<{ hits: number; window_ends_in: number }>(
+      `INSERT INTO api_rate_limits AS r (key, hits, window_ends_at)
+       VALUES ($1, 1, now() + $2 * interval '1 millisecond')
+       ON CONFLICT (key) DO UPDATE SET
+         hits = CASE WHEN r.window_ends_at <= now() THEN 1 ELSE r.hits + 1 END,
+         window_ends_at = CASE WHEN r.window_ends_at <= now() THEN EXCLUDED.window_ends_at
+                               ELSE r.window_ends_at END
+       RETURNING hits, ceil(extract(epoch FROM window_ends_at - now()))::int AS window_ends_in`,
+      [key, windowMs],
+    );
+    return { hits: rows[0].hits, windowEndsInSeconds: Math.max(1, rows[0].window_ends_in) };
+  }
+
+  /** Forgets counters whose window is over; returns how many went. */
+  async deleteExpired(): Promise<number> {
+    const res = await this.db.query('DELETE FROM api_rate_limits WHERE window_ends_at < now()');
+    return res.rowCount ?? 0;
+  }
+}
