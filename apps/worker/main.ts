@@ -16,9 +16,9 @@ async function run(): Promise<void> {
   const sdkLevel = env.LOG_LEVEL === 'debug' || env.LOG_LEVEL === 'trace' ? 'DEBUG' : 'WARN';
   Runtime.install({ logger: new DefaultLogger(sdkLevel), shutdownSignals: ['SIGINT', 'SIGTERM'] });
   const connection = await connectWorker(env);
-  // Up to three connections per activity (a stage's checks and a plan's halves run side by side,
-  // mail holds one while it sends a batch), plus the run bookkeeping.
-  const pool = createPool(env.DATABASE_URL, env.WORKER_MAX_ACTIVITIES * 3 + 2, 'worker');
+  // Up to four connections per activity (the run's guard holds one; a stage's checks and a plan's
+  // halves run side by side; mail holds one while it sends a batch), plus the run bookkeeping.
+  const pool = createPool(env.DATABASE_URL, env.WORKER_MAX_ACTIVITIES * 4 + 2, 'worker');
   try {
     const worker = await createWorker({ connection, pool, env });
     // Mail owed after an SMTP outage that outlasted a run's mail retries goes out later by itself.

@@ -80,5 +80,8 @@ export function createPool(databaseUrl: string, max = 10, role: PoolRole = 'work
   });
   // An idle client losing its connection must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
+  // Nor a checked-out one (a Postgres restart mid-query): its query rejects with the error, and a
+  // client without an 'error' listener would also throw it from the socket, ending the process.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return pool;
 }
