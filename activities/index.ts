@@ -3,6 +3,7 @@ import type { Pool } from 'pg';
 import type { Env } from '../lib/config/env';
 import { createSmtpMailer, type Mailer } from '../lib/mail/mailer';
 import type { ArtifactStore } from '../lib/storage/artifact-store';
+import { DistrictArtifactsRepository } from '../lib/storage/district-artifacts.repository';
 import { createFetchFileActivities } from './fetch-file.activities';
 import { createMailActivities } from './mail.activities';
 import { createSyncEngineActivities } from './sync-engine.activities';
@@ -25,7 +26,11 @@ export function createActivities(deps: ActivityDeps): SyncActivities {
     ...createSyncEngineActivities({ pool: deps.pool, artifacts: deps.artifacts }),
     ...createFetchFileActivities({
       pool: deps.pool,
-      artifacts: deps.artifacts,
+      // What a fetch keeps counts against its district's bound; reading kept files is never bounded.
+      artifacts: deps.artifacts.withBound({
+        repository: new DistrictArtifactsRepository(deps.pool),
+        maxBytes: deps.env.DISTRICT_ARTIFACT_MAX_BYTES,
+      }),
       hostedRoot: path.resolve(deps.env.DATA_DIR, 'sftp'),
       secretKey: deps.env.SECRET_KEY,
       quietMs: deps.quietMs ?? deps.env.FETCH_QUIET_SECONDS * 1000,

@@ -32,6 +32,10 @@ export const FailureType = {
    * workflow stops without recording or mailing anything; the run row keeps its outcome.
    */
   RunFinished: 'RunFinished',
+  /** A district's kept files would pass DISTRICT_ARTIFACT_MAX_BYTES even after releasing old ones. */
+  ArtifactLimitExceeded: 'ArtifactLimitExceeded',
+  /** The run's district workflow was terminated or timed out before the run ended. */
+  RunAbandoned: 'RunAbandoned',
 } as const;
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
 /** Data and configuration problems: retrying cannot help, a person must fix the file or the config. */
