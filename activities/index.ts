@@ -6,6 +6,7 @@ import type { ArtifactStore } from '../lib/storage/artifact-store';
 import { DistrictArtifactsRepository } from '../lib/storage/district-artifacts.repository';
 import { createFetchFileActivities } from './fetch-file.activities';
 import { createMailActivities } from './mail.activities';
+import { createRunRecoveryActivities } from './run-recovery.activities';
 import { createSyncEngineActivities } from './sync-engine.activities';
 import type { SyncActivities } from './types';
 
@@ -38,6 +39,7 @@ export function createActivities(deps: ActivityDeps): SyncActivities {
       maxFileBytes: deps.env.FETCH_MAX_FILE_BYTES,
       allowPrivateAddresses: deps.env.EXTERNAL_SFTP_ALLOW_PRIVATE,
     }),
+    ...createRunRecoveryActivities({ pool: deps.pool }),
     ...createMailActivities({
       pool: deps.pool,
       mailer: deps.mailer ?? createSmtpMailer(deps.env.SMTP_URL, deps.env.MAIL_FROM),
