@@ -41,7 +41,12 @@ import {
 } from '../lib/contracts/sync';
 import { nextDueAfter, nextDueFor, toLocalIso } from '../lib/schedule/next-due';
 import { DistrictIdKey, SyncTriggerKey } from '../lib/temporal/search-attributes';
-import { bookkeeping, PATIENT_RETRY, RUN_TASK_QUEUE_PATCH } from './activity-options';
+import {
+  bookkeeping,
+  LOCAL_BOOKKEEPING_PATCH,
+  PATIENT_RETRY,
+  RUN_TASK_QUEUE_PATCH,
+} from './activity-options';
 import { describeFailure, parseInput, rootApplicationFailure } from './failure-info';
 import { abandonedMessage } from './run-abandoned';
 import { syncRunWorkflow } from './sync-run.workflow';
@@ -115,6 +120,19 @@ export async function districtSyncWorkflow(rawInput: DistrictSyncInput): Promise
   };
   // Asked first, once: this execution either lets runs outlive it or keeps the old way throughout.
   const outlives = patched(RUN_OUTLIVES_EXECUTION_PATCH);
+  if (outlives) {
+    // Such an execution has every older patch: decided here, before any local activity. (A patch
+    // asked for the first time right after a local activity resolved can replay differently from
+    // how it ran: the marker lands in the next workflow task.)
+    for (const id of [
+      LOCAL_BOOKKEEPING_PATCH,
+      RUN_TASK_QUEUE_PATCH,
+      DUE_BEFORE_RESCHEDULE_PATCH,
+      DISCARD_AFTER_APPROVE_PATCH,
+      REMEMBER_COALESCED_PATCH,
+    ])
+      patched(id);
+  }
   /** `watched`: the run's child has started and this workflow only waits for its end. */
   let inFlight: { runId: string | null; dryRun: boolean; watched?: boolean } | null = null;
   let earlyDecision: ReviewDecisionSignal | null = null;

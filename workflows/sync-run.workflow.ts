@@ -43,13 +43,14 @@ const runCheckSignal = defineSignal(RUN_CHECK_SIGNAL);
 
 /**
  * Tells the district workflow (by its stable id: it may have continued as new since it started this
- * run) how the run ended. Best effort: a district workflow that is gone learns it from the run row
- * when it starts again.
+ * run) how the run ended; districtId null: it was not asked to (started by an older district
+ * workflow, which awaits its result). Best effort: a district workflow that is gone learns it from
+ * the run row when it starts again.
  */
-async function tellDistrict(input: RunInput, ended: RunEndedSignal): Promise<void> {
-  if (!input.notifyDistrict || !patched(NOTIFY_DISTRICT_PATCH)) return;
+async function tellDistrict(districtId: string | null, ended: RunEndedSignal): Promise<void> {
+  if (districtId === null) return;
   try {
-    await getExternalWorkflowHandle(districtWorkflowId(input.districtId)).signal(RUN_ENDED_SIGNAL, ended);
+    await getExternalWorkflowHandle(districtWorkflowId(districtId)).signal(RUN_ENDED_SIGNAL, ended);
   } catch (err) {
     log.warn(`Run ${ended.runId} could not tell its district workflow that it ended`, {
       runId: ended.runId,
@@ -103,9 +104,12 @@ async function notifyAdminsOfOutcome(runId: string): Promise<void> {
 export async function syncRunWorkflow(rawInput: SyncRunWorkflowInput): Promise<SyncRunResult> {
   const input = parseInput(SyncRunWorkflowInput, rawInput, 'sync run');
   setHandler(runCheckSignal, () => undefined);
+  // Asked first, before any local activity (a patch first asked right after one can replay differently).
+  const notify = input.notifyDistrict && patched(NOTIFY_DISTRICT_PATCH) ? input.districtId : null;
+  if (notify !== null) patched(MAIL_AFTER_OUTCOME_PATCH); // a run started this way has it too
   try {
     const result = await runToEnd(input);
-    await tellDistrict(input, { runId: input.runId, status: result.status });
+    await tellDistrict(notify, { runId: input.runId, status: result.status });
     return result;
   } catch (err) {
     const ended: RunEndedSignal = {
@@ -113,7 +117,7 @@ export async function syncRunWorkflow(rawInput: SyncRunWorkflowInput): Promise<S
       status: 'failed',
       failureType: describeFailure(err).type,
     };
-    await CancellationScope.nonCancellable(() => tellDistrict(input, ended));
+    await CancellationScope.nonCancellable(() => tellDistrict(notify, ended));
     throw err;
   }
 }
