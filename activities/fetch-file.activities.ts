@@ -180,8 +180,12 @@ export function createFetchFileActivities(deps: FetchFileDeps): Pick<SyncActivit
     failIfUnusable(pick);
     failIfTooLarge(pick.entry, 'the hosted SFTP server');
     const name = path.posix.basename(pick.entry.path);
-    const fileRef = deps.artifacts.refFor(runId, name);
-    await deps.artifacts.put(fileRef, openHostedFile(root, pick.entry.path));
+    const { fileRef } = await deps.artifacts.putForRun(
+      runId,
+      name,
+      pick.entry.size,
+      openHostedFile(root, pick.entry.path),
+    );
     return await record(runId, name, fileRef, started);
   }
 
@@ -226,7 +230,7 @@ export function createFetchFileActivities(deps: FetchFileDeps): Pick<SyncActivit
       failIfUnusable(pick);
       failIfTooLarge(pick.entry, `${cfg.external_host}:${port}`);
       const name = path.posix.basename(pick.entry.path);
-      const fileRef = deps.artifacts.refFor(runId, name);
+      const fileRef = await deps.artifacts.reserveForRun(runId, name, pick.entry.size);
       const local = deps.artifacts.resolve(fileRef);
       await fs.promises.mkdir(path.dirname(local), { recursive: true });
       // Copies exactly the listed size; a file that changed meanwhile fails retryably.

@@ -3,9 +3,11 @@ import type { Pool } from 'pg';
 import type { Env } from '../lib/config/env';
 import { createSmtpMailer, type Mailer } from '../lib/mail/mailer';
 import type { ArtifactStore } from '../lib/storage/artifact-store';
+import { DistrictArtifactsRepository } from '../lib/storage/district-artifacts.repository';
 import { createFetchFileActivities, sourceLimits } from './fetch-file.activities';
 import { createMailActivities } from './mail.activities';
 import { createMailSweepActivities } from './mail-sweep.activities';
+import { createRunRecoveryActivities } from './run-recovery.activities';
 import { createSyncEngineActivities } from './sync-engine.activities';
 import type { MailSweepActivities, SyncActivities } from './types';
 
@@ -27,7 +29,11 @@ export function createActivities(deps: ActivityDeps): SyncActivities & MailSweep
     ...createSyncEngineActivities({ pool: deps.pool, artifacts: deps.artifacts }),
     ...createFetchFileActivities({
       pool: deps.pool,
-      artifacts: deps.artifacts,
+      // What a fetch keeps counts against its district's bound; reading kept files is never bounded.
+      artifacts: deps.artifacts.withBound({
+        repository: new DistrictArtifactsRepository(deps.pool),
+        maxBytes: deps.env.DISTRICT_ARTIFACT_MAX_BYTES,
+      }),
       hostedRoot: path.resolve(deps.env.DATA_DIR, 'sftp'),
       secretKey: deps.env.SECRET_KEY,
       quietMs: deps.quietMs ?? deps.env.UPLOAD_QUIET_SECONDS * 1000,
@@ -36,6 +42,7 @@ export function createActivities(deps: ActivityDeps): SyncActivities & MailSweep
       allowPrivateAddresses: deps.env.EXTERNAL_SFTP_ALLOW_PRIVATE,
       sourceLimits: sourceLimits(deps.env),
     }),
+    ...createRunRecoveryActivities({ pool: deps.pool }),
     ...createMailActivities({ pool: deps.pool, mailer, apiBaseUrl }),
     ...createMailSweepActivities({ pool: deps.pool, mailer }),
   };

@@ -1,4 +1,5 @@
 import type { MailSweepResult } from '../lib/contracts/mail-sweep';
+import type { OpenRuns } from '../lib/contracts/schedule';
 import type {
   ApplyResult,
   FetchedFile,
@@ -32,6 +33,12 @@ export interface SyncActivities {
   applyChanges(input: { runId: string }): Promise<ApplyResult>;
   sendWelcomeEmails(input: { runId: string }): Promise<{ sent: number }>;
   notifyAdmins(input: { runId: string }): Promise<{ sent: number }>;
+  /**
+   * The district's runs still open in Postgres (running, held, and queued ones created before
+   * `queuedBefore`, epoch ms): a district workflow starting afresh settles what a terminated or
+   * timed-out execution left behind.
+   */
+  openRuns(input: { districtId: string; queuedBefore: number }): Promise<OpenRuns>;
   /** Records the final (or held) status with a reason, and drops the run's staging data once final. */
   finishRun(input: {
     runId: string;

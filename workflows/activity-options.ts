@@ -35,7 +35,7 @@ const BOOKKEEPING_TIMEOUT = '1 minute';
  * patched() id of the move of run bookkeeping to local activities: histories recorded before it
  * schedule regular activities and keep doing so on replay.
  */
-const LOCAL_BOOKKEEPING_PATCH = 'local-bookkeeping';
+export const LOCAL_BOOKKEEPING_PATCH = 'local-bookkeeping';
 
 /**
  * The run bookkeeping activities (createRun, startRun, finishRun) with the given retry policy, as

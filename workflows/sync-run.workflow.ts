@@ -1,14 +1,24 @@
 import {
   ApplicationFailure,
   CancellationScope,
+  defineSignal,
+  getExternalWorkflowHandle,
   log,
   patched,
   proxyActivities,
+  setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
+import type { z } from 'zod';
 import type { SyncActivities } from '../activities/types';
-import { SyncRunWorkflowInput, type SyncRunResult } from '../lib/contracts/schedule';
-import { FailureType } from '../lib/contracts/sync';
+import {
+  RUN_CHECK_SIGNAL,
+  RUN_ENDED_SIGNAL,
+  type RunEndedSignal,
+  SyncRunWorkflowInput,
+  type SyncRunResult,
+} from '../lib/contracts/schedule';
+import { districtWorkflowId, FailureType } from '../lib/contracts/sync';
 import { evaluateSafeguards } from '../lib/sync/safeguards';
 import { bookkeeping, FETCH, HEAVY, MAIL, MAIL_AFTER_OUTCOME_PATCH, PATIENT_RETRY } from './activity-options';
 import { describeFailure, parseInput } from './failure-info';
@@ -22,6 +32,32 @@ const failureBook = bookkeeping<Pick<SyncActivities, 'finishRun'>>(PATIENT_RETRY
 const fetch = proxyActivities<Pick<SyncActivities, 'fetchFile'>>(FETCH);
 const heavy = proxyActivities<Pick<SyncActivities, 'stageFile' | 'planChanges' | 'applyChanges'>>(HEAVY);
 const mail = proxyActivities<Pick<SyncActivities, 'sendWelcomeEmails' | 'notifyAdmins'>>(MAIL);
+
+type RunInput = z.output<typeof SyncRunWorkflowInput>;
+
+/** patched() id of telling the district workflow how the run ended (RUN_ENDED_SIGNAL). */
+const NOTIFY_DISTRICT_PATCH = 'notify-district';
+
+/** The district workflow asks whether this run still runs; receiving it is the answer. */
+const runCheckSignal = defineSignal(RUN_CHECK_SIGNAL);
+
+/**
+ * Tells the district workflow (by its stable id: it may have continued as new since it started this
+ * run) how the run ended; districtId null: it was not asked to (started by an older district
+ * workflow, which awaits its result). Best effort: a district workflow that is gone learns it from
+ * the run row when it starts again.
+ */
+async function tellDistrict(districtId: string | null, ended: RunEndedSignal): Promise<void> {
+  if (districtId === null) return;
+  try {
+    await getExternalWorkflowHandle(districtWorkflowId(districtId)).signal(RUN_ENDED_SIGNAL, ended);
+  } catch (err) {
+    log.warn(`Run ${ended.runId} could not tell its district workflow that it ended`, {
+      runId: ended.runId,
+      error: describeFailure(err).message,
+    });
+  }
+}
 
 /**
  * Sends a run's mail once its outcome is recorded, best effort: the mail activity retries by itself
@@ -67,6 +103,27 @@ async function notifyAdminsOfOutcome(runId: string): Promise<void> {
  */
 export async function syncRunWorkflow(rawInput: SyncRunWorkflowInput): Promise<SyncRunResult> {
   const input = parseInput(SyncRunWorkflowInput, rawInput, 'sync run');
+  setHandler(runCheckSignal, () => undefined);
+  // Asked first, before any local activity (a patch first asked right after one can replay differently).
+  const notify = input.notifyDistrict && patched(NOTIFY_DISTRICT_PATCH) ? input.districtId : null;
+  if (notify !== null) patched(MAIL_AFTER_OUTCOME_PATCH); // a run started this way has it too
+  try {
+    const result = await runToEnd(input);
+    await tellDistrict(notify, { runId: input.runId, status: result.status });
+    return result;
+  } catch (err) {
+    const ended: RunEndedSignal = {
+      runId: input.runId,
+      status: 'failed',
+      failureType: describeFailure(err).type,
+    };
+    await CancellationScope.nonCancellable(() => tellDistrict(notify, ended));
+    throw err;
+  }
+}
+
+/** The run itself, from start to its recorded outcome. */
+async function runToEnd(input: RunInput): Promise<SyncRunResult> {
   const { runId } = input;
   const book = runBook();
   const failures = failureBook();

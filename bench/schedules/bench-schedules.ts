@@ -101,6 +101,7 @@ function recordingActivities(
     applyChanges: async () => ({ applied: true, created: 0, updated: 0, reactivated: 0, archived: 0 }),
     sendWelcomeEmails: async () => ({ sent: 0 }),
     notifyAdmins: async () => ({ sent: 0 }),
+    openRuns: async () => ({ running: [], queued: [], held: null }),
     finishRun: async ({ runId }) => {
       finished.add(runId);
     },

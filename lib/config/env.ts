@@ -112,6 +112,15 @@ export const Env = z.object({
     .min(1)
     .default(2 * 1024 ** 3),
   /**
+   * Total size of the files one district's runs keep (their originals, for history and replays);
+   * the oldest are released to make room, never the last applied run's (docs/runbook.md).
+   */
+  DISTRICT_ARTIFACT_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(10 * 1024 ** 3),
+  /**
    * Whether a district's own SFTP server may be on a loopback or private address (10/8, 172.16/12,
    * 192.168/16, 100.64/10, 127/8, fc00::/7, ::1): off, the worker cannot be pointed at our own network.
    * Districts that reach us over a VPN need it on. Link-local (cloud metadata), multicast and

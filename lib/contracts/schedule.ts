@@ -1,6 +1,6 @@
 import { IANAZone } from 'luxon';
 import { z } from 'zod';
-import { RunStatus, SyncRunInput, SyncTrigger } from './sync';
+import { ReviewDecisionSignal, RunStatus, SyncRunInput, SyncTrigger } from './sync';
 
 /**
  * Shapes of a district's schedule and of what the district workflow reports about it.
@@ -69,6 +69,20 @@ export const QueuedRun = z.object({
 });
 export type QueuedRun = z.infer<typeof QueuedRun>;
 
+/**
+ * The run whose child workflow is in flight, carried across continue-as-new: the child outlives the
+ * execution that started it (ParentClosePolicy ABANDON) and tells the district workflow id when it
+ * ends (RunEndedSignal).
+ */
+export const InFlightRun = z.object({
+  runId: z.string(),
+  trigger: SyncTrigger,
+  dryRun: z.boolean(),
+  /** A review decision that arrived while the run was finishing (applied if the run ends held). */
+  earlyDecision: ReviewDecisionSignal.nullable().default(null),
+});
+export type InFlightRun = z.infer<typeof InFlightRun>;
+
 /** What the district workflow carries across continue-as-new. Times are epoch milliseconds. */
 export const DistrictState = z.object({
   nextDueAt: z.number().nullable(),
@@ -80,6 +94,7 @@ export const DistrictState = z.object({
   lastOutcome: RunOutcome.nullable(),
   /** Run ids started lately: a re-delivered Sync Now for a finished run is ignored, not run twice. */
   recentRunIds: z.array(z.string()).default([]),
+  inFlight: InFlightRun.nullable().default(null),
 });
 export type DistrictState = z.infer<typeof DistrictState>;
 
@@ -95,15 +110,49 @@ export const DistrictSyncInput = z.object({
   maxHistoryEvents: z.number().int().min(1).optional(),
   /** Continue-as-new after this many runs in one execution; keeps histories short and testable. */
   maxRunsPerExecution: z.number().int().min(1).optional(),
+  /**
+   * How often a district workflow that did not start the run in flight itself (it continued as new
+   * meanwhile, or adopted the run after a restart) checks that the run's workflow still runs.
+   */
+  runCheckIntervalMs: z.number().int().min(1_000).default(300_000),
 });
 export type DistrictSyncInput = z.input<typeof DistrictSyncInput>;
 
 /** Input of the run child workflow: a run, or (resumeApproved) the apply half of a run a reviewer approved. */
-export const SyncRunWorkflowInput = SyncRunInput.extend({ resumeApproved: z.boolean().default(false) });
+export const SyncRunWorkflowInput = SyncRunInput.extend({
+  resumeApproved: z.boolean().default(false),
+  /** Signal the district workflow (RUN_ENDED_SIGNAL) when the run ends: it may have continued as new. */
+  notifyDistrict: z.boolean().default(false),
+});
 export type SyncRunWorkflowInput = z.input<typeof SyncRunWorkflowInput>;
 
 export interface SyncRunResult {
   runId: string;
   status: 'succeeded' | 'held';
   applied: boolean;
+}
+
+/** Sent by a run's child workflow to `district-sync:<districtId>` when the run ends, however it ends. */
+export const RUN_ENDED_SIGNAL = 'runEnded';
+export const RunEndedSignal = z.object({
+  runId: z.string(),
+  status: z.enum(['succeeded', 'held', 'failed']),
+  failureType: z.string().optional(),
+});
+export type RunEndedSignal = z.infer<typeof RunEndedSignal>;
+
+/**
+ * Sent by a district workflow to a run's workflow it did not start itself, only to learn whether it
+ * still runs (signalling a closed workflow fails): the run ignores it.
+ */
+export const RUN_CHECK_SIGNAL = 'districtCheck';
+
+/** Runs a district workflow finds still open in Postgres when it starts with no carried state. */
+export interface OpenRuns {
+  /** Rows `running`, with the workflow id that claimed them. */
+  running: { runId: string; workflowId: string | null; trigger: SyncTrigger; dryRun: boolean }[];
+  /** Rows `queued` created before the cut-off the workflow gave. */
+  queued: string[];
+  /** The newest row `held`, waiting for review. */
+  held: { runId: string; trigger: SyncTrigger } | null;
 }

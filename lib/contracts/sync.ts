@@ -37,6 +37,10 @@ export const FailureType = {
    * stored file again did not give back the rows it was planned from: nothing is applied.
    */
   StagingLost: 'StagingLost',
+  /** A district's kept files would pass DISTRICT_ARTIFACT_MAX_BYTES even after releasing old ones. */
+  ArtifactLimitExceeded: 'ArtifactLimitExceeded',
+  /** The run's district workflow was terminated or timed out before the run ended. */
+  RunAbandoned: 'RunAbandoned',
 } as const;
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
 /** Data and configuration problems: retrying cannot help, a person must fix the file or the config. */

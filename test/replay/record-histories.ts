@@ -138,6 +138,47 @@ async function main(): Promise<void> {
         'district-sync.continued-as-new',
         env.client.workflow.getHandle(can.workflowId, firstExecution),
       );
+
+      // A run that outlives the execution that started it: continue-as-new with the run in flight.
+      const outlivingDistrict = uuid();
+      const outlivingRun = uuid();
+      const outlivingGate = new Gate();
+      const fetchBefore = recorder.behaviour.fetchFile;
+      recorder.behaviour.fetchFile = async (input) => {
+        if (input.runId === outlivingRun) await outlivingGate.pass();
+        return await fetchBefore!(input);
+      };
+      const outliving = await startDistrict(env.client, taskQueue, {
+        districtId: outlivingDistrict,
+        schedule: schedule({ processOnArrival: true }),
+        maxHistoryEvents: 40,
+      });
+      const startingExecution = (await outliving.describe()).runId;
+      await outliving.signal(SIGNALS.syncNow, { runId: outlivingRun, dryRun: false, trigger: 'sync_now' });
+      await eventually('outliving run in flight', () => outlivingGate.entered);
+      for (let i = 0; i < 30; i++) await outliving.signal(SIGNALS.fileArrived, { path: `f${i}.csv` });
+      await eventually('continued as new with the run in flight', async () => {
+        const d = await env.client.workflow.getHandle(outliving.workflowId, startingExecution).describe();
+        return d.status.name === 'CONTINUED_AS_NEW';
+      });
+      const carryingExecution = (await outliving.describe()).runId;
+      outlivingGate.release();
+      await eventually('outliving run and the coalesced one done', async () => {
+        const s = await status(outliving);
+        return s.lastOutcome !== null && s.lastOutcome.runId !== outlivingRun && s.inFlightRunId === null;
+      });
+      await save(
+        'district-sync.run-outlives-execution',
+        env.client.workflow.getHandle(outliving.workflowId, startingExecution),
+      );
+      await save(
+        'district-sync.run-carried-over',
+        env.client.workflow.getHandle(outliving.workflowId, carryingExecution),
+      );
+      await save(
+        'sync-run.notify-district',
+        env.client.workflow.getHandle(runWorkflowId(outlivingDistrict, outlivingRun)),
+      );
     } finally {
       await worker.stop();
     }

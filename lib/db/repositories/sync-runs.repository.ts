@@ -230,4 +230,18 @@ export class SyncRunsRepository {
     );
     return rows.length === 1;
   }
+
+  /**
+   * The district's runs not yet ended: running, held, and queued ones created before `queuedBefore`
+   * (a newer queued row may be one whose Sync Now signal is on its way). Oldest first.
+   */
+  async openForDistrict(districtId: string, queuedBefore: Date): Promise<SyncRunRow[]> {
+    const { rows } = await this.db.query<SyncRunRow>(
+      `SELECT ${COLUMNS} FROM sync_runs
+       WHERE district_id = $1 AND (status IN ('running', 'held') OR (status = 'queued' AND created_at < $2))
+       ORDER BY created_at, id`,
+      [districtId, queuedBefore],
+    );
+    return rows;
+  }
 }

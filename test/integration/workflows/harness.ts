@@ -126,6 +126,10 @@ export class ActivityRecorder {
         note('notifyAdmins', input.runId);
         return (await b().notifyAdmins?.(input)) ?? { sent: 1 };
       },
+      openRuns: async (input) => {
+        note('openRuns', input.districtId);
+        return (await b().openRuns?.(input)) ?? { running: [], queued: [], held: null };
+      },
       finishRun: async (input) => {
         note('finishRun', input.runId);
         const record = this.run(input.runId);
@@ -202,6 +206,7 @@ export const dueState = (nextDueAt: number | null): DistrictState => ({
   held: null,
   lastOutcome: null,
   recentRunIds: [],
+  inFlight: null,
 });
 
 export const schedule = (overrides: Partial<DistrictSchedule> = {}): DistrictSchedule => ({

@@ -48,10 +48,21 @@ async function startWorkerProcess(
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );
-  await eventually(`worker process polling (output so far: ${output})`, () => {
-    if (child.exitCode !== null) throw new Error(`worker process exited: ${output}`);
-    return output.includes('worker polling');
-  });
+  // Bundling the workflows takes a new process several seconds, far more on a loaded machine; a
+  // process that never comes up is killed, or it would keep this test file from ending.
+  try {
+    await eventually(
+      'worker process polling',
+      () => {
+        if (child.exitCode !== null) throw new Error(`worker process exited: ${output}`);
+        return output.includes('worker polling');
+      },
+      90_000,
+    );
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
+  }
   return { child, exited };
 }
 

@@ -1,0 +1,23 @@
+import type { Pool } from 'pg';
+import type { OpenRuns } from '../lib/contracts/schedule';
+import { SyncRunsRepository } from '../lib/db/repositories/sync-runs.repository';
+import type { SyncActivities } from './types';
+
+/** openRuns: what a district workflow starting afresh must settle (runs a lost execution left open). */
+export function createRunRecoveryActivities(deps: { pool: Pool }): Pick<SyncActivities, 'openRuns'> {
+  const runs = new SyncRunsRepository(deps.pool);
+  return {
+    async openRuns({ districtId, queuedBefore }) {
+      const open = await runs.openForDistrict(districtId, new Date(queuedBefore));
+      const held = open.filter((r) => r.status === 'held').at(-1);
+      const result: OpenRuns = {
+        running: open
+          .filter((r) => r.status === 'running')
+          .map((r) => ({ runId: r.id, workflowId: r.workflow_id, trigger: r.trigger, dryRun: r.dry_run })),
+        queued: open.filter((r) => r.status === 'queued').map((r) => r.id),
+        held: held ? { runId: held.id, trigger: held.trigger } : null,
+      };
+      return result;
+    },
+  };
+}

@@ -1,0 +1,316 @@
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Context } from '@temporalio/activity';
+import { WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { createActivities } from '../../../activities';
+import type { SyncActivities } from '../../../activities/types';
+import { createWorker, parseWorkerSettings, type SyncWorker } from '../../../apps/worker/worker';
+import { loadEnv } from '../../../lib/config/env';
+import { districtWorkflowId, runTaskQueue, runWorkflowId } from '../../../lib/contracts/sync';
+import { SyncRunsRepository, type SyncRunRow } from '../../../lib/db/repositories/sync-runs.repository';
+import { ArtifactStore } from '../../../lib/storage/artifact-store';
+import { stagePartition } from '../../../lib/sync/run-id';
+import { DistrictSyncClient } from '../../../lib/temporal/district-sync.client';
+import { startSmtpCatcher, type SmtpCatcher } from '../../../scripts/dev/smtp-catcher';
+import { FIXTURES } from '../../support/paths';
+import { createTestDatabase, type TestDatabase } from '../../support/postgres';
+import { startTestTemporal } from '../../support/temporal';
+import { eventually, Gate, schedule, uuid } from './harness';
+
+const SCHOOLS = ['Minty Middle School', 'Lincoln Elementary', 'Roosevelt High School'];
+const ROSTER = fs.readFileSync(path.join(FIXTURES, 'sync', 'roster-v1.csv'), 'utf8');
+/** The roster cut to its first person: against the full roster applied before, a run to review. */
+const SHRUNK = ROSTER.split('\n').slice(0, 2).join('\n') + '\n';
+
+/**
+ * Every way a run can end, through the production worker with the real engine over a real
+ * Postgres and the Temporal dev server: the run row ends with its reason and its staging partition
+ * (a `stage_rows` partition in pg_inherits) is gone, except while the run is held for review.
+ * planChanges waits at a gate for the runs a test names, after the real staging ran, so a test can
+ * end a run mid-way.
+ */
+describe('how runs end: run rows and staging partitions', () => {
+  let db: TestDatabase;
+  let temporal: TestWorkflowEnvironment;
+  let catcher: SmtpCatcher;
+  let worker: SyncWorker;
+  let workerRun: Promise<void>;
+  let dataDir: string;
+  let runs: SyncRunsRepository;
+  let client: DistrictSyncClient;
+  const taskQueue = `endings-${uuid()}`;
+  const gates = new Map<string, Gate>();
+
+  before(async () => {
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rostersync-endings-'));
+    [db, temporal, catcher] = await Promise.all([
+      createTestDatabase(),
+      startTestTemporal(),
+      startSmtpCatcher({ dir: path.join(dataDir, 'mail'), smtpPort: 0 }),
+    ]);
+    const env = loadEnv({
+      DATABASE_URL: db.url,
+      API_TOKEN: 'run-endings-test-token',
+      SECRET_KEY: crypto.randomBytes(32).toString('hex'),
+      DATA_DIR: dataDir,
+      TEMPORAL_TASK_QUEUE: taskQueue,
+      SMTP_URL: `smtp://127.0.0.1:${catcher.smtpPort}`,
+      LOG_LEVEL: 'silent',
+      FETCH_QUIET_SECONDS: '0',
+    });
+    const real = createActivities({
+      pool: db.pool,
+      artifacts: new ArtifactStore(path.join(dataDir, 'artifacts')),
+      env,
+    });
+    const activities: SyncActivities = {
+      ...real,
+      planChanges: async (input) => {
+        await gates.get(input.runId)?.pass();
+        // A gate left because the attempt was cancelled (its workflow terminated) plans nothing.
+        if (Context.current().cancellationSignal.aborted) throw new Error('cancelled at the gate');
+        return await real.planChanges(input);
+      },
+    };
+    worker = await createWorker(
+      {
+        connection: temporal.nativeConnection,
+        activities,
+        env: parseWorkerSettings({ TEMPORAL_TASK_QUEUE: taskQueue }),
+      },
+      { shutdownGraceTime: 0 },
+    );
+    workerRun = worker.run();
+    runs = new SyncRunsRepository(db.pool);
+    client = new DistrictSyncClient(temporal.client, taskQueue);
+  });
+
+  after(async () => {
+    for (const gate of gates.values()) gate.release();
+    worker?.shutdown();
+    await workerRun;
+    await temporal?.teardown();
+    await catcher?.close();
+    await db?.drop();
+    if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  /** A district with schools and a sync config reading its hosted folder; `upload` replaces its file. */
+  async function district(config: Record<string, unknown> = {}) {
+    const slug = `d-${crypto.randomBytes(4).toString('hex')}`;
+    const { rows } = await db.pool.query<{ id: string }>(
+      `INSERT INTO districts (name, slug, time_zone) VALUES ($1, $1, 'America/Chicago') RETURNING id`,
+      [slug],
+    );
+    const id = rows[0].id;
+    for (const name of SCHOOLS)
+      await db.pool.query('INSERT INTO schools (district_id, name) VALUES ($1, $2)', [id, name]);
+    const columns = Object.keys(config);
+    await db.pool.query(
+      `INSERT INTO sync_configs (district_id${columns.map((c) => `, ${c}`).join('')})
+       VALUES ($1${columns.map((_, i) => `, $${i + 2}`).join('')})`,
+      [id, ...Object.values(config)],
+    );
+    const folder = path.join(dataDir, 'sftp', slug);
+    fs.mkdirSync(folder, { recursive: true });
+    return { id, upload: (text: string) => fs.writeFileSync(path.join(folder, 'users.csv'), text) };
+  }
+
+  /** Sync Now as the API does it: the run row first, then the signal (starting the workflow if needed). */
+  async function syncNow(districtId: string, opts: { gated?: boolean } = {}): Promise<string> {
+    const run = await runs.create({ districtId, trigger: 'sync_now', dryRun: false });
+    if (opts.gated) gates.set(run.id, new Gate());
+    await client.syncNow(districtId, { runId: run.id, dryRun: false, trigger: 'sync_now' }, schedule());
+    return run.id;
+  }
+
+  async function ended(runId: string, statuses = ['succeeded', 'failed', 'discarded']): Promise<SyncRunRow> {
+    return await eventually(
+      `run ${runId} to end`,
+      async () => {
+        const run = await runs.get(runId);
+        return run && statuses.includes(run.status) ? run : undefined;
+      },
+      90_000,
+    );
+  }
+
+  /** The run's staging partition, as support would list it: stage_rows' partitions in pg_inherits. */
+  async function hasStaging(runId: string): Promise<boolean> {
+    const { rows } = await db.pool.query<{ name: string }>(
+      `SELECT c.relname AS name FROM pg_inherits i
+       JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent
+       WHERE p.relname = 'stage_rows'`,
+    );
+    return rows.some((r) => r.name === stagePartition(runId));
+  }
+
+  async function assertNoStaging(...runIds: string[]): Promise<void> {
+    for (const runId of runIds) assert.equal(await hasStaging(runId), false, `run ${runId} left its staging`);
+  }
+
+  /** Waits until the gated run has staged its file and waits in planChanges. */
+  async function atPlan(runId: string): Promise<void> {
+    await eventually(`run ${runId} at plan`, () => gates.get(runId)?.entered === true, 90_000);
+    assert.equal(await hasStaging(runId), true, 'staging exists while the run is in flight');
+  }
+
+  /** A district whose roster was applied once, so that a shrunk file is held for review. */
+  async function appliedDistrict() {
+    const d = await district();
+    d.upload(ROSTER);
+    const first = await ended(await syncNow(d.id));
+    assert.equal(first.status, 'succeeded', JSON.stringify(first));
+    return d;
+  }
+
+  it('a succeeded run, a run failed in staging and a run failed after planning leave no staging', async () => {
+    const d = await district({ error_threshold_pct: 0 });
+    d.upload(ROSTER);
+    const ok = await ended(await syncNow(d.id));
+    assert.equal(ok.status, 'succeeded');
+    d.upload('First Name,Last Name\nAda,Lovelace\n');
+    const noEmail = await ended(await syncNow(d.id));
+    assert.equal(noEmail.status, 'failed');
+    assert.equal(noEmail.failure_type, 'MissingColumns');
+    d.upload(`${ROSTER}Bad,Row,not-an-email,T9,Minty Middle School,Teacher,,,\n`);
+    const overThreshold = await ended(await syncNow(d.id));
+    assert.equal(overThreshold.status, 'failed');
+    assert.equal(overThreshold.failure_type, 'ThresholdExceeded');
+    await assertNoStaging(ok.id, noEmail.id, overThreshold.id);
+  });
+
+  it('a held run keeps its staging; discarded at review or superseded by a newer run, it is dropped', async () => {
+    const d = await appliedDistrict();
+    d.upload(SHRUNK);
+    const rejected = await ended(await syncNow(d.id), ['held']);
+    assert.equal(await hasStaging(rejected.id), true, 'a held run keeps its staging for the review');
+    await eventually(
+      'district knows the held run',
+      async () => (await client.status(d.id))?.heldRunId === rejected.id,
+    );
+    await client.review(d.id, { runId: rejected.id, approve: false });
+    assert.equal((await ended(rejected.id)).status, 'discarded');
+
+    const superseded = await ended(await syncNow(d.id), ['held']);
+    await eventually(
+      'district knows the held run',
+      async () => (await client.status(d.id))?.heldRunId === superseded.id,
+    );
+    d.upload(ROSTER);
+    const newer = await ended(await syncNow(d.id));
+    assert.equal(newer.status, 'succeeded');
+    const old = await runs.get(superseded.id);
+    assert.equal(old?.status, 'discarded');
+    assert.match(old?.failure_message ?? '', /Superseded by run/);
+    await assertNoStaging(rejected.id, superseded.id, newer.id);
+  });
+
+  it('runs coalesced into a queued run, and a run whose child was terminated mid-run, leave no staging', async () => {
+    const d = await district();
+    d.upload(ROSTER);
+    const long = await syncNow(d.id, { gated: true });
+    await atPlan(long);
+    const merged = await syncNow(d.id);
+    const queued = await syncNow(d.id);
+    await temporal.client.workflow.getHandle(runWorkflowId(d.id, long)).terminate('support stopped it');
+    const terminated = await ended(long);
+    assert.equal(terminated.status, 'failed');
+    assert.match(terminated.failure_message ?? '', /support stopped it|terminated/i);
+    assert.equal((await ended(merged)).status, 'discarded');
+    assert.equal((await ended(queued)).status, 'succeeded');
+    await assertNoStaging(long, merged, queued);
+  });
+
+  it('a run replayed after it ended is refused and leaves no staging behind', async () => {
+    const d = await district();
+    d.upload(ROSTER);
+    const done = await ended(await syncNow(d.id));
+    await temporal.client.workflow.getHandle(runWorkflowId(d.id, done.id)).result();
+    // What a reset to the start of a finished run's workflow does: the same run, from the top.
+    const replay = await temporal.client.workflow.start('syncRunWorkflow', {
+      workflowId: runWorkflowId(d.id, done.id),
+      taskQueue: runTaskQueue(taskQueue),
+      args: [{ districtId: d.id, runId: done.id, trigger: 'sync_now' }],
+    });
+    await assert.rejects(replay.result(), (err: unknown) => {
+      assert.ok(err instanceof WorkflowFailedError);
+      return true;
+    });
+    assert.equal((await runs.get(done.id))?.status, 'succeeded');
+    await assertNoStaging(done.id);
+  });
+
+  it('a district workflow terminated mid-run, its run gone too: the restart fails the run RunAbandoned and the next Sync Now runs', async () => {
+    const d = await district();
+    d.upload(ROSTER);
+    const lost = await syncNow(d.id, { gated: true });
+    await atPlan(lost);
+    await temporal.client.workflow
+      .getHandle(districtWorkflowId(d.id))
+      .terminate('support terminated the district');
+    // Its run is terminated too (a district workflow of older code took its run with it).
+    await temporal.client.workflow
+      .getHandle(runWorkflowId(d.id, lost))
+      .terminate('support terminated the run')
+      .catch((err: unknown) => {
+        if (!(err instanceof WorkflowNotFoundError)) throw err;
+      });
+    assert.equal(
+      (await runs.get(lost))?.status,
+      'running',
+      'nothing closed the row: the district is blocked',
+    );
+
+    const next = await syncNow(d.id);
+    const abandoned = await ended(lost);
+    assert.equal(abandoned.status, 'failed');
+    assert.equal(abandoned.failure_type, 'RunAbandoned');
+    assert.match(abandoned.failure_message ?? '', /terminated or timed out/);
+    assert.match(abandoned.failure_message ?? '', /Sync Now starts a new run/);
+    assert.equal((await ended(next)).status, 'succeeded');
+    await assertNoStaging(lost, next);
+  });
+
+  it('a district workflow terminated mid-run while its run goes on: the restart waits for that run, and closes the queued one it lost', async () => {
+    const d = await district();
+    d.upload(ROSTER);
+    const going = await syncNow(d.id, { gated: true });
+    await atPlan(going);
+    const lostQueued = await syncNow(d.id);
+    await eventually(
+      'queued in the district workflow',
+      async () => (await client.status(d.id))?.queued === true,
+    );
+    await temporal.client.workflow
+      .getHandle(districtWorkflowId(d.id))
+      .terminate('support terminated the district');
+    // A queued row younger than a few seconds may still have its Sync Now signal on the way: wait past that.
+    await new Promise((resolve) => setTimeout(resolve, 11_000));
+
+    const next = await syncNow(d.id);
+    const closed = await ended(lostQueued);
+    assert.equal(closed.status, 'failed');
+    assert.equal(closed.failure_type, 'RunAbandoned');
+    assert.match(closed.failure_message ?? '', /before the run started/);
+    const adopted = await eventually('the run in flight adopted', async () => {
+      const s = await client.status(d.id);
+      return s?.inFlightRunId === going ? s : undefined;
+    });
+    assert.equal(adopted.queued, true, 'the new Sync Now waits for the run in flight');
+    assert.equal((await runs.get(next))?.status, 'queued');
+
+    gates.get(going)!.release();
+    assert.equal((await ended(going)).status, 'succeeded');
+    const after = await ended(next);
+    assert.equal(after.status, 'succeeded');
+    const goingEnded = (await runs.get(going))!.finished_at!.getTime();
+    assert.ok(after.started_at!.getTime() >= goingEnded, 'one run at a time');
+    await assertNoStaging(going, lostQueued, next);
+  });
+});
