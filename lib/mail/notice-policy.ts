@@ -76,3 +76,28 @@ export function decideNotice(s: NoticeSituation): NoticeDecision {
         : { send: false, reason: 'the district asked for no success notices' };
   }
 }
+
+/** Runs whose file is expected to be new by now: the schedule's, not Sync Now or an upload's. */
+const SCHEDULED_TRIGGERS: readonly string[] = ['schedule', 'catch_up'];
+
+/** Whether a file first read at `firstReadAt` is still the newest after `staleFeedHours` (null: off). */
+export function feedStale(staleFeedHours: number | null, firstReadAt: Date | null, now: Date): boolean {
+  return (
+    staleFeedHours !== null &&
+    firstReadAt !== null &&
+    now.getTime() - firstReadAt.getTime() >= staleFeedHours * 3_600_000
+  );
+}
+
+/**
+ * A stale feed alert is raised by a scheduled run that finds no new file (a different SHA-256) has
+ * arrived for `staleFeedHours`; it is mailed once per stale file (its dedupe key is the file's hash).
+ */
+export function isFeedStale(s: {
+  trigger: string;
+  staleFeedHours: number | null;
+  fileFirstReadAt: Date | null;
+  now: Date;
+}): boolean {
+  return SCHEDULED_TRIGGERS.includes(s.trigger) && feedStale(s.staleFeedHours, s.fileFirstReadAt, s.now);
+}

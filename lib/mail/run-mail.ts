@@ -1,4 +1,4 @@
-import type { SyncRunRow } from '../db/repositories/sync-runs.repository';
+import type { CurrentFile, SyncRunRow } from '../db/repositories/sync-runs.repository';
 import type { PreviousRun } from './notice-policy';
 
 /** The words of rostersync's mails; pure so they are easy to read and test. */
@@ -103,4 +103,29 @@ export function adminNotice(input: {
   lines.push('', `Details: ${runUrl}`, `Row errors (CSV): ${runUrl}/errors.csv`);
   if (outcome === 'held') lines.push(`Approve: POST ${runUrl}/approve   Discard: POST ${runUrl}/discard`);
   return { subject: `[rostersync] ${districtName}: ${headline}`, body: lines.join('\n') };
+}
+
+/** The one alert of a stale feed: the district's export has not changed for longer than it should. */
+export function staleFeedAlert(input: {
+  districtName: string;
+  districtId: string;
+  hours: number;
+  file: CurrentFile;
+  apiBaseUrl: string;
+}): { subject: string; body: string } {
+  const districtName = oneLine(input.districtName);
+  const firstRunUrl = `${input.apiBaseUrl}/districts/${input.districtId}/runs/${input.file.runId}`;
+  return {
+    subject: `[rostersync] ${districtName}: no new roster file for ${input.hours} hours`,
+    body: [
+      `${districtName}: no new roster file has arrived for more than ${input.hours} hours.`,
+      '',
+      `Every run since ${input.file.firstReadAt.toISOString()} read the same file${input.file.fileName ? ` (${oneLine(input.file.fileName)})` : ''}, sha256 ${input.file.sha256}.`,
+      'The district may have stopped exporting: check the SIS export job and the SFTP upload.',
+      'This alert is sent once for this file; runs go on as scheduled.',
+      '',
+      `First run that read it: ${firstRunUrl}`,
+      `Sync status: ${input.apiBaseUrl}/districts/${input.districtId}/sync-status`,
+    ].join('\n'),
+  };
 }

@@ -10,6 +10,7 @@ import {
 import type { Env } from '../../../lib/config/env';
 import type { DistrictStatus, RunOutcome } from '../../../lib/contracts/schedule';
 import { ManualRunsRepository } from '../../../lib/db/repositories/manual-runs.repository';
+import { feedStale } from '../../../lib/mail/notice-policy';
 import { type SyncRunRow, SyncRunsRepository } from '../../../lib/db/repositories/sync-runs.repository';
 import { RunReports } from '../../../lib/sync/run-reports';
 import { DistrictSyncClient } from '../../../lib/temporal/district-sync.client';
@@ -50,7 +51,20 @@ export interface RunDetail extends RunView {
   downloads: { file: string | null; errorsCsv: string; planCsv: string };
 }
 
-export type SyncStatusView = ({ started: true } & DistrictStatus) | { started: false; message: string };
+/**
+ * The district's feed is stale: no new file (a different SHA-256) for longer than its
+ * staleFeedHours; null while files keep changing or the alert is off.
+ */
+export interface StaleFeedView {
+  hours: number;
+  fileName: string | null;
+  sha256: string;
+  /** When a run first read the file every run since has read. */
+  lastNewFileAt: string;
+}
+
+export type SyncStatusView =
+  ({ started: true; staleFeed: StaleFeedView | null } & DistrictStatus) | { started: false; message: string };
 
 /** Run history, Sync Now, review decisions and retries. Every lookup is scoped to the district in the path. */
 @Injectable()
@@ -146,6 +160,20 @@ export class RunsService {
       started: true,
       ...status,
       lastOutcome: await this.recordedOutcome(districtId, status.lastOutcome),
+      staleFeed: await this.staleFeed(districtId),
+    };
+  }
+
+  private async staleFeed(districtId: string): Promise<StaleFeedView | null> {
+    const hours = (await this.configs.find(districtId))?.staleFeedHours ?? null;
+    if (hours === null) return null;
+    const file = await this.runs.currentFile(districtId, new Date());
+    if (!file || !feedStale(hours, file.firstReadAt, new Date())) return null;
+    return {
+      hours,
+      fileName: file.fileName,
+      sha256: file.sha256,
+      lastNewFileAt: file.firstReadAt.toISOString(),
     };
   }
 

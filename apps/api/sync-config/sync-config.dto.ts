@@ -90,6 +90,14 @@ export const SyncConfigBody = z
       .max(20, 'notifyEmails may list at most 20 addresses')
       .default([]),
     notifyOnSuccess: z.boolean().default(false),
+    /** Hours without a new file (a different SHA-256) after which a scheduled run alerts the admins once. */
+    staleFeedHours: z
+      .number()
+      .int('staleFeedHours must be a whole number of hours')
+      .min(1, 'staleFeedHours must be at least 1 (hours), or null to turn the alert off')
+      .max(24 * 90, 'staleFeedHours may be at most 2160 (90 days)')
+      .nullable()
+      .default(null),
     external: ExternalServerBody.nullish(),
   })
   .strict()

@@ -122,6 +122,7 @@ export class SyncConfigService {
       welcomeEmails: body.welcomeEmails,
       notifyEmails: body.notifyEmails,
       notifyOnSuccess: body.notifyOnSuccess,
+      staleFeedHours: body.staleFeedHours,
       external: ext && {
         host: ext.host,
         port: ext.port,

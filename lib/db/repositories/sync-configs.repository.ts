@@ -35,6 +35,8 @@ export interface SyncConfigRecord {
   welcomeEmails: boolean;
   notifyEmails: string[];
   notifyOnSuccess: boolean;
+  /** Hours without a new file after which a scheduled run alerts the admins once; null: off. */
+  staleFeedHours: number | null;
   external: ExternalServerSettings | null;
   /** AES-GCM blobs (lib/crypto/secret-box); null when not set. */
   externalPasswordEnc: string | null;
@@ -63,6 +65,7 @@ interface Row {
   welcome_emails: boolean;
   notify_emails: string[];
   notify_on_success: boolean;
+  stale_feed_hours: number | null;
   external_host: string | null;
   external_port: number | null;
   external_username: string | null;
@@ -77,7 +80,7 @@ interface Row {
 const COLUMNS = `district_id, enabled, frequency, start_date::text AS start_date, time_of_day, source, file_rule, file_name,
   process_on_arrival, matching_key, coaching_groups, error_threshold_pct::float8 AS error_threshold_pct,
   max_archive_pct::float8 AS max_archive_pct, max_archive_count, max_row_drop_pct::float8 AS max_row_drop_pct,
-  welcome_emails, notify_emails, notify_on_success, external_host, external_port, external_username,
+  welcome_emails, notify_emails, notify_on_success, stale_feed_hours, external_host, external_port, external_username,
   external_password_enc, external_key_enc, external_host_key, external_path, updated_at`;
 
 function toRecord(row: Row): SyncConfigRecord {
@@ -100,6 +103,7 @@ function toRecord(row: Row): SyncConfigRecord {
     welcomeEmails: row.welcome_emails,
     notifyEmails: row.notify_emails,
     notifyOnSuccess: row.notify_on_success,
+    staleFeedHours: row.stale_feed_hours,
     external:
       row.external_host === null
         ? null
@@ -155,14 +159,16 @@ export class SyncConfigsRepository {
       config.externalKeyEnc,
       ext?.hostKeyFingerprint ?? null,
       ext?.path ?? null,
+      config.staleFeedHours,
     ];
     const { rows } = await this.db.query<Row>(
       `INSERT INTO sync_configs (district_id, enabled, frequency, start_date, time_of_day, source, file_rule, file_name,
          process_on_arrival, matching_key, coaching_groups, error_threshold_pct, max_archive_pct, max_archive_count,
          max_row_drop_pct, welcome_emails, notify_emails, notify_on_success, external_host, external_port,
-         external_username, external_password_enc, external_key_enc, external_host_key, external_path, updated_at)
+         external_username, external_password_enc, external_key_enc, external_host_key, external_path,
+         stale_feed_hours, updated_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22,
-         $23, $24, $25, now())
+         $23, $24, $25, $26, now())
        ON CONFLICT (district_id) DO UPDATE SET enabled = EXCLUDED.enabled, frequency = EXCLUDED.frequency,
          start_date = EXCLUDED.start_date, time_of_day = EXCLUDED.time_of_day, source = EXCLUDED.source,
          file_rule = EXCLUDED.file_rule, file_name = EXCLUDED.file_name,
@@ -174,7 +180,7 @@ export class SyncConfigsRepository {
          external_host = EXCLUDED.external_host, external_port = EXCLUDED.external_port,
          external_username = EXCLUDED.external_username, external_password_enc = EXCLUDED.external_password_enc,
          external_key_enc = EXCLUDED.external_key_enc, external_host_key = EXCLUDED.external_host_key,
-         external_path = EXCLUDED.external_path, updated_at = now()
+         external_path = EXCLUDED.external_path, stale_feed_hours = EXCLUDED.stale_feed_hours, updated_at = now()
        RETURNING ${COLUMNS}`,
       values,
     );

@@ -41,6 +41,15 @@ export interface SyncRunRow {
 }
 
 /** Statuses a run never leaves: its outcome, counts, findings and plan are history. */
+/** The file a district's runs read last (SyncRunsRepository.currentFile). */
+export interface CurrentFile {
+  /** The first run that read it. */
+  runId: string;
+  fileName: string | null;
+  sha256: string;
+  firstReadAt: Date;
+}
+
 export const FINAL_STATUSES: readonly RunStatus[] = ['succeeded', 'failed', 'discarded'];
 
 /**
@@ -229,6 +238,31 @@ export class SyncRunsRepository {
       [runId, token, pid, RUN_GUARD_LOCK_SPACE],
     );
     return rows.length === 1;
+  }
+
+  /**
+   * The file the district's runs read last, and when a run first read it (the start of its unbroken
+   * streak of runs reading the same SHA-256): what a stale feed is measured from. Runs created after
+   * `asOf` are not looked at.
+   */
+  async currentFile(districtId: string, asOf: Date): Promise<CurrentFile | null> {
+    const { rows } = await this.db.query<CurrentFile>(
+      `WITH files AS (
+         SELECT id, file_sha256, file_name, created_at FROM sync_runs
+         WHERE district_id = $1 AND file_sha256 IS NOT NULL AND created_at <= $2
+       ), latest AS (
+         SELECT file_sha256 FROM files ORDER BY created_at DESC LIMIT 1
+       ), changed AS (
+         SELECT max(created_at) AS at FROM files WHERE file_sha256 <> (SELECT file_sha256 FROM latest)
+       )
+       SELECT f.id AS "runId", f.file_name AS "fileName", f.file_sha256 AS sha256, f.created_at AS "firstReadAt"
+       FROM files f
+       WHERE f.file_sha256 = (SELECT file_sha256 FROM latest)
+         AND f.created_at > coalesce((SELECT at FROM changed), '-infinity')
+       ORDER BY f.created_at LIMIT 1`,
+      [districtId, asOf],
+    );
+    return rows[0] ?? null;
   }
 
   /**

@@ -143,6 +143,45 @@ describe('admin notices districts can trust', () => {
     assert.equal(smtp.to(ADMINS[0]).length, 3);
   });
 
+  it('alerts once when a week of scheduled runs reads the same file, past staleFeedHours', async () => {
+    await db.pool.query('UPDATE sync_configs SET stale_feed_hours = 48 WHERE district_id = $1', [districtId]);
+    const day = 24 * 3_600_000;
+    const start = Date.parse('2026-11-20T07:00:00Z');
+    /** A run of the schedule (or of Sync Now) on day `d`, reading the file with hash `sha`. */
+    const runOn = async (d: number, sha: string, trigger = 'schedule'): Promise<string> => {
+      const at = new Date(start + d * day);
+      const { rows } = await db.pool.query<{ id: string }>(
+        `INSERT INTO sync_runs (district_id, trigger, status, file_name, file_sha256, dry_run, finished_at, created_at)
+         VALUES ($1, $2, 'succeeded', 'staff.csv', $3, false, $4, $4) RETURNING id`,
+        [districtId, trigger, sha, at],
+      );
+      return rows[0].id;
+    };
+    const stale = () => smtp.received.filter((m) => /no new roster file/.test(m.subject));
+    const week = 'ee'.repeat(32);
+    const alertsByDay = [];
+    for (let d = 0; d < 7; d++) {
+      await notify(await runOn(d, week));
+      alertsByDay.push(stale().length);
+    }
+    // Day 2 is 48 hours after the file was first read: one alert per admin then, none after.
+    assert.deepEqual(alertsByDay, [0, 0, 2, 2, 2, 2, 2]);
+    const [alert] = stale();
+    assert.equal(alert.subject, '[rostersync] Shelbyville Schools: no new roster file for 48 hours');
+    assert.match(
+      alert.text,
+      /Every run since 2026-11-20T07:00:00\.000Z read the same file \(staff\.csv\), sha256 e{64}\./,
+    );
+    // Sync Now reading the same file again raises nothing more; a new file starts a new measure.
+    await notify(await runOn(7, week, 'sync_now'));
+    await notify(await runOn(8, 'ff'.repeat(32)));
+    await notify(await runOn(9, 'ff'.repeat(32)));
+    assert.equal(stale().length, 2);
+    await db.pool.query('UPDATE sync_configs SET stale_feed_hours = NULL WHERE district_id = $1', [
+      districtId,
+    ]);
+  });
+
   it('mails the first success after failures once, as a recovery, with notifyOnSuccess off', async () => {
     const failed = await endedRun({ status: 'failed', failureType: 'FileNotFound', sha: null });
     await notify(failed);
