@@ -44,9 +44,6 @@ export class RunGuard {
 
   static async acquire(pool: Pool, runId: string, attemptAt: Date): Promise<RunGuard> {
     const client = await pool.connect();
-    // A checked-out client has no error listener, and a database restart would emit an unhandled
-    // 'error' (ending the process); the step's own query fails with it anyway.
-    client.on('error', ignoreError);
     try {
       const runs = new SyncRunsRepository(client);
       await withHeartbeat('waiting for another attempt of this run to finish', () => runs.lockRun(runId));
@@ -55,7 +52,6 @@ export class RunGuard {
       return new RunGuard(runId, client, held.token, held.pid);
     } catch (err) {
       // Ending the session releases the lock, whatever state the client is in.
-      client.removeListener('error', ignoreError);
       client.release(err as Error);
       throw err;
     }
@@ -68,7 +64,6 @@ export class RunGuard {
   };
 
   async release(): Promise<void> {
-    this.client.removeListener('error', ignoreError);
     try {
       await new SyncRunsRepository(this.client).unlockRun(this.runId);
       this.client.release();
@@ -77,8 +72,6 @@ export class RunGuard {
     }
   }
 }
-
-function ignoreError(): void {}
 
 function superseded(runId: string): ApplicationFailure {
   return ApplicationFailure.retryable(

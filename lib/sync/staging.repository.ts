@@ -128,8 +128,6 @@ export class StagingRepository {
     const id = assertRunId(runId);
     const clients = [await this.pool.connect()];
     if (keepFindings) clients.push(await this.pool.connect());
-    // A database restart mid-COPY fails the COPY; without a listener it would also end the process.
-    for (const client of clients) client.on('error', ignoreError);
     let failure: unknown;
     try {
       for (const client of clients) {
@@ -218,10 +216,7 @@ export class StagingRepository {
       throw err;
     } finally {
       // A client whose COPY or transaction was aborted is not reused.
-      for (const client of clients) {
-        client.removeListener('error', ignoreError);
-        client.release(failure as Error | undefined);
-      }
+      for (const client of clients) client.release(failure as Error | undefined);
     }
   }
 
@@ -389,8 +384,6 @@ function keyOnlyLine(runId: string, rowNumber: number, key: string, protectOnly:
     protectOnly ? 't' : 'f',
   ]);
 }
-
-function ignoreError(): void {}
 
 async function write(stream: Writable, text: string): Promise<void> {
   if (text.length === 0) return;

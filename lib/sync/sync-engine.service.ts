@@ -412,12 +412,16 @@ export class SyncEngine {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
     await this.runs.update(run.id, {}, { stage: 'restage', ms: Date.now() - started });
-    if (matchesRecorded(run, rebuilt)) return;
+    // A run staged before checksums is only trusted as found: a rebuild of it cannot be verified.
+    if (run.staged_checksum?.startsWith(CHECKSUM_FORMAT) && matchesRecorded(run, rebuilt)) return;
+    const why = !rebuilt
+      ? 'its stored file is gone'
+      : !run.staged_checksum?.startsWith(CHECKSUM_FORMAT)
+        ? 'it was staged by an earlier version that recorded no checksum to compare the rebuilt rows with'
+        : `staging its file again did not give the same rows (${rebuilt.validRows} valid rows instead of ${run.rows_valid ?? 0}): the district's schools or settings changed since the run was planned`;
     throw ApplicationFailure.nonRetryable(
-      `The rows this run staged were lost (the database restarted or failed over since), and staging its file again ` +
-        `did not give the same rows (${rebuilt ? `${rebuilt.validRows} valid rows instead of ${run.rows_valid ?? 0}` : 'the stored file is gone'}): ` +
-        `the district's schools or settings changed since the run was planned. Nothing was applied. ` +
-        `Run Sync Now to sync the district's current file, or ask support to re-run this run from its first step, ` +
+      `The rows this run staged were lost (the database restarted or failed over since), and they cannot be rebuilt: ${why}. ` +
+        `Nothing was applied. Run Sync Now to sync the district's current file, or ask support to re-run this run from its first step, ` +
         `which stages the same file again and plans it against today's schools.`,
       FailureType.StagingLost,
     );

@@ -95,6 +95,9 @@ describe('the production stack (docker-compose.yml)', () => {
       );
     }
     assert.deepEqual(services.migrate.depends_on, { postgres: { condition: 'service_healthy' } });
+    // Public by design: behind the operator's TLS proxy, with no OpenAPI pages.
+    assert.equal(services.api.environment?.API_TRUST_PROXY_HOPS, '1');
+    assert.equal(services.api.environment?.API_DOCS, 'false');
   });
 
   it("uses Temporal's production server image, with its schema set up by a job, not auto-setup", async () => {
