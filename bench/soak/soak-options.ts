@@ -1,0 +1,80 @@
+import os from 'node:os';
+import path from 'node:path';
+
+/**
+ * The soak's command-line flags. Every count and duration is bounded so a run always ends: the
+ * defaults take about six minutes on a 2-core machine, start-up and settling included.
+ */
+export interface SoakOptions {
+  /** Seconds during which runs are started (baseline, hostile and fault phases together). */
+  durationS: number;
+  /** Healthy districts (each with its own changing roster). */
+  districts: number;
+  /** Users in each healthy district's first file. */
+  users: number;
+  /** Seed of the fault schedule and of every roster change. */
+  seed: number;
+  /** Most runs started in total, healthy and hostile together. */
+  maxRuns: number;
+  /** Seconds to wait, after the last run started, for every run to end. */
+  settleS: number;
+  workerKills: number;
+  postgresRestarts: number;
+  smtpOutages: number;
+  /** Whether the hostile districts (hostile files, a stalling server) take part. */
+  hostile: boolean;
+  dataDir: string;
+  keepData: boolean;
+}
+
+const LIMITS: Record<string, [number, number]> = {
+  duration: [30, 3600],
+  districts: [1, 200],
+  users: [5, 5000],
+  seed: [0, 2 ** 31 - 1],
+  'max-runs': [1, 10_000],
+  settle: [10, 1800],
+  'worker-kills': [0, 20],
+  'postgres-restarts': [0, 10],
+  'smtp-outages': [0, 10],
+};
+
+export const USAGE = `usage: npm run soak -- [--duration 180] [--districts 20] [--users 40] [--seed 11]
+       [--max-runs 600] [--settle 240] [--worker-kills 2] [--postgres-restarts 1] [--smtp-outages 1]
+       [--no-hostile] [--data-dir <folder>] [--keep-data]`;
+
+function numberFlag(argv: string[], name: string, fallback: number): number {
+  const index = argv.indexOf(`--${name}`);
+  if (index < 0) return fallback;
+  const value = Number(argv[index + 1]?.replace(/_/g, ''));
+  const [min, max] = LIMITS[name];
+  if (!Number.isInteger(value) || value < min || value > max)
+    throw new Error(`--${name} expects a whole number from ${min} to ${max}\n${USAGE}`);
+  return value;
+}
+
+export function parseSoakOptions(argv: string[]): SoakOptions {
+  const known = new Set([...Object.keys(LIMITS), 'no-hostile', 'data-dir', 'keep-data', 'help']);
+  for (const arg of argv)
+    if (arg.startsWith('--') && !known.has(arg.slice(2))) throw new Error(`unknown flag ${arg}\n${USAGE}`);
+  if (argv.includes('--help')) throw new Error(USAGE);
+  const dataIndex = argv.indexOf('--data-dir');
+  const dataDir =
+    dataIndex >= 0 && argv[dataIndex + 1]
+      ? path.resolve(argv[dataIndex + 1])
+      : path.join(os.tmpdir(), `rostersync-soak-${process.pid}`);
+  return {
+    durationS: numberFlag(argv, 'duration', 180),
+    districts: numberFlag(argv, 'districts', 20),
+    users: numberFlag(argv, 'users', 40),
+    seed: numberFlag(argv, 'seed', 11),
+    maxRuns: numberFlag(argv, 'max-runs', 600),
+    settleS: numberFlag(argv, 'settle', 240),
+    workerKills: numberFlag(argv, 'worker-kills', 2),
+    postgresRestarts: numberFlag(argv, 'postgres-restarts', 1),
+    smtpOutages: numberFlag(argv, 'smtp-outages', 1),
+    hostile: !argv.includes('--no-hostile'),
+    dataDir,
+    keepData: argv.includes('--keep-data'),
+  };
+}

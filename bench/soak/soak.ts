@@ -1,0 +1,155 @@
+import fs from 'node:fs';
+import { startHostileSftpServer, type HostileSftpServer } from '../../test/support/hostile-sftp-server';
+import { ApiClient } from './api-client';
+import { injectFaults, Timeline } from './faults';
+import { checkInvariants } from './invariants';
+import { printReport } from './report';
+import { planSoak } from './soak-plan';
+import { parseSoakOptions } from './soak-options';
+import { createdUserCount, pendingMail } from './soak.repository';
+import { SeededRandom } from './seeded-random';
+import { startStack, type Stack } from './stack';
+import {
+  createDistrict,
+  driveDistrict,
+  healthyRoster,
+  type DistrictKind,
+  type HostileServer,
+  type Refusal,
+  type RunRecord,
+  type SoakDistrict,
+} from './workload';
+
+/**
+ * `npm run soak`: many districts through real Sync Now runs on a real stack while faults hit it on a
+ * seeded schedule, then the invariants checked from the database and the SMTP server. Exits 1 when
+ * an invariant fails; everything it started is stopped on success, failure or Ctrl-C.
+ */
+const HOSTILE_KINDS: DistrictKind[] = ['quote-header', 'long-line', 'cut-row', 'stall-after-auth', 'trickle'];
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function main(): Promise<number> {
+  const options = parseSoakOptions(process.argv.slice(2));
+  const plan = planSoak(options);
+  let aborted = false;
+  let stack: Stack | undefined;
+  const servers: HostileSftpServer[] = [];
+  const cleanUp = async () => {
+    for (const server of servers.splice(0)) await server.stop();
+    await stack?.stop();
+    if (!options.keepData) fs.rmSync(options.dataDir, { recursive: true, force: true });
+  };
+  process.once('SIGINT', () => {
+    aborted = true;
+    console.log('\nCtrl-C: stopping everything the soak started...');
+    void cleanUp().finally(() => process.exit(130));
+  });
+
+  try {
+    console.log(
+      `soak: ${options.districts} healthy districts of ${options.users} users${options.hostile ? ` and ${HOSTILE_KINDS.length} hostile ones` : ''}, ` +
+        `runs started for ${options.durationS} s (at most ${options.maxRuns}), settling up to ${options.settleS} s, seed ${options.seed}; data in ${options.dataDir}`,
+    );
+    console.log(
+      `fault plan: ${plan.faults.map((f) => `${f.kind} at ${(f.atMs / 1000).toFixed(1)} s for ${(f.downMs / 1000).toFixed(1)} s`).join('; ') || 'none'}`,
+    );
+    stack = await startStack(options.dataDir, (line) => console.log(line));
+    const api = new ApiClient(stack.apiUrl, stack.apiToken);
+    const random = new SeededRandom(options.seed);
+
+    const districts: SoakDistrict[] = [];
+    for (let i = 1; i <= options.districts; i++) {
+      const slug = `soak-${String(i).padStart(3, '0')}`;
+      const district = await createDistrict(api, slug, 'healthy');
+      district.roster = healthyRoster(slug, options.users, random.fork(i));
+      districts.push(district);
+    }
+    if (options.hostile)
+      for (const kind of HOSTILE_KINDS) {
+        let external;
+        if (kind === 'stall-after-auth' || kind === 'trickle') {
+          const server = await startHostileSftpServer({ mode: kind satisfies HostileServer });
+          servers.push(server);
+          external = server;
+        }
+        districts.push(await createDistrict(api, `hostile-${kind}`, kind, external));
+      }
+    const slugs = new Map(districts.map((d) => [d.id, d.slug]));
+    console.log(`${districts.length} districts set up through the API; starting runs\n`);
+
+    const startedAtMs = Date.now();
+    const timeline = new Timeline(startedAtMs);
+    const records: RunRecord[] = [];
+    const refusals: Refusal[] = [];
+    const issueUntilMs = startedAtMs + plan.durationMs;
+    const settleUntilMs = issueUntilMs + options.settleS * 1000;
+    timeline.note('baseline phase: healthy districts only, no faults');
+    const phaseNotes = (async () => {
+      await sleep(plan.hostileFromMs);
+      if (!aborted)
+        timeline.note(
+          options.hostile
+            ? 'hostile phase: hostile districts start their runs'
+            : 'hostile phase (no hostile districts: --no-hostile)',
+        );
+      await sleep(plan.faultsFromMs - plan.hostileFromMs);
+      if (!aborted) timeline.note('fault phase: faults are injected as planned');
+      await sleep(plan.durationMs - plan.faultsFromMs);
+      if (!aborted) timeline.note(`no new runs from now on (${records.length} started); settling`);
+    })();
+    const ctx = {
+      api,
+      plan,
+      startedAtMs,
+      maxRuns: options.maxRuns,
+      hostedFolder: stack.hostedFolder,
+      runs: records,
+      refusals,
+      issueUntilMs,
+      settleUntilMs,
+      aborted: () => aborted,
+    };
+    await Promise.all([
+      ...districts.map((d, i) => driveDistrict(ctx, d, options.seed * 1000 + i)),
+      injectFaults(stack, plan, startedAtMs, timeline, () => aborted),
+      phaseNotes,
+    ]);
+    // Welcome and admin mail goes out after a run's row is final: let the outbox drain too.
+    while (!aborted && Date.now() < settleUntilMs && (await pendingMail(stack.pool).catch(() => 1)) > 0)
+      await sleep(1_000);
+    timeline.note(
+      `settled: ${records.filter((r) => ['succeeded', 'failed', 'held', 'discarded'].includes(r.status)).length}/${records.length} runs seen ending`,
+    );
+    if (aborted) return 130;
+
+    const evidence = await checkInvariants(
+      stack.pool,
+      records,
+      stack.smtp.received(),
+      (id) => slugs.get(id) ?? id,
+    );
+    const passed = printReport({
+      plan,
+      timeline,
+      records,
+      refusals,
+      evidence,
+      mailReceived: stack.smtp.received().length,
+      usersCreated: await createdUserCount(stack.pool),
+    });
+    console.log(
+      `worker log: ${stack.dataDir}/worker.log${options.keepData ? '' : ' (removed; --keep-data keeps it)'}`,
+    );
+    return passed ? 0 : 1;
+  } finally {
+    if (!aborted) await cleanUp();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(`soak did not complete: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,101 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { INestApplication } from '@nestjs/common';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Pool } from 'pg';
+import { createApiApp } from '../../apps/api/app';
+import { loadEnv } from '../../lib/config/env';
+import { createPool } from '../../lib/db/pool';
+import { migrate } from '../../lib/db/migrate';
+import { freePort } from '../../scripts/dev/embedded-postgres';
+import { startTestTemporal } from '../../test/support/temporal';
+import { PostgresProcess } from './postgres-process';
+import { SmtpMailbox } from './smtp-mailbox';
+import { WorkerProcess } from './worker-process';
+
+/**
+ * The whole system on loopback, in one data folder the soak owns: a durable Postgres cluster, the
+ * Temporal dev server, the API (in this process, as createApiApp builds it), the production worker
+ * as a child process, and an SMTP server. Hosted SFTP folders are written directly under
+ * DATA_DIR/sftp/<slug>, where the hosted server would put finished uploads.
+ */
+export interface Stack {
+  dataDir: string;
+  apiUrl: string;
+  apiToken: string;
+  /** Folder a district's hosted uploads land in. */
+  hostedFolder(slug: string): string;
+  postgres: PostgresProcess;
+  /** A pool of the soak's own, for the invariant checks. */
+  pool: Pool;
+  smtp: SmtpMailbox;
+  worker: WorkerProcess;
+  stop(): Promise<void>;
+}
+
+export async function startStack(dataDir: string, log: (line: string) => void): Promise<Stack> {
+  fs.mkdirSync(dataDir, { recursive: true });
+  const stops: Array<() => Promise<void>> = [];
+  const stop = async () => {
+    for (const step of stops.splice(0).reverse())
+      await step().catch((err: Error) => log(`stop: ${err.message}`));
+  };
+  try {
+    log('starting Postgres (durable, loopback)...');
+    const postgres = await PostgresProcess.start(path.join(dataDir, 'postgres'), await freePort());
+    stops.push(() => postgres.stop());
+    await migrate(postgres.url);
+    const pool = createPool(postgres.url, 4);
+    stops.push(() => pool.end());
+
+    log('starting the Temporal dev server (loopback)...');
+    const temporal: TestWorkflowEnvironment = await startTestTemporal();
+    stops.push(() => temporal.teardown());
+
+    const smtp = await SmtpMailbox.start();
+    stops.push(() => smtp.takeDown());
+
+    const apiToken = crypto.randomBytes(24).toString('hex');
+    const settings: Record<string, string> = {
+      DATABASE_URL: postgres.url,
+      TEMPORAL_ADDRESS: temporal.address,
+      TEMPORAL_TASK_QUEUE: 'soak',
+      SMTP_URL: `smtp://127.0.0.1:${smtp.port}`,
+      API_TOKEN: apiToken,
+      SECRET_KEY: crypto.randomBytes(32).toString('hex'),
+      DATA_DIR: dataDir,
+      // The hostile district's own server is on loopback.
+      EXTERNAL_SFTP_ALLOW_PRIVATE: 'true',
+      LOG_LEVEL: 'warn',
+    };
+
+    log('starting the worker process...');
+    const worker = new WorkerProcess({ ...process.env, ...settings }, path.join(dataDir, 'worker.log'));
+    stops.push(() => worker.stop());
+    await worker.start();
+
+    // The API logs every request that fails while Postgres is down; the report says what matters.
+    const env = loadEnv({ ...settings, API_PORT: String(await freePort()), LOG_LEVEL: 'fatal' });
+    const apiPool = createPool(postgres.url);
+    stops.push(() => apiPool.end());
+    const app: INestApplication = await createApiApp({ env, pool: apiPool, temporalClient: temporal.client });
+    await app.listen(env.API_PORT, '127.0.0.1');
+    stops.push(() => app.close());
+
+    return {
+      dataDir,
+      apiUrl: `http://127.0.0.1:${env.API_PORT}`,
+      apiToken,
+      hostedFolder: (slug) => path.join(dataDir, 'sftp', slug),
+      postgres,
+      pool,
+      smtp,
+      worker,
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}

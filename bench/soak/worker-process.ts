@@ -1,0 +1,73 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+
+/**
+ * The production worker (dist/apps/worker/main.js) as a child process, so the soak can SIGKILL it
+ * mid-run and start a fresh one, as a host failure would. Its output goes to a log file.
+ */
+export class WorkerProcess {
+  private child: ChildProcess | undefined;
+  starts = 0;
+
+  constructor(
+    private readonly env: NodeJS.ProcessEnv,
+    private readonly logFile: string,
+  ) {}
+
+  /** Starts the worker and resolves once it polls (it prints that line after bundling the workflows). */
+  async start(timeoutMs = 120_000): Promise<void> {
+    const entry = path.resolve(__dirname, '../../apps/worker/main.js');
+    const log = fs.openSync(this.logFile, 'a');
+    const child = spawn(process.execPath, [entry], { env: this.env, stdio: ['ignore', 'pipe', log] });
+    fs.closeSync(log);
+    this.child = child;
+    this.starts++;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () =>
+          reject(
+            new Error(`the worker did not start polling within ${timeoutMs / 1000}s; see ${this.logFile}`),
+          ),
+        timeoutMs,
+      );
+      const onExit = (code: number | null) => {
+        clearTimeout(timer);
+        reject(new Error(`the worker exited at start (code ${code}); see ${this.logFile}`));
+      };
+      child.once('exit', onExit);
+      child.stdout?.on('data', (chunk: Buffer) => {
+        fs.appendFileSync(this.logFile, chunk);
+        if (chunk.toString().includes('worker polling')) {
+          clearTimeout(timer);
+          child.off('exit', onExit);
+          resolve();
+        }
+      });
+    });
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  /** SIGKILL: no graceful shutdown, in-flight activities are abandoned mid-step. */
+  async kill(): Promise<void> {
+    await this.signal('SIGKILL', 0);
+  }
+
+  /** SIGTERM with the SDK's graceful shutdown, SIGKILL if it takes longer than the grace time. */
+  async stop(): Promise<void> {
+    await this.signal('SIGTERM', 20_000);
+  }
+
+  private async signal(signal: NodeJS.Signals, graceMs: number): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill(signal);
+    const timer = graceMs > 0 ? setTimeout(() => child.kill('SIGKILL'), graceMs) : undefined;
+    await exited;
+    clearTimeout(timer);
+  }
+}
