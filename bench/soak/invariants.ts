@@ -21,6 +21,8 @@ export interface InvariantResult {
 export interface DurationFigures {
   phase: Phase;
   count: number;
+  /** Of those, runs that had not finished when checked (their age then is counted). */
+  unfinished: number;
   p50Ms: number;
   p95Ms: number;
   maxMs: number;
@@ -55,16 +57,25 @@ function result(name: string, offenders: string[], whenHolds: string): Invariant
   };
 }
 
-function durationsOf(records: RunRecord[], rows: Map<string, RunRow>, phase: Phase): DurationFigures {
-  const ms = records
+/**
+ * Healthy runs started in a phase: created -> finished from sync_runs. A run that never finished
+ * counts with its age at the check, a lower bound, so a run stuck behind hostile input still counts.
+ */
+function durationsOf(
+  records: RunRecord[],
+  rows: Map<string, RunRow>,
+  phase: Phase,
+  checkedAtMs: number,
+): DurationFigures {
+  const runs = records
     .filter((r) => r.kind === 'healthy' && r.phase === phase)
     .map((r) => rows.get(r.runId))
-    .filter((row): row is RunRow => row?.finishedMs != null)
-    .map((row) => (row.finishedMs ?? 0) - row.createdMs)
-    .sort((a, b) => a - b);
+    .filter((row): row is RunRow => row !== undefined);
+  const ms = runs.map((row) => (row.finishedMs ?? checkedAtMs) - row.createdMs).sort((a, b) => a - b);
   return {
     phase,
     count: ms.length,
+    unfinished: runs.filter((row) => row.finishedMs === null).length,
     p50Ms: percentile(ms, 50),
     p95Ms: percentile(ms, 95),
     maxMs: percentile(ms, 100),
@@ -77,6 +88,7 @@ export async function checkInvariants(
   mail: ReceivedMail[],
   slugOf: (districtId: string) => string,
 ): Promise<SoakEvidence> {
+  const checkedAtMs = Date.now();
   const rows = new Map((await runRows(pool)).map((row) => [row.id, row]));
   const all = [...rows.values()];
   const results: InvariantResult[] = [];
@@ -167,7 +179,7 @@ export async function checkInvariants(
   );
 
   const durations = (['baseline', 'hostile', 'faults'] as const).map((phase) =>
-    durationsOf(records, rows, phase),
+    durationsOf(records, rows, phase, checkedAtMs),
   );
   const [baseline, hostile] = durations;
   const bound = delayBound(baseline.p95Ms);

@@ -61,6 +61,7 @@ export function printReport(opts: {
   for (const d of evidence.durations)
     console.log(
       `  ${d.phase.padEnd(9)} ${String(d.count).padStart(4)} runs  p50 ${sec(d.p50Ms).padStart(7)}  p95 ${sec(d.p95Ms).padStart(7)}  max ${sec(d.maxMs).padStart(7)}` +
+        (d.unfinished > 0 ? `  (${d.unfinished} never finished: counted with their age)` : '') +
         (d.phase === 'hostile' ? `   (bound on p95: ${sec(evidence.delayBoundMs)})` : ''),
     );
 

@@ -52,13 +52,17 @@ export class DistrictRoster {
 
   private change(): void {
     const members = () => [...this.present];
+    // Someone who left in an earlier file may come back; this file's leavers are others.
+    const returner =
+      this.left.length > 0 && this.random.next() < 0.5
+        ? this.left.splice(this.random.int(0, this.left.length - 1), 1)[0]
+        : undefined;
     for (let i = 0; i < 2 && this.present.size > 3; i++) {
       const leaver = this.random.pick(members());
       this.present.delete(leaver);
       this.left.push(leaver);
     }
-    if (this.left.length > 0 && this.random.next() < 0.5)
-      this.present.add(this.left.splice(this.random.int(0, this.left.length - 1), 1)[0]);
+    if (returner !== undefined) this.present.add(returner);
     for (let i = 0; i < 3; i++) this.join();
     for (let i = 0; i < 3; i++) {
       const user = this.random.pick(members());
