@@ -11,6 +11,11 @@ export class ApiClient {
     private readonly token: string,
   ) {}
 
+  /** The same API with another credential (a district's API key). */
+  as(token: string): ApiClient {
+    return new ApiClient(this.baseUrl, token);
+  }
+
   /** Answers with the status and body; a network failure or timeout is status 0. */
   async call(method: string, route: string, body?: unknown): Promise<ApiAnswer> {
     try {

@@ -1,6 +1,10 @@
 import os from 'node:os';
 import path from 'node:path';
 
+/** Districts sending hostile files, and districts whose own SFTP server misbehaves. */
+export const HOSTILE_KINDS = ['quote-header', 'long-line', 'cut-row', 'stall-after-auth', 'trickle'] as const;
+export type HostileKind = (typeof HOSTILE_KINDS)[number];
+
 /**
  * The soak's command-line flags. Every count and duration is bounded so a run always ends: the
  * defaults take about six minutes on a 2-core machine, start-up and settling included.
@@ -21,8 +25,8 @@ export interface SoakOptions {
   workerKills: number;
   postgresRestarts: number;
   smtpOutages: number;
-  /** Whether the hostile districts (hostile files, a stalling server) take part. */
-  hostile: boolean;
+  /** The hostile districts that take part, one of each kind listed (all by default). */
+  hostile: HostileKind[];
   dataDir: string;
   keepData: boolean;
 }
@@ -41,7 +45,8 @@ const LIMITS: Record<string, [number, number]> = {
 
 export const USAGE = `usage: npm run soak -- [--duration 180] [--districts 20] [--users 40] [--seed 11]
        [--max-runs 600] [--settle 240] [--worker-kills 2] [--postgres-restarts 1] [--smtp-outages 1]
-       [--no-hostile] [--data-dir <folder>] [--keep-data]`;
+       [--hostile quote-header,long-line,cut-row,stall-after-auth,trickle | --no-hostile]
+       [--data-dir <folder>] [--keep-data]`;
 
 function numberFlag(argv: string[], name: string, fallback: number): number {
   const index = argv.indexOf(`--${name}`);
@@ -53,8 +58,18 @@ function numberFlag(argv: string[], name: string, fallback: number): number {
   return value;
 }
 
+function hostileFlag(argv: string[]): HostileKind[] {
+  const index = argv.indexOf('--hostile');
+  if (index < 0) return [...HOSTILE_KINDS];
+  const kinds = (argv[index + 1] ?? '').split(',').filter(Boolean);
+  const unknown = kinds.filter((k) => !(HOSTILE_KINDS as readonly string[]).includes(k));
+  if (kinds.length === 0 || unknown.length > 0)
+    throw new Error(`--hostile expects a comma-separated list of ${HOSTILE_KINDS.join(', ')}\n${USAGE}`);
+  return [...new Set(kinds)] as HostileKind[];
+}
+
 export function parseSoakOptions(argv: string[]): SoakOptions {
-  const known = new Set([...Object.keys(LIMITS), 'no-hostile', 'data-dir', 'keep-data', 'help']);
+  const known = new Set([...Object.keys(LIMITS), 'hostile', 'no-hostile', 'data-dir', 'keep-data', 'help']);
   for (const arg of argv)
     if (arg.startsWith('--') && !known.has(arg.slice(2))) throw new Error(`unknown flag ${arg}\n${USAGE}`);
   if (argv.includes('--help')) throw new Error(USAGE);
@@ -73,7 +88,7 @@ export function parseSoakOptions(argv: string[]): SoakOptions {
     workerKills: numberFlag(argv, 'worker-kills', 2),
     postgresRestarts: numberFlag(argv, 'postgres-restarts', 1),
     smtpOutages: numberFlag(argv, 'smtp-outages', 1),
-    hostile: !argv.includes('--no-hostile'),
+    hostile: argv.includes('--no-hostile') ? [] : hostileFlag(argv),
     dataDir,
     keepData: argv.includes('--keep-data'),
   };

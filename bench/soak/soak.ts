@@ -13,7 +13,6 @@ import {
   createDistrict,
   driveDistrict,
   healthyRoster,
-  type DistrictKind,
   type HostileServer,
   type Refusal,
   type RunRecord,
@@ -25,7 +24,6 @@ import {
  * seeded schedule, then the invariants checked from the database and the SMTP server. Exits 1 when
  * an invariant fails; everything it started is stopped on success, failure or Ctrl-C.
  */
-const HOSTILE_KINDS: DistrictKind[] = ['quote-header', 'long-line', 'cut-row', 'stall-after-auth', 'trickle'];
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function main(): Promise<number> {
@@ -47,7 +45,7 @@ async function main(): Promise<number> {
 
   try {
     console.log(
-      `soak: ${options.districts} healthy districts of ${options.users} users${options.hostile ? ` and ${HOSTILE_KINDS.length} hostile ones` : ''}, ` +
+      `soak: ${options.districts} healthy districts of ${options.users} users${options.hostile.length > 0 ? ` and ${options.hostile.length} hostile ones (${options.hostile.join(', ')})` : ''}, ` +
         `runs started for ${options.durationS} s (at most ${options.maxRuns}), settling up to ${options.settleS} s, seed ${options.seed}; data in ${options.dataDir}`,
     );
     console.log(
@@ -64,16 +62,15 @@ async function main(): Promise<number> {
       district.roster = healthyRoster(slug, options.users, random.fork(i));
       districts.push(district);
     }
-    if (options.hostile)
-      for (const kind of HOSTILE_KINDS) {
-        let external;
-        if (kind === 'stall-after-auth' || kind === 'trickle') {
-          const server = await startHostileSftpServer({ mode: kind satisfies HostileServer });
-          servers.push(server);
-          external = server;
-        }
-        districts.push(await createDistrict(api, `hostile-${kind}`, kind, external));
+    for (const kind of options.hostile) {
+      let external;
+      if (kind === 'stall-after-auth' || kind === 'trickle') {
+        const server = await startHostileSftpServer({ mode: kind satisfies HostileServer });
+        servers.push(server);
+        external = server;
       }
+      districts.push(await createDistrict(api, `hostile-${kind}`, kind, external));
+    }
     const slugs = new Map(districts.map((d) => [d.id, d.slug]));
     console.log(`${districts.length} districts set up through the API; starting runs\n`);
 
@@ -98,7 +95,6 @@ async function main(): Promise<number> {
       if (!aborted) timeline.note(`no new runs from now on (${records.length} started); settling`);
     })();
     const ctx = {
-      api,
       plan,
       startedAtMs,
       maxRuns: options.maxRuns,

@@ -18,6 +18,8 @@ export interface SoakDistrict {
   id: string;
   slug: string;
   kind: DistrictKind;
+  /** The district's own API key: its admin's script calls the API with it, not with the operator token. */
+  api: ApiClient;
   roster?: DistrictRoster;
 }
 
@@ -44,6 +46,8 @@ export interface Refusal {
 const SCHOOLS = ['Lincoln Elementary School', 'Washington Middle School', 'Roosevelt High School'];
 const FINAL = new Set(['succeeded', 'failed', 'held', 'discarded']);
 const ROSTER_FILE = 'users.csv';
+/** How often an admin's script looks at its run: every district together stays well under the API's rate limits. */
+const POLL_MS = 1_500;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export interface ExternalServer {
@@ -76,21 +80,23 @@ export function syncConfig(slug: string, external?: ExternalServer): Record<stri
   };
 }
 
+/** What support does for a new district: the district, its schools, its sync config and an API key. */
 export async function createDistrict(
-  api: ApiClient,
+  operator: ApiClient,
   slug: string,
   kind: DistrictKind,
   external?: ExternalServer,
 ): Promise<SoakDistrict> {
-  const district = await api.must('POST', '/districts', {
+  const district = await operator.must('POST', '/districts', {
     name: `Soak ${slug}`,
     slug,
     timeZone: 'America/Chicago',
   });
   const id = String(district.id);
-  for (const name of SCHOOLS) await api.must('POST', `/districts/${id}/schools`, { name });
-  await api.must('PUT', `/districts/${id}/sync-config`, syncConfig(slug, external));
-  return { id, slug, kind };
+  for (const name of SCHOOLS) await operator.must('POST', `/districts/${id}/schools`, { name });
+  await operator.must('PUT', `/districts/${id}/sync-config`, syncConfig(slug, external));
+  const key = await operator.must('POST', `/districts/${id}/api-keys`, { label: 'soak: nightly export' });
+  return { id, slug, kind, api: operator.as(String(key.key)) };
 }
 
 export function healthyRoster(slug: string, users: number, random: SeededRandom): DistrictRoster {
@@ -98,7 +104,6 @@ export function healthyRoster(slug: string, users: number, random: SeededRandom)
 }
 
 export interface WorkloadContext {
-  api: ApiClient;
   plan: SoakPlan;
   startedAtMs: number;
   maxRuns: number;
@@ -154,7 +159,7 @@ async function syncNow(
   issuing: () => boolean,
 ): Promise<string | undefined> {
   while (issuing()) {
-    const answer = await ctx.api.call('POST', `/districts/${district.id}/sync-now`, { dryRun: false });
+    const answer = await district.api.call('POST', `/districts/${district.id}/sync-now`, { dryRun: false });
     if (answer.status === 202) return String(answer.body.runId);
     ctx.refusals.push({
       slug: district.slug,
@@ -162,16 +167,18 @@ async function syncNow(
       status: answer.status,
       message: String(answer.body.message ?? '').slice(0, 160),
     });
-    await sleep(answer.retryAfterS !== undefined ? answer.retryAfterS * 1000 : 2_000);
+    // A rate limit's Retry-After may be an hour away: never past the end of the soak's run window.
+    const waitMs = answer.retryAfterS !== undefined ? answer.retryAfterS * 1000 : 2_000;
+    await sleep(Math.max(0, Math.min(waitMs, ctx.issueUntilMs - Date.now())));
   }
   return undefined;
 }
 
 async function followRun(ctx: WorkloadContext, district: SoakDistrict, record: RunRecord): Promise<void> {
   while (!ctx.aborted() && Date.now() < ctx.settleUntilMs) {
-    const answer = await ctx.api.call('GET', `/districts/${district.id}/runs/${record.runId}`);
+    const answer = await district.api.call('GET', `/districts/${district.id}/runs/${record.runId}`);
     if (answer.status === 200) record.status = String(answer.body.status);
     if (FINAL.has(record.status)) return;
-    await sleep(1_000);
+    await sleep(POLL_MS);
   }
 }
