@@ -1,5 +1,6 @@
 import type { Pool } from 'pg';
 import type { ReceivedMail } from '../../test/support/test-smtp';
+import type { WorkerExit } from './worker-process';
 import {
   activeEmails,
   createdCountMismatches,
@@ -86,6 +87,7 @@ export async function checkInvariants(
   pool: Pool,
   records: RunRecord[],
   mail: ReceivedMail[],
+  crashes: Array<WorkerExit & { atMs: number }>,
   slugOf: (districtId: string) => string,
 ): Promise<SoakEvidence> {
   const checkedAtMs = Date.now();
@@ -93,6 +95,17 @@ export async function checkInvariants(
   const all = [...rows.values()];
   const results: InvariantResult[] = [];
   const runLabel = (row: RunRow) => `${slugOf(row.districtId)} run ${row.id}`;
+
+  results.push(
+    result(
+      'no process exited on its own',
+      crashes.map(
+        (c) =>
+          `worker pid ${c.pid} exited at ${(c.atMs / 1000).toFixed(1)} s (code ${c.code}, signal ${c.signal}): ${c.cause}`,
+      ),
+      'the worker ended only when the soak killed or stopped it',
+    ),
+  );
 
   const duplicates = await duplicateActiveUsers(pool);
   const mismatches = await createdCountMismatches(pool);
@@ -155,9 +168,9 @@ export async function checkInvariants(
     ),
   );
 
-  // The last succeeded run of each healthy district read the whole truth: its users are that file.
+  // The last run of each healthy district whose apply committed read the whole truth: its users are that file.
   const lastApplied = new Map<string, RunRecord>();
-  for (const r of healthy) if (rows.get(r.runId)?.status === 'succeeded') lastApplied.set(r.districtId, r);
+  for (const r of healthy) if (rows.get(r.runId)?.applied) lastApplied.set(r.districtId, r);
   const actual = await activeEmails(pool, [...lastApplied.keys()]);
   const drift: string[] = [];
   for (const [districtId, record] of lastApplied) {
@@ -174,7 +187,7 @@ export async function checkInvariants(
     result(
       "healthy districts' active users are their last applied file",
       drift,
-      `${lastApplied.size} districts match the file of their last succeeded run`,
+      `${lastApplied.size} districts match the file of their last applied run`,
     ),
   );
 

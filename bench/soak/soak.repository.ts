@@ -10,6 +10,8 @@ export interface RunRow {
   failureMessage: string | null;
   createdMs: number;
   finishedMs: number | null;
+  /** Set once the run's apply committed. */
+  applied: boolean;
 }
 
 export async function runRows(pool: Pool): Promise<RunRow[]> {
@@ -17,7 +19,8 @@ export async function runRows(pool: Pool): Promise<RunRow[]> {
     `SELECT id, district_id AS "districtId", status, stage, failure_type AS "failureType",
             failure_message AS "failureMessage",
             (extract(epoch FROM created_at) * 1000)::float8 AS "createdMs",
-            (extract(epoch FROM finished_at) * 1000)::float8 AS "finishedMs"
+            (extract(epoch FROM finished_at) * 1000)::float8 AS "finishedMs",
+            applied_at IS NOT NULL AS applied
        FROM sync_runs`,
   );
   return rows;
@@ -47,7 +50,8 @@ export async function duplicateActiveUsers(
 
 /**
  * Runs whose users rows disagree with what they report: a succeeded run whose created count is not
- * the number of users it created, or a run that did not succeed yet created users (half-applied).
+ * the number of users it created, or a run that ended without succeeding yet created users
+ * (half-applied). A run still running is the business of the check on unfinished runs.
  */
 export async function createdCountMismatches(
   pool: Pool,
@@ -63,7 +67,7 @@ export async function createdCountMismatches(
        LEFT JOIN users u ON u.created_by_run = r.id
       GROUP BY r.id, r.status, r.created_count
      HAVING (r.status = 'succeeded' AND coalesce(r.created_count, 0) <> count(u.id))
-         OR (r.status <> 'succeeded' AND count(u.id) > 0)`,
+         OR (r.status IN ('failed', 'held', 'discarded') AND count(u.id) > 0)`,
   );
   return rows;
 }

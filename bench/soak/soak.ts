@@ -9,6 +9,7 @@ import { parseSoakOptions } from './soak-options';
 import { createdUserCount, pendingMail } from './soak.repository';
 import { SeededRandom } from './seeded-random';
 import { startStack, type Stack } from './stack';
+import type { WorkerExit } from './worker-process';
 import {
   createDistrict,
   driveDistrict,
@@ -80,12 +81,26 @@ async function main(): Promise<number> {
     const refusals: Refusal[] = [];
     const issueUntilMs = startedAtMs + plan.durationMs;
     const settleUntilMs = issueUntilMs + options.settleS * 1000;
+    const crashes: Array<WorkerExit & { atMs: number }> = [];
+    let checking = false;
+    // A crashed worker is started again, as its supervisor (systemd, Kubernetes) would.
+    stack.worker.onUnexpectedExit = (exit) => {
+      crashes.push({ ...exit, atMs: Date.now() - startedAtMs });
+      timeline.note(
+        `worker exited on its own (pid ${exit.pid}, code ${exit.code}, signal ${exit.signal}): ${exit.cause}`,
+      );
+      if (aborted || checking) return;
+      stack?.worker.start().then(
+        () => timeline.note(`worker started again after its crash (pid ${stack?.worker.pid})`),
+        (err: Error) => timeline.note(`worker did not start again: ${err.message}`),
+      );
+    };
     timeline.note('baseline phase: healthy districts only, no faults');
     const phaseNotes = (async () => {
       await sleep(plan.hostileFromMs);
       if (!aborted)
         timeline.note(
-          options.hostile
+          options.hostile.length > 0
             ? 'hostile phase: hostile districts start their runs'
             : 'hostile phase (no hostile districts: --no-hostile)',
         );
@@ -117,11 +132,13 @@ async function main(): Promise<number> {
       `settled: ${records.filter((r) => ['succeeded', 'failed', 'held', 'discarded'].includes(r.status)).length}/${records.length} runs seen ending`,
     );
     if (aborted) return 130;
+    checking = true;
 
     const evidence = await checkInvariants(
       stack.pool,
       records,
       stack.smtp.received(),
+      crashes,
       (id) => slugs.get(id) ?? id,
     );
     const passed = printReport({

@@ -6,9 +6,20 @@ import path from 'node:path';
  * The production worker (dist/apps/worker/main.js) as a child process, so the soak can SIGKILL it
  * mid-run and start a fresh one, as a host failure would. Its output goes to a log file.
  */
+export interface WorkerExit {
+  pid: number | undefined;
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** The error the process printed last, from its log. */
+  cause: string;
+}
+
 export class WorkerProcess {
   private child: ChildProcess | undefined;
+  private exitExpected = false;
   starts = 0;
+  /** Called when the worker exits without being told to (a crash), after it has exited. */
+  onUnexpectedExit: (exit: WorkerExit) => void = () => undefined;
 
   constructor(
     private readonly env: NodeJS.ProcessEnv,
@@ -22,7 +33,12 @@ export class WorkerProcess {
     const child = spawn(process.execPath, [entry], { env: this.env, stdio: ['ignore', 'pipe', log] });
     fs.closeSync(log);
     this.child = child;
+    this.exitExpected = false;
     this.starts++;
+    child.once('exit', (code, signal) => {
+      if (!this.exitExpected)
+        this.onUnexpectedExit({ pid: child.pid, code, signal, cause: this.lastError() });
+    });
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(
         () =>
@@ -61,9 +77,23 @@ export class WorkerProcess {
     await this.signal('SIGTERM', 20_000);
   }
 
+  /** The last error line in the log's tail, e.g. `Error: write EPIPE`. */
+  private lastError(): string {
+    const size = fs.statSync(this.logFile).size;
+    const fd = fs.openSync(this.logFile, 'r');
+    const tail = Buffer.alloc(Math.min(size, 8192));
+    fs.readSync(fd, tail, 0, tail.length, size - tail.length);
+    fs.closeSync(fd);
+    const lines = tail.toString('utf8').split('\n');
+    const errorLine = [...lines].reverse().find((line) => /^\w*Error\b.*:/.test(line));
+    const where = lines.find((line) => /^\s+at .*node_modules/.test(line));
+    return [errorLine ?? 'no error printed', where?.trim()].filter(Boolean).join(' ');
+  }
+
   private async signal(signal: NodeJS.Signals, graceMs: number): Promise<void> {
     const child = this.child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    this.exitExpected = true;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     child.kill(signal);
     const timer = graceMs > 0 ? setTimeout(() => child.kill('SIGKILL'), graceMs) : undefined;
