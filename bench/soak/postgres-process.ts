@@ -8,6 +8,9 @@ import { findPostgresBin, startEmbeddedPostgres } from '../../scripts/dev/embedd
  * from WAL at the next start.
  */
 export class PostgresProcess {
+  /** Set by stop(): a restart planned before it must not start the cluster again. */
+  private closed = false;
+
   private constructor(
     readonly url: string,
     private readonly dataDir: string,
@@ -24,10 +27,12 @@ export class PostgresProcess {
   }
 
   async restart(): Promise<void> {
+    if (this.closed) return;
     await startEmbeddedPostgres({ dataDir: this.dataDir, port: this.port });
   }
 
   async stop(): Promise<void> {
+    this.closed = true;
     await this.pgCtl(['-m', 'fast', '-w', 'stop']);
   }
 

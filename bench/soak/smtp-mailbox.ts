@@ -8,6 +8,7 @@ import { startTestSmtp, type ReceivedMail, type TestSmtp } from '../../test/supp
 export class SmtpMailbox {
   private server: TestSmtp | undefined;
   private readonly earlier: ReceivedMail[] = [];
+  private closed = false;
 
   private constructor(readonly port: number) {}
 
@@ -31,7 +32,13 @@ export class SmtpMailbox {
   }
 
   async bringUp(): Promise<void> {
-    if (!this.server) this.server = await startTestSmtp(this.port);
+    if (!this.server && !this.closed) this.server = await startTestSmtp(this.port);
+  }
+
+  /** Down for good: an outage that ends after this does not bring the server back. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.takeDown();
   }
 
   received(): ReceivedMail[] {

@@ -44,7 +44,7 @@ const LIMITS: Record<string, [number, number]> = {
 };
 
 export const USAGE = `usage: npm run soak -- [--duration 180] [--districts 20] [--users 40] [--seed 11]
-       [--max-runs 600] [--settle 240] [--worker-kills 2] [--postgres-restarts 1] [--smtp-outages 1]
+       [--max-runs 600] [--settle 600] [--worker-kills 2] [--postgres-restarts 1] [--smtp-outages 1]
        [--hostile quote-header,long-line,cut-row,stall-after-auth,trickle | --no-hostile]
        [--data-dir <folder>] [--keep-data]`;
 
@@ -84,7 +84,7 @@ export function parseSoakOptions(argv: string[]): SoakOptions {
     users: numberFlag(argv, 'users', 40),
     seed: numberFlag(argv, 'seed', 11),
     maxRuns: numberFlag(argv, 'max-runs', 600),
-    settleS: numberFlag(argv, 'settle', 240),
+    settleS: numberFlag(argv, 'settle', 600),
     workerKills: numberFlag(argv, 'worker-kills', 2),
     postgresRestarts: numberFlag(argv, 'postgres-restarts', 1),
     smtpOutages: numberFlag(argv, 'smtp-outages', 1),

@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { startHostileSftpServer, type HostileSftpServer } from '../../test/support/hostile-sftp-server';
+import { startHostileSftpServer } from '../../test/support/hostile-sftp-server';
 import { ApiClient } from './api-client';
 import { injectFaults, Timeline } from './faults';
 import { checkInvariants } from './invariants';
@@ -8,7 +8,7 @@ import { planSoak } from './soak-plan';
 import { parseSoakOptions } from './soak-options';
 import { createdUserCount, pendingMail } from './soak.repository';
 import { SeededRandom } from './seeded-random';
-import { startStack, type Stack } from './stack';
+import { startStack, StopList, type Stack } from './stack';
 import type { WorkerExit } from './worker-process';
 import {
   createDistrict,
@@ -32,12 +32,14 @@ async function main(): Promise<number> {
   const plan = planSoak(options);
   let aborted = false;
   let stack: Stack | undefined;
-  const servers: HostileSftpServer[] = [];
-  const cleanUp = async () => {
-    for (const server of servers.splice(0)) await server.stop();
-    await stack?.stop();
-    if (!options.keepData) fs.rmSync(options.dataDir, { recursive: true, force: true });
-  };
+  const stops = new StopList((line) => console.log(line));
+  // One clean-up, whichever comes first (the end, a failure, Ctrl-C), and the exit waits for it.
+  let cleaning: Promise<void> | undefined;
+  const cleanUp = () =>
+    (cleaning ??= (async () => {
+      await stops.stopAll();
+      if (!options.keepData) fs.rmSync(options.dataDir, { recursive: true, force: true });
+    })());
   process.once('SIGINT', () => {
     aborted = true;
     console.log('\nCtrl-C: stopping everything the soak started...');
@@ -52,7 +54,7 @@ async function main(): Promise<number> {
     console.log(
       `fault plan: ${plan.faults.map((f) => `${f.kind} at ${(f.atMs / 1000).toFixed(1)} s for ${(f.downMs / 1000).toFixed(1)} s`).join('; ') || 'none'}`,
     );
-    stack = await startStack(options.dataDir, (line) => console.log(line));
+    stack = await startStack(options.dataDir, stops, (line) => console.log(line));
     const api = new ApiClient(stack.apiUrl, stack.apiToken);
     const random = new SeededRandom(options.seed);
 
@@ -67,7 +69,7 @@ async function main(): Promise<number> {
       let external;
       if (kind === 'stall-after-auth' || kind === 'trickle') {
         const server = await startHostileSftpServer({ mode: kind satisfies HostileServer });
-        servers.push(server);
+        stops.push(() => server.stop());
         external = server;
       }
       districts.push(await createDistrict(api, `hostile-${kind}`, kind, external));
@@ -155,7 +157,7 @@ async function main(): Promise<number> {
     );
     return passed ? 0 : 1;
   } finally {
-    if (!aborted) await cleanUp();
+    await cleanUp();
   }
 }
 

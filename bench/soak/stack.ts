@@ -34,13 +34,36 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-export async function startStack(dataDir: string, log: (line: string) => void): Promise<Stack> {
+/**
+ * How to stop what has been started so far, last started first. The caller holds it from before
+ * the first part starts, so Ctrl-C in the middle of starting stops what is already up; a part that
+ * comes up after that is stopped as soon as it is added.
+ */
+export class StopList {
+  private readonly steps: Array<() => Promise<void>> = [];
+  private stopped = false;
+
+  constructor(private readonly log: (line: string) => void) {}
+
+  push(step: () => Promise<void>): void {
+    if (this.stopped) void step().catch((err: Error) => this.log(`stop: ${err.message}`));
+    else this.steps.push(step);
+  }
+
+  async stopAll(): Promise<void> {
+    this.stopped = true;
+    for (const step of this.steps.splice(0).reverse())
+      await step().catch((err: Error) => this.log(`stop: ${err.message}`));
+  }
+}
+
+export async function startStack(
+  dataDir: string,
+  stops: StopList,
+  log: (line: string) => void,
+): Promise<Stack> {
   fs.mkdirSync(dataDir, { recursive: true });
-  const stops: Array<() => Promise<void>> = [];
-  const stop = async () => {
-    for (const step of stops.splice(0).reverse())
-      await step().catch((err: Error) => log(`stop: ${err.message}`));
-  };
+  const stop = () => stops.stopAll();
   try {
     log('starting Postgres (durable, loopback)...');
     const postgres = await PostgresProcess.start(path.join(dataDir, 'postgres'), await freePort());
@@ -54,7 +77,7 @@ export async function startStack(dataDir: string, log: (line: string) => void): 
     stops.push(() => temporal.teardown());
 
     const smtp = await SmtpMailbox.start();
-    stops.push(() => smtp.takeDown());
+    stops.push(() => smtp.close());
 
     const apiToken = crypto.randomBytes(24).toString('hex');
     const settings: Record<string, string> = {

@@ -17,6 +17,8 @@ export interface WorkerExit {
 export class WorkerProcess {
   private child: ChildProcess | undefined;
   private exitExpected = false;
+  /** Set by stop(): a restart planned before it (a fault, a crash) must not start a new worker. */
+  private closed = false;
   starts = 0;
   /** Called when the worker exits without being told to (a crash), after it has exited. */
   onUnexpectedExit: (exit: WorkerExit) => void = () => undefined;
@@ -28,6 +30,7 @@ export class WorkerProcess {
 
   /** Starts the worker and resolves once it polls (it prints that line after bundling the workflows). */
   async start(timeoutMs = 120_000): Promise<void> {
+    if (this.closed) throw new Error('the soak is stopping: the worker is not started again');
     const entry = path.resolve(__dirname, '../../apps/worker/main.js');
     const log = fs.openSync(this.logFile, 'a');
     const child = spawn(process.execPath, [entry], { env: this.env, stdio: ['ignore', 'pipe', log] });
@@ -74,6 +77,7 @@ export class WorkerProcess {
 
   /** SIGTERM with the SDK's graceful shutdown, SIGKILL if it takes longer than the grace time. */
   async stop(): Promise<void> {
+    this.closed = true;
     await this.signal('SIGTERM', 20_000);
   }
 
