@@ -94,6 +94,12 @@ export async function startStack(
       // A soak runs each district far more often than a district may ask for runs; that limit is
       // not what it measures. Set it in the environment to soak with the limit on.
       SYNC_NOW_PER_HOUR: process.env.SYNC_NOW_PER_HOUR ?? '1000000',
+      // A stalled fetch fails each attempt after these and is retried 10 times with backoff: with
+      // the defaults (20 s, 20 s, 60 s) a trickling server's run takes about 16 minutes to fail,
+      // with these about 8, which a soak of a few minutes can wait for.
+      FETCH_OPERATION_TIMEOUT_SECONDS: process.env.FETCH_OPERATION_TIMEOUT_SECONDS ?? '5',
+      FETCH_STALL_SECONDS: process.env.FETCH_STALL_SECONDS ?? '5',
+      FETCH_THROUGHPUT_WINDOW_SECONDS: process.env.FETCH_THROUGHPUT_WINDOW_SECONDS ?? '10',
     };
 
     log('starting the worker process...');
