@@ -31,7 +31,6 @@ export interface Stack {
   pool: Pool;
   smtp: SmtpMailbox;
   worker: WorkerProcess;
-  stop(): Promise<void>;
 }
 
 /**
@@ -63,7 +62,6 @@ export async function startStack(
   log: (line: string) => void,
 ): Promise<Stack> {
   fs.mkdirSync(dataDir, { recursive: true });
-  const stop = () => stops.stopAll();
   try {
     log('starting Postgres (durable, loopback)...');
     const postgres = await PostgresProcess.start(path.join(dataDir, 'postgres'), await freePort());
@@ -124,10 +122,9 @@ export async function startStack(
       pool,
       smtp,
       worker,
-      stop,
     };
   } catch (err) {
-    await stop();
+    await stops.stopAll();
     throw err;
   }
 }
