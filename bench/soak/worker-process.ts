@@ -81,7 +81,7 @@ export class WorkerProcess {
     await this.signal('SIGTERM', 20_000);
   }
 
-  /** The last error line in the log's tail, e.g. `Error: write EPIPE`. */
+  /** The last error in the log's tail, e.g. `Error: write EPIPE Emitted 'error' event on Client instance at: ...`. */
   private lastError(): string {
     const size = fs.statSync(this.logFile).size;
     const fd = fs.openSync(this.logFile, 'r');
@@ -89,9 +89,14 @@ export class WorkerProcess {
     fs.readSync(fd, tail, 0, tail.length, size - tail.length);
     fs.closeSync(fd);
     const lines = tail.toString('utf8').split('\n');
-    const errorLine = [...lines].reverse().find((line) => /^\w*Error\b.*:/.test(line));
-    const where = lines.find((line) => /^\s+at .*node_modules/.test(line));
-    return [errorLine ?? 'no error printed', where?.trim()].filter(Boolean).join(' ');
+    let errorAt = lines.length - 1;
+    while (errorAt >= 0 && !/^\w*Error\b.*:/.test(lines[errorAt])) errorAt--;
+    if (errorAt < 0) return 'no error printed';
+    // An unhandled 'error' event names its emitter; the first frame in a package says which one.
+    const after = lines.slice(errorAt + 1);
+    const emitter = after.find((line) => line.startsWith("Emitted '"));
+    const frame = after.find((line) => /^\s+at .*node_modules/.test(line));
+    return [lines[errorAt], emitter, frame?.trim()].filter(Boolean).join(' ');
   }
 
   private async signal(signal: NodeJS.Signals, graceMs: number): Promise<void> {
