@@ -1,11 +1,18 @@
 import type { Pool } from 'pg';
 import type { OpenRuns } from '../lib/contracts/schedule';
 import { SyncRunsRepository } from '../lib/db/repositories/sync-runs.repository';
+import { StagingRepository } from '../lib/sync/staging.repository';
 import type { SyncActivities } from './types';
 
-/** openRuns: what a district workflow starting afresh must settle (runs a lost execution left open). */
-export function createRunRecoveryActivities(deps: { pool: Pool }): Pick<SyncActivities, 'openRuns'> {
+/**
+ * openRuns: what a district workflow starting afresh must settle (runs a lost execution left open);
+ * abandonRun closes one of them.
+ */
+export function createRunRecoveryActivities(deps: {
+  pool: Pool;
+}): Pick<SyncActivities, 'openRuns' | 'abandonRun'> {
   const runs = new SyncRunsRepository(deps.pool);
+  const staging = new StagingRepository(deps.pool);
   return {
     async openRuns({ districtId, queuedBefore }) {
       const open = await runs.openForDistrict(districtId, new Date(queuedBefore));
@@ -18,6 +25,12 @@ export function createRunRecoveryActivities(deps: { pool: Pool }): Pick<SyncActi
         held: held ? { runId: held.id, trigger: held.trigger } : null,
       };
       return result;
+    },
+    async abandonRun({ runId, failureType, failureMessage }) {
+      const status = await runs.abandon(runId, { type: failureType, message: failureMessage });
+      // A held run keeps its staging for the review; any other run is over.
+      if (status !== 'held') await staging.drop(runId);
+      return { status: status ?? null };
     },
   };
 }

@@ -39,6 +39,15 @@ export interface SyncActivities {
    * timed-out execution left behind.
    */
   openRuns(input: { districtId: string; queuedBefore: number }): Promise<OpenRuns>;
+  /**
+   * Closes a run a lost execution left open (failed, with the type and message given) if it is still
+   * running or queued, dropping its staging unless held; returns its status afterwards (null: no such run).
+   */
+  abandonRun(input: {
+    runId: string;
+    failureType: string;
+    failureMessage: string;
+  }): Promise<{ status: RunStatus | null }>;
   /** Records the final (or held) status with a reason, and drops the run's staging data once final. */
   finishRun(input: {
     runId: string;

@@ -32,6 +32,7 @@ import {
 import {
   FailureType,
   type FileArrivedSignal,
+  type RunStatus,
   QUERIES,
   ReviewDecisionSignal,
   runTaskQueue,
@@ -61,7 +62,8 @@ export const statusQuery = defineQuery<DistrictStatus>(QUERIES.status);
 
 // Creating a run row only fails while Postgres is away: keep trying (capped backoff) rather than drop the trigger.
 /** Asked at each call: a history recorded before the patch replays its regular activities. */
-const book = bookkeeping<Pick<SyncActivities, 'createRun' | 'finishRun' | 'openRuns'>>(PATIENT_RETRY);
+const book =
+  bookkeeping<Pick<SyncActivities, 'createRun' | 'finishRun' | 'openRuns' | 'abandonRun'>>(PATIENT_RETRY);
 
 const RECENT_RUN_IDS = 50;
 
@@ -89,6 +91,9 @@ const QUEUED_SIGNAL_GRACE_MS = 10_000;
 
 /** Run-end reports kept for runs not (yet) in flight. */
 const MAX_UNCLAIMED_ENDINGS = 10;
+
+/** describeFailure's type of a child start refused because a workflow with its id is running. */
+const CHILD_ALREADY_STARTED = 'WorkflowExecutionAlreadyStartedError';
 
 /** How a run in flight ended, as the district workflow learnt it. */
 type RunEnding =
@@ -409,8 +414,14 @@ export async function districtSyncWorkflow(rawInput: DistrictSyncInput): Promise
       });
       result = child.result();
     } catch (err) {
-      // The child could not start (e.g. a workflow of that id is still running): nothing ran.
       const { type, message } = describeFailure(err);
+      // A workflow of that id runs already (e.g. started before a lost execution recorded it): that
+      // is this run, in flight; wait for its end as for an adopted run.
+      if (runId !== null && type === CHILD_ALREADY_STARTED) {
+        await untilEnded({ runId, trigger: next.trigger, dryRun: next.dryRun, earlyDecision: null });
+        return;
+      }
+      // Otherwise the child could not start: nothing ran.
       if (runId !== null && !rootApplicationFailure(err)) await recordFailure(runId, type, message);
       settle(runId ?? 'not-created', { status: 'failed', failureType: type, recorded: true }, next.trigger);
       return;
@@ -503,17 +514,27 @@ export async function districtSyncWorkflow(rawInput: DistrictSyncInput): Promise
    */
   async function recoverOpenRuns(): Promise<void> {
     const open = await book().openRuns({ districtId, queuedBefore: Date.now() - QUEUED_SIGNAL_GRACE_MS });
-    const abandon = async (runId: string, message: string): Promise<void> => {
+    /** Runs recovery adopted or closed: a request for one of them waiting here is not a new run. */
+    const settled = new Set<string>();
+    /** Closes it only while still running or queued: a run held or ended since openRuns read it keeps that. */
+    const abandon = async (runId: string, message: string): Promise<RunStatus | null> => {
+      settled.add(runId);
       state.recentRunIds = [...state.recentRunIds, runId].slice(-RECENT_RUN_IDS);
-      await book().finishRun({
+      const { status } = await book().abandonRun({
         runId,
-        status: 'failed',
         failureType: FailureType.RunAbandoned,
         failureMessage: message,
       });
+      return status;
     };
     for (const running of open.running) {
-      if (inFlight === null && running.workflowId !== null && (await stillRunning(running.workflowId))) {
+      // A run that reported its end meanwhile is adopted too: its ending settles it at once.
+      const adopt =
+        inFlight === null &&
+        running.workflowId !== null &&
+        (endings.has(running.runId) || (await stillRunning(running.workflowId)));
+      if (adopt) {
+        settled.add(running.runId);
         state.recentRunIds = [...state.recentRunIds, running.runId].slice(-RECENT_RUN_IDS);
         void untilEnded({
           runId: running.runId,
@@ -522,17 +543,37 @@ export async function districtSyncWorkflow(rawInput: DistrictSyncInput): Promise
           earlyDecision: null,
         });
       } else {
-        await abandon(running.runId, abandonedMessage('running'));
+        const status =
+          endings.get(running.runId)?.status ?? (await abandon(running.runId, abandonedMessage('running')));
+        // Held between openRuns and now: it waits for review as a held run found open does.
+        if (status === 'held' && state.held === null)
+          state.held = { runId: running.runId, trigger: running.trigger };
       }
     }
     for (const runId of open.queued) {
       if (!isKnown(runId)) await abandon(runId, abandonedMessage('queued'));
     }
     if (open.held !== null && state.held === null && !isKnown(open.held.runId)) state.held = open.held;
+    dropSettledRequests(settled);
+  }
+
+  /** A re-delivered Sync Now that arrived during recovery for a run recovery settled must not run it again. */
+  function dropSettledRequests(settled: ReadonlySet<string>): void {
+    if (state.approved !== null && settled.has(state.approved.runId ?? '')) state.approved = null;
+    const queued = state.queued;
+    if (queued === null) return;
+    const coalesced = queued.coalesced.filter((id) => !settled.has(id));
+    if (queued.runId === null || !settled.has(queued.runId)) state.queued = { ...queued, coalesced };
+    // The runs merged into it still wait for a run: the newest of them takes its place.
+    else if (coalesced.length > 0)
+      state.queued = { ...queued, runId: coalesced.at(-1)!, coalesced: coalesced.slice(0, -1) };
+    else state.queued = null;
   }
 
   /** Continuing as new is safe between runs, and (RUN_OUTLIVES_EXECUTION) while one is only watched. */
-  const mayContinueAsNew = (): boolean => inFlight === null || (outlives && inFlight.watched === true);
+  // Not while the run's ending is stored but not yet recorded: endings are not carried over.
+  const mayContinueAsNew = (): boolean =>
+    inFlight === null || (outlives && inFlight.watched === true && !endings.has(inFlight.runId ?? ''));
 
   function shouldContinueAsNew(): boolean {
     const info = workflowInfo();

@@ -102,6 +102,7 @@ function recordingActivities(
     sendWelcomeEmails: async () => ({ sent: 0 }),
     notifyAdmins: async () => ({ sent: 0 }),
     openRuns: async () => ({ running: [], queued: [], held: null }),
+    abandonRun: async () => ({ status: 'failed' }),
     finishRun: async ({ runId }) => {
       finished.add(runId);
     },

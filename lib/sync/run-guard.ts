@@ -39,7 +39,7 @@ export class RunGuard {
     /** The session holding the lock; apply runs its transaction on it. */
     readonly client: PoolClient,
     private readonly token: string,
-    private readonly pid: number,
+    private readonly session: { pid: number; backendStart: string },
   ) {}
 
   static async acquire(pool: Pool, runId: string, attemptAt: Date): Promise<RunGuard> {
@@ -49,7 +49,7 @@ export class RunGuard {
       await withHeartbeat('waiting for another attempt of this run to finish', () => runs.lockRun(runId));
       const held = await runs.takeGuard(runId, attemptAt);
       if (!held) throw superseded(runId);
-      return new RunGuard(runId, client, held.token, held.pid);
+      return new RunGuard(runId, client, held.token, { pid: held.pid, backendStart: held.backendStart });
     } catch (err) {
       // Ending the session releases the lock, whatever state the client is in.
       client.release(err as Error);
@@ -58,7 +58,7 @@ export class RunGuard {
   }
 
   readonly fence: Fence = async (db) => {
-    if (!(await new SyncRunsRepository(db).holdsGuard(this.runId, this.token, this.pid))) {
+    if (!(await new SyncRunsRepository(db).holdsGuard(this.runId, this.token, this.session))) {
       throw superseded(this.runId);
     }
   };

@@ -65,6 +65,16 @@ const COLUMNS = `id, district_id, trigger, dry_run, status, stage, workflow_id, 
   error_count, warning_count, timings, plan_samples, failure_type, failure_message, applied_at, retry_of, created_at,
   started_at, finished_at, staged_rows, staged_checksum`;
 
+/** A run guard's holder: its token and the Postgres session holding the lock. */
+export interface GuardSession {
+  token: string;
+  pid: number;
+  /** When the session began, in µs since the epoch (a bigint as text: a Date would lose the µs). */
+  backendStart: string;
+}
+
+const BACKEND_START_US = '(extract(epoch FROM a.backend_start) * 1000000)::bigint::text';
+
 /** Advisory lock space of run guards (the second key is the run id's hash). */
 const RUN_GUARD_LOCK_SPACE = 1_917_006_002;
 
@@ -198,6 +208,24 @@ export class SyncRunsRepository {
     return res.rowCount === 1;
   }
 
+  /**
+   * Closes a run its district workflow lost (failed, RunAbandoned), only while it is still running
+   * or queued: a run that was held or ended meanwhile keeps what it recorded. Returns the status
+   * the run has afterwards (undefined: no such run).
+   */
+  async abandon(runId: string, failure: { type: string; message: string }): Promise<RunStatus | undefined> {
+    const { rows } = await this.db.query<{ status: RunStatus }>(
+      `WITH closed AS (
+         UPDATE sync_runs SET status = 'failed', stage = 'done', failure_type = $2, failure_message = $3,
+                finished_at = COALESCE(finished_at, now())
+         WHERE id = $1 AND status IN ('running', 'queued') RETURNING status
+       )
+       SELECT status FROM closed UNION ALL SELECT status FROM sync_runs WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM closed)`,
+      [runId, failure.type, failure.message],
+    );
+    return rows[0]?.status;
+  }
+
   /** Waits for the run's guard lock, held by this session until unlockRun or the session ends. */
   async lockRun(runId: string): Promise<void> {
     await this.db.query('SELECT pg_advisory_lock($1, hashtext($2::text))', [RUN_GUARD_LOCK_SPACE, runId]);
@@ -211,31 +239,34 @@ export class SyncRunsRepository {
    * Records this session as the run's guard holder, with a new token. Refused (undefined) when an
    * attempt scheduled later than `attemptAt` already held the guard: a stale attempt never writes.
    */
-  async takeGuard(runId: string, attemptAt: Date): Promise<{ token: string; pid: number } | undefined> {
-    const { rows } = await this.db.query<{ token: string; pid: number }>(
+  async takeGuard(runId: string, attemptAt: Date): Promise<GuardSession | undefined> {
+    const { rows } = await this.db.query<GuardSession>(
       `UPDATE sync_runs SET guard_token = gen_random_uuid(), guard_attempt_at = $2
        WHERE id = $1 AND (guard_attempt_at IS NULL OR guard_attempt_at <= $2)
-       RETURNING guard_token AS token, pg_backend_pid() AS pid`,
+       RETURNING guard_token AS token, pg_backend_pid() AS pid,
+                 (SELECT ${BACKEND_START_US} FROM pg_stat_activity a WHERE a.pid = pg_backend_pid()) AS "backendStart"`,
       [runId, attemptAt],
     );
     return rows[0];
   }
 
   /**
-   * Whether `token` still holds the run's guard and its session (`pid`) still holds the lock: false
-   * after a newer attempt took over or a database restart ended the session. The row lock keeps it
-   * so until the caller's transaction ends.
+   * Whether `token` still holds the run's guard and its session still holds the lock: false after a
+   * newer attempt took over or a database restart ended the session. The session is its pid and
+   * backend start together (a pid alone repeats after a restart). The row lock keeps it so until the
+   * caller's transaction ends.
    */
-  async holdsGuard(runId: string, token: string, pid: number): Promise<boolean> {
+  async holdsGuard(runId: string, token: string, session: Omit<GuardSession, 'token'>): Promise<boolean> {
     const { rows } = await this.db.query(
       `SELECT 1 FROM sync_runs r
        WHERE r.id = $1 AND r.guard_token = $2
-         AND EXISTS (SELECT 1 FROM pg_locks l
+         AND EXISTS (SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
                      WHERE l.locktype = 'advisory' AND l.granted AND l.pid = $3 AND l.objsubid = 2
+                       AND ${BACKEND_START_US} = $5
                        AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
                        AND l.classid = $4::int::oid AND l.objid = hashtext($1::text)::oid)
        FOR SHARE OF r`,
-      [runId, token, pid, RUN_GUARD_LOCK_SPACE],
+      [runId, token, session.pid, RUN_GUARD_LOCK_SPACE, session.backendStart],
     );
     return rows.length === 1;
   }

@@ -130,6 +130,14 @@ export class ActivityRecorder {
         note('openRuns', input.districtId);
         return (await b().openRuns?.(input)) ?? { running: [], queued: [], held: null };
       },
+      abandonRun: async (input) => {
+        note('abandonRun', input.runId);
+        const record = this.run(input.runId);
+        record.statuses.push('failed');
+        record.failureType = input.failureType;
+        record.failureMessage = input.failureMessage;
+        return (await b().abandonRun?.(input)) ?? { status: 'failed' };
+      },
       finishRun: async (input) => {
         note('finishRun', input.runId);
         const record = this.run(input.runId);

@@ -45,6 +45,8 @@ describe('how runs end: run rows and staging partitions', () => {
   let client: DistrictSyncClient;
   const taskQueue = `endings-${uuid()}`;
   const gates = new Map<string, Gate>();
+  /** Runs once, right after a fresh district workflow read its open runs (before it settles them). */
+  let afterOpenRuns: (() => Promise<void>) | undefined;
 
   before(async () => {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rostersync-endings-'));
@@ -70,6 +72,13 @@ describe('how runs end: run rows and staging partitions', () => {
     });
     const activities: SyncActivities = {
       ...real,
+      openRuns: async (input) => {
+        const open = await real.openRuns(input);
+        const hook = afterOpenRuns;
+        afterOpenRuns = undefined;
+        await hook?.();
+        return open;
+      },
       planChanges: async (input) => {
         await gates.get(input.runId)?.pass();
         // A gate left because the attempt was cancelled (its workflow terminated) plans nothing.
@@ -122,10 +131,14 @@ describe('how runs end: run rows and staging partitions', () => {
   }
 
   /** Sync Now as the API does it: the run row first, then the signal (starting the workflow if needed). */
-  async function syncNow(districtId: string, opts: { gated?: boolean } = {}): Promise<string> {
-    const run = await runs.create({ districtId, trigger: 'sync_now', dryRun: false });
+  async function syncNow(
+    districtId: string,
+    opts: { gated?: boolean; dryRun?: boolean } = {},
+  ): Promise<string> {
+    const dryRun = opts.dryRun ?? false;
+    const run = await runs.create({ districtId, trigger: 'sync_now', dryRun });
     if (opts.gated) gates.set(run.id, new Gate());
-    await client.syncNow(districtId, { runId: run.id, dryRun: false, trigger: 'sync_now' }, schedule());
+    await client.syncNow(districtId, { runId: run.id, dryRun, trigger: 'sync_now' }, schedule());
     return run.id;
   }
 
@@ -312,5 +325,104 @@ describe('how runs end: run rows and staging partitions', () => {
     const goingEnded = (await runs.get(going))!.finished_at!.getTime();
     assert.ok(after.started_at!.getTime() >= goingEnded, 'one run at a time');
     await assertNoStaging(going, lostQueued, next);
+  });
+
+  /** Whether the run's workflow (its latest execution) still runs, as the Temporal UI shows it. */
+  async function runWorkflowRunning(districtId: string, runId: string): Promise<boolean> {
+    const info = await temporal.client.workflow.getHandle(runWorkflowId(districtId, runId)).describe();
+    return info.status.name === 'RUNNING';
+  }
+
+  it('a run held while a restarted district workflow settles what it left open stays held for review', async () => {
+    const d = await appliedDistrict();
+    d.upload(SHRUNK);
+    const review = await syncNow(d.id, { gated: true });
+    await atPlan(review);
+    await temporal.client.workflow
+      .getHandle(districtWorkflowId(d.id))
+      .terminate('support terminated the district');
+    // The restart reads the run as running; before it looks at the run's workflow, the run is held
+    // and its workflow completes.
+    afterOpenRuns = async () => {
+      gates.get(review)!.release();
+      await ended(review, ['held']);
+      await eventually('the run workflow to complete', async () => !(await runWorkflowRunning(d.id, review)));
+    };
+    // A dry run: it does not supersede the held one.
+    const preview = await syncNow(d.id, { dryRun: true });
+    assert.equal((await ended(preview)).status, 'succeeded');
+    await eventually(
+      'the district knows the held run',
+      async () => (await client.status(d.id))?.heldRunId === review,
+    );
+    const held = await runs.get(review);
+    assert.equal(held?.status, 'held', JSON.stringify(held));
+    assert.equal(await hasStaging(review), true, 'the held run keeps its staging for the review');
+
+    await client.review(d.id, { runId: review, approve: true });
+    assert.equal((await ended(review)).status, 'succeeded');
+    await assertNoStaging(review, preview);
+  });
+
+  it('a Sync Now re-delivered to a restarted district workflow for the run it adopts runs that run once', async () => {
+    const d = await district();
+    d.upload(ROSTER);
+    const going = await syncNow(d.id, { gated: true });
+    await atPlan(going);
+    await temporal.client.workflow
+      .getHandle(districtWorkflowId(d.id))
+      .terminate('support terminated the district');
+    const execution = (await temporal.client.workflow.getHandle(runWorkflowId(d.id, going)).describe()).runId;
+    // The API sends the same Sync Now again (a retried request): it starts the district workflow.
+    await client.syncNow(d.id, { runId: going, dryRun: false, trigger: 'sync_now' }, schedule());
+    await eventually(
+      'the run in flight adopted',
+      async () => (await client.status(d.id))?.inFlightRunId === going,
+    );
+
+    gates.get(going)!.release();
+    assert.equal((await ended(going)).status, 'succeeded');
+    const status = await eventually('the district idle', async () => {
+      const s = await client.status(d.id);
+      return s?.inFlightRunId === null && !s.queued && s.lastOutcome?.runId === going ? s : undefined;
+    });
+    assert.equal(status.lastOutcome?.status, 'succeeded');
+    // Given time to start it again, it does not: the run's workflow ran once.
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    const latest = await temporal.client.workflow.getHandle(runWorkflowId(d.id, going)).describe();
+    assert.equal(latest.runId, execution, 'the run was not started a second time');
+    assert.equal((await client.status(d.id))?.lastOutcome?.status, 'succeeded');
+    assert.equal((await runs.get(going))?.status, 'succeeded');
+  });
+
+  it('a run whose workflow already runs when the district workflow starts it is waited for, not failed', async () => {
+    const d = await appliedDistrict();
+    const run = await runs.create({ districtId: d.id, trigger: 'sync_now', dryRun: false });
+    gates.set(run.id, new Gate());
+    // The run's workflow is already running (started before the district workflow recorded it).
+    await temporal.client.workflow.start('syncRunWorkflow', {
+      workflowId: runWorkflowId(d.id, run.id),
+      taskQueue: runTaskQueue(taskQueue),
+      args: [{ districtId: d.id, runId: run.id, trigger: 'sync_now', notifyDistrict: true }],
+    });
+    await atPlan(run.id);
+    await client.syncNow(d.id, { runId: run.id, dryRun: false, trigger: 'sync_now' }, schedule());
+    await eventually(
+      'the district waits for the run',
+      async () => (await client.status(d.id))?.inFlightRunId === run.id,
+    );
+    assert.equal((await runs.get(run.id))?.status, 'running', 'the run is not failed while it runs');
+
+    gates.get(run.id)!.release();
+    assert.equal((await ended(run.id)).status, 'succeeded');
+    const status = await eventually('the outcome recorded', async () => {
+      const s = await client.status(d.id);
+      return s?.lastOutcome?.runId === run.id ? s : undefined;
+    });
+    assert.equal(status.lastOutcome?.status, 'succeeded');
+    assert.equal(status.inFlightRunId, null);
+    const next = await ended(await syncNow(d.id));
+    assert.equal(next.status, 'succeeded', 'the district runs the next Sync Now');
+    await assertNoStaging(run.id, next.id);
   });
 });

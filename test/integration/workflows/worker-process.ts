@@ -81,6 +81,10 @@ const activities: SyncActivities = {
     return { sent: 0 };
   },
   openRuns: async () => ({ running: [], queued: [], held: null }),
+  abandonRun: async ({ runId }) => {
+    note('abandonRun', runId);
+    return { status: 'failed' };
+  },
   finishRun: async ({ runId, status }) => {
     note(`finishRun:${status}`, runId);
   },
