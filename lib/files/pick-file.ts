@@ -65,6 +65,14 @@ function completeEpochs(files: DirEntry[]): Set<string> {
   );
 }
 
+function unfinishedMember(dir: string, member: DirEntry, opts: PickOptions): string {
+  const why =
+    opts.unfinished?.get(member.path) === 'interrupted'
+      ? 'its last upload to the hosted SFTP server was interrupted (the connection dropped with the file open); upload it again or resume the upload'
+      : 'it is still open for writing on the hosted SFTP server (COMPLETE arrived before it was closed)';
+  return `Epoch folder /${dir}/ is still being uploaded: /${member.path} is unfinished, ${why}. The folder is read once every file in it is closed.`;
+}
+
 export function pickFile(entries: DirEntry[], rule: FileRule, opts: PickOptions): PickResult {
   const files = entries.filter((e) => !e.isDirectory && !isTemporaryName(baseName(e.path)));
   const rootFiles = files.filter((e) => !e.path.includes('/'));
@@ -123,7 +131,11 @@ export function pickFile(entries: DirEntry[], rule: FileRule, opts: PickOptions)
             !e.path.slice(dir.length + 1).includes('/'),
         );
         const entry = inside.find((e) => /users\.(csv|txt)$/i.test(e.path)) ?? newest(inside);
-        if (entry) return { kind: 'file', entry };
+        if (!entry) continue;
+        // A client uploading in parallel may send COMPLETE before its other files are closed.
+        const unfinished = files.find((e) => e.path.startsWith(`${dir}/`) && opts.unfinished?.has(e.path));
+        if (unfinished) return { kind: 'uploading', entry, reason: unfinishedMember(dir, unfinished, opts) };
+        return { kind: 'file', entry };
       }
       const pending = entries.find((e) => e.isDirectory && EPOCH_DIR.test(e.path) && !complete.has(e.path));
       return {
