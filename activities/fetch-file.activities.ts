@@ -86,6 +86,17 @@ function cancellationSignal(): AbortSignal | undefined {
   }
 }
 
+/** Inside an activity, when this attempt is cut off (its start-to-close timeout); outside one, unknown. */
+function attemptLimit(startedMs: number): { deadlineMs: number; limitMs: number } | undefined {
+  let limitMs: number;
+  try {
+    limitMs = Context.current().info.startToCloseTimeoutMs;
+  } catch {
+    return undefined;
+  }
+  return limitMs > 0 ? { deadlineMs: startedMs + limitMs, limitMs } : undefined;
+}
+
 /** The worker's log, for what support may see and a district must not (outside an activity: none). */
 function logForSupport(message: string, detail: Record<string, string>): void {
   let ctx: Context;
@@ -204,6 +215,7 @@ export function createFetchFileActivities(deps: FetchFileDeps): Pick<SyncActivit
       `${cfg.external_host}:${port}`,
       cancellationSignal(),
       () => onProgress(),
+      attemptLimit(started),
     );
     let connection: Awaited<ReturnType<typeof connectExternal>> | undefined;
     try {
