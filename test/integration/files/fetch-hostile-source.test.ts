@@ -132,6 +132,13 @@ describe("a district's misbehaving SFTP server", () => {
     const runDir = path.join(artifactsRoot(), 'runs', runId);
     assert.deepEqual(fs.existsSync(runDir) ? fs.readdirSync(runDir) : [], [], 'no partial copy');
     assert.equal((await new SyncRunsRepository(db.pool).get(runId))?.file_ref, null);
+    // Nor does the room it reserved still count against the district's storage limit.
+    const { rows } = await db.pool.query<{ reserved: number }>(
+      `SELECT COALESCE(sum(a.size), 0)::float8 AS reserved FROM district_artifacts a
+       JOIN sync_runs r ON r.district_id = a.district_id WHERE r.id = $1`,
+      [runId],
+    );
+    assert.equal(rows[0].reserved, 0, 'the reservation was released');
   }
 
   const assertRetryableStall = (err: Failure) => {
