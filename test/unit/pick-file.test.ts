@@ -90,6 +90,11 @@ describe('choosing the file a run reads', () => {
       unfinished: new Map([['upload/20261123-020000/users.csv', 'interrupted' as const]]),
     });
     assert.match(cut.kind === 'uploading' ? cut.reason : '', /interrupted .* upload it again/);
+    const renaming = pickFile(entries, 'epoch', {
+      ...opts,
+      unfinished: new Map([['upload/20261123-020000/groups.csv.filepart', 'open' as const]]),
+    });
+    assert.match(renaming.kind === 'uploading' ? renaming.reason : '', /groups\.csv\.filepart is unfinished/);
     const done = pickFile(entries, 'epoch', { ...opts, unfinished: new Map() });
     assert.equal(done.kind === 'file' && done.entry.path, 'upload/20261123-020000/users.csv');
   });
