@@ -3,12 +3,14 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { createActivities } from '../../../activities';
 import type { SyncActivities } from '../../../activities/types';
 import { loadEnv } from '../../../lib/config/env';
 import { SyncRunsRepository } from '../../../lib/db/repositories/sync-runs.repository';
 import { ArtifactStore } from '../../../lib/storage/artifact-store';
+import { DistrictArtifactsRepository } from '../../../lib/storage/district-artifacts.repository';
 import { createTestDatabase, type TestDatabase } from '../../support/postgres';
 
 type Failure = Error & { type?: string; nonRetryable?: boolean };
@@ -136,5 +138,28 @@ describe('a hosted file that changes while it is fetched', () => {
     const retried = await activities.fetchFile({ runId: d.runId });
     assert.equal(retried.sha256, sha256(fresh));
     assert.deepEqual(await assertRunFileIntact(d.runId), fresh);
+  });
+
+  it('lets a stale attempt finishing late leave alone the file the run already staged from', async () => {
+    const d = await district();
+    const stale = activities.fetchFile({ runId: d.runId });
+    await copying(d.id);
+    // Meanwhile another attempt kept its file and the run staged from it.
+    const kept = Buffer.from('email,first_name\nc@x.org,Cy\n');
+    const store = new ArtifactStore(artifactsRoot()).withBound({
+      repository: new DistrictArtifactsRepository(db.pool),
+      maxBytes: 4 * BIG,
+    });
+    const stored = await store.putForRun(d.runId, 'users.csv', kept.length, Readable.from([kept]));
+    await db.pool.query(
+      `UPDATE sync_runs SET stage = 'staged', file_name = 'users.csv', file_ref = $2, file_size = $3, file_sha256 = $4
+       WHERE id = $1`,
+      [d.runId, stored.fileRef, stored.size, stored.sha256],
+    );
+    const late = await stale;
+    assert.equal(late.sha256, stored.sha256, 'the late attempt returns the file the run went on with');
+    const run = await runs.get(d.runId);
+    assert.equal(run?.stage, 'staged');
+    assert.deepEqual(await assertRunFileIntact(d.runId), kept);
   });
 });
