@@ -14,7 +14,7 @@ import {
   ExternalSourceError,
   listExternalFolder,
 } from '../lib/files/external-sftp-source';
-import { listHostedFolder, openHostedFile } from '../lib/files/hosted-source';
+import { listHostedFolder, openHostedFile, statHostedFile } from '../lib/files/hosted-source';
 import { pickFile, type DirEntry, type FileRule, type PickResult } from '../lib/files/pick-file';
 import { SourceWatch, type SourceLimits } from '../lib/files/source-watch';
 import type { ArtifactStore } from '../lib/storage/artifact-store';
@@ -86,6 +86,17 @@ function cancellationSignal(): AbortSignal | undefined {
   }
 }
 
+/** Inside an activity, when this attempt is cut off (its start-to-close timeout); outside one, unknown. */
+function attemptLimit(startedMs: number): { deadlineMs: number; limitMs: number } | undefined {
+  let limitMs: number;
+  try {
+    limitMs = Context.current().info.startToCloseTimeoutMs;
+  } catch {
+    return undefined;
+  }
+  return limitMs > 0 ? { deadlineMs: startedMs + limitMs, limitMs } : undefined;
+}
+
 /** The worker's log, for what support may see and a district must not (outside an activity: none). */
 function logForSupport(message: string, detail: Record<string, string>): void {
   let ctx: Context;
@@ -150,24 +161,41 @@ export function createFetchFileActivities(deps: FetchFileDeps): Pick<SyncActivit
     );
   }
 
-  async function record(runId: string, name: string, fileRef: string, started: number): Promise<FetchedFile> {
+  async function record(
+    runId: string,
+    name: string,
+    fileRef: string,
+    started: number,
+    replace: boolean,
+  ): Promise<FetchedFile> {
     const stat = await deps.artifacts.stat(fileRef);
     if (!stat) throw new Error(`Copied file ${fileRef} vanished from the artifact store`);
-    await runs.update(
-      runId,
-      {
-        stage: 'fetched',
-        file_name: name,
-        file_ref: fileRef,
-        file_size: stat.size,
-        file_sha256: stat.sha256,
-      },
-      { stage: 'fetch', ms: Date.now() - started },
-    );
-    return { fileRef, name, size: stat.size, sha256: stat.sha256 };
+    const file = { fileRef, name, size: stat.size, sha256: stat.sha256 };
+    if (await runs.recordFetched(runId, file, Date.now() - started, replace)) return file;
+    // Another attempt of this run recorded its file first and the run went on with it: so does this one.
+    const run = await runs.get(runId);
+    if (!run?.file_ref || !run.file_name || run.file_size === null || !run.file_sha256)
+      throw new Error(`Run ${runId} moved past fetching without a recorded file`);
+    return { fileRef: run.file_ref, name: run.file_name, size: run.file_size, sha256: run.file_sha256 };
   }
 
-  async function fetchHosted(runId: string, cfg: SourceConfig, started: number): Promise<FetchedFile> {
+  /** A re-upload in place during the copy would leave a mixed file: such a copy is discarded. */
+  async function failIfChangedWhileCopied(root: string, districtId: string, listed: DirEntry): Promise<void> {
+    const now = await statHostedFile(root, listed.path);
+    const unfinished = (await openUploads.unfinished(districtId)).get(listed.path);
+    if (now?.size === listed.size && now.mtimeMs === listed.mtimeMs && !unfinished) return;
+    throw ApplicationFailure.retryable(
+      `${listed.path} changed while it was copied (it was uploaded again meanwhile), so the copy was discarded. The run reads it once the upload is finished and unchanged for ${Math.round(deps.quietMs / 1000)}s.`,
+      RetryableFailureType.FileStillUploading,
+    );
+  }
+
+  async function fetchHosted(
+    runId: string,
+    cfg: SourceConfig,
+    started: number,
+    replace: boolean,
+  ): Promise<FetchedFile> {
     const root = path.join(deps.hostedRoot, cfg.slug);
     const entries = await listHostedFolder(root);
     const pick = pickFile(entries, cfg.file_rule, {
@@ -185,11 +213,17 @@ export function createFetchFileActivities(deps: FetchFileDeps): Pick<SyncActivit
       name,
       pick.entry.size,
       openHostedFile(root, pick.entry.path),
+      () => failIfChangedWhileCopied(root, cfg.district_id, pick.entry),
     );
-    return await record(runId, name, fileRef, started);
+    return await record(runId, name, fileRef, started, replace);
   }
 
-  async function fetchExternal(runId: string, cfg: SourceConfig, started: number): Promise<FetchedFile> {
+  async function fetchExternal(
+    runId: string,
+    cfg: SourceConfig,
+    started: number,
+    replace: boolean,
+  ): Promise<FetchedFile> {
     if (!cfg.external_host || !cfg.external_username || !cfg.external_host_key) {
       throw ApplicationFailure.nonRetryable(
         'The sync config reads from an external SFTP server but its host, username or host key fingerprint is missing.',
@@ -204,8 +238,10 @@ export function createFetchFileActivities(deps: FetchFileDeps): Pick<SyncActivit
       `${cfg.external_host}:${port}`,
       cancellationSignal(),
       () => onProgress(),
+      attemptLimit(started),
     );
     let connection: Awaited<ReturnType<typeof connectExternal>> | undefined;
+    let reserved: string | undefined;
     try {
       connection = await connectExternal(
         {
@@ -231,6 +267,7 @@ export function createFetchFileActivities(deps: FetchFileDeps): Pick<SyncActivit
       failIfTooLarge(pick.entry, `${cfg.external_host}:${port}`);
       const name = path.posix.basename(pick.entry.path);
       const fileRef = await deps.artifacts.reserveForRun(runId, name, pick.entry.size);
+      reserved = fileRef;
       const local = deps.artifacts.resolve(fileRef);
       await fs.promises.mkdir(path.dirname(local), { recursive: true });
       // Copies exactly the listed size; a file that changed meanwhile fails retryably.
@@ -241,8 +278,15 @@ export function createFetchFileActivities(deps: FetchFileDeps): Pick<SyncActivit
         onProgress,
       });
       // Hashing the local copy is our own work: a timer heartbeat is right for it.
-      return await withHeartbeat('fetch', () => record(runId, name, fileRef, started));
+      return await withHeartbeat('fetch', async () => {
+        const fetched = await record(runId, name, fileRef, started, replace);
+        // This attempt's own slot, unused when another attempt's file was recorded first.
+        if (fetched.fileRef !== fileRef) await deps.artifacts.release(fileRef);
+        return fetched;
+      });
     } catch (err) {
+      // Failed or cancelled: the reserved room no longer counts against the district's bound.
+      if (reserved) await deps.artifacts.release(reserved);
       const type = (err as { type?: unknown }).type;
       if (type === RetryableFailureType.SourceStalled)
         throw ApplicationFailure.retryable((err as Error).message, type);
@@ -269,11 +313,13 @@ export function createFetchFileActivities(deps: FetchFileDeps): Pick<SyncActivit
           return { fileRef: run.file_ref, name: run.file_name, size: existing.size, sha256: existing.sha256 };
         }
       }
+      // The recorded copy is gone or damaged: this attempt's copy replaces it.
+      const replace = run.file_ref !== null;
       const cfg = await sourceConfig(runId);
       // A district's own server: heartbeats follow the download's progress. Our hosted folder is
       // local disk: a timer heartbeat notices a dead worker in seconds.
-      if (cfg.source === 'external') return await fetchExternal(runId, cfg, started);
-      return await withHeartbeat('fetch', () => fetchHosted(runId, cfg, started));
+      if (cfg.source === 'external') return await fetchExternal(runId, cfg, started, replace);
+      return await withHeartbeat('fetch', () => fetchHosted(runId, cfg, started, replace));
     },
   };
 }

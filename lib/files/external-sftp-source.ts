@@ -119,6 +119,8 @@ export async function connectExternal(
 }
 
 const MAX_ENTRIES = 10_000;
+/** The whole listing may take this many operation timeouts (2 min by default). */
+const LISTING_BUDGET_OPERATIONS = 6;
 const SFTP_EOF = 1;
 const SFTP_NO_SUCH_FILE = 2;
 
@@ -175,7 +177,13 @@ export async function listExternalFolder(
       sftp.close(handle, () => undefined);
     }
   }
-  await walk('', 0);
+  const budgetMs = watch.limits.operationMs * LISTING_BUDGET_OPERATIONS;
+  await watch.within(
+    `listing the folders`,
+    budgetMs,
+    `${LISTING_BUDGET_OPERATIONS} x FETCH_OPERATION_TIMEOUT_SECONDS`,
+    () => walk('', 0),
+  );
   return out;
 }
 

@@ -30,9 +30,27 @@ export async function listHostedFolder(root: string): Promise<DirEntry[]> {
   return out;
 }
 
-export function openHostedFile(root: string, relPath: string): Readable {
+function insideRoot(root: string, relPath: string): string {
   const full = path.resolve(root, relPath);
   if (!full.startsWith(path.resolve(root) + path.sep))
     throw new Error(`Path escapes the district folder: ${relPath}`);
-  return fs.createReadStream(full);
+  return full;
+}
+
+export function openHostedFile(root: string, relPath: string): Readable {
+  return fs.createReadStream(insideRoot(root, relPath));
+}
+
+/** Size and mtime of a listed file now; undefined once it is gone. */
+export async function statHostedFile(
+  root: string,
+  relPath: string,
+): Promise<{ size: number; mtimeMs: number } | undefined> {
+  try {
+    const st = await fs.promises.lstat(insideRoot(root, relPath));
+    return { size: st.size, mtimeMs: st.mtimeMs };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
 }

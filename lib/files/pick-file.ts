@@ -65,6 +65,14 @@ function completeEpochs(files: DirEntry[]): Set<string> {
   );
 }
 
+function unfinishedMember(dir: string, memberPath: string, state: UnfinishedUpload): string {
+  const why =
+    state === 'interrupted'
+      ? 'its last upload to the hosted SFTP server was interrupted (the connection dropped with the file open); upload it again or resume the upload'
+      : 'it is still open for writing on the hosted SFTP server (COMPLETE arrived before it was closed)';
+  return `Epoch folder /${dir}/ is still being uploaded: /${memberPath} is unfinished, ${why}. The folder is read once every file in it is closed.`;
+}
+
 export function pickFile(entries: DirEntry[], rule: FileRule, opts: PickOptions): PickResult {
   const files = entries.filter((e) => !e.isDirectory && !isTemporaryName(baseName(e.path)));
   const rootFiles = files.filter((e) => !e.path.includes('/'));
@@ -115,6 +123,13 @@ export function pickFile(entries: DirEntry[], rule: FileRule, opts: PickOptions)
     case 'epoch': {
       const complete = completeEpochs(files);
       const epochs = [...complete].sort();
+      // From the records, not the listing: a member under a temporary name counts too.
+      const unfinishedByEpoch = new Map<string, [string, UnfinishedUpload]>();
+      for (const [member, state] of opts.unfinished ?? []) {
+        const dir = member.split('/').slice(0, 2).join('/');
+        if (member.length > dir.length && !unfinishedByEpoch.has(dir))
+          unfinishedByEpoch.set(dir, [member, state]);
+      }
       for (const dir of epochs.reverse()) {
         const inside = files.filter(
           (e) =>
@@ -123,7 +138,11 @@ export function pickFile(entries: DirEntry[], rule: FileRule, opts: PickOptions)
             !e.path.slice(dir.length + 1).includes('/'),
         );
         const entry = inside.find((e) => /users\.(csv|txt)$/i.test(e.path)) ?? newest(inside);
-        if (entry) return { kind: 'file', entry };
+        if (!entry) continue;
+        // A client uploading in parallel may send COMPLETE before its other files are closed.
+        const unfinished = unfinishedByEpoch.get(dir);
+        if (unfinished) return { kind: 'uploading', entry, reason: unfinishedMember(dir, ...unfinished) };
+        return { kind: 'file', entry };
       }
       const pending = entries.find((e) => e.isDirectory && EPOCH_DIR.test(e.path) && !complete.has(e.path));
       return {

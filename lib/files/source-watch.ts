@@ -21,12 +21,22 @@ export class SourceStalledError extends Error {
   readonly type = 'SourceStalled';
 }
 
-/** Why the download is too slow, if it is; pure so the rule is unit-tested without a clock. */
+export type ThroughputVerdict =
+  | { kind: 'stalled'; idleMs: number }
+  | { kind: 'slow'; bytesPerSecond: number }
+  | { kind: 'late'; bytesPerSecond: number; projectedMs: number };
+
+/**
+ * Why the download is too slow, if it is: no byte for the stall timeout, under the minimum rate,
+ * or (given what is left) at the recent rate not done before the attempt's deadline. Pure so the
+ * rule is unit-tested without a clock.
+ */
 export function throughputVerdict(
   samples: ReadonlyArray<{ atMs: number; bytes: number }>,
   nowMs: number,
   limits: Pick<SourceLimits, 'stallMs' | 'minBytesPerSecond' | 'windowMs'>,
-): { kind: 'stalled'; idleMs: number } | { kind: 'slow'; bytesPerSecond: number } | undefined {
+  finish?: { size: number; deadlineMs: number },
+): ThroughputVerdict | undefined {
   const last = samples[samples.length - 1];
   if (!last) return undefined;
   // The newest sample with a byte count below the current one marks the last progress.
@@ -43,8 +53,14 @@ export function throughputVerdict(
   const seconds = (nowMs - windowStart.atMs) / 1000;
   if (seconds <= 0) return undefined;
   const bytesPerSecond = (last.bytes - windowStart.bytes) / seconds;
-  return bytesPerSecond < limits.minBytesPerSecond ? { kind: 'slow', bytesPerSecond } : undefined;
+  if (bytesPerSecond < limits.minBytesPerSecond) return { kind: 'slow', bytesPerSecond };
+  if (!finish) return undefined;
+  const projectedMs = ((finish.size - last.bytes) / bytesPerSecond) * 1000;
+  return nowMs + projectedMs > finish.deadlineMs ? { kind: 'late', bytesPerSecond, projectedMs } : undefined;
 }
+
+const duration = (ms: number) =>
+  ms < 120_000 ? `${Math.ceil(ms / 1000)} s` : `${Math.ceil(ms / 60_000)} min`;
 
 const round = (ms: number) => `${Math.round(ms / 100) / 10} s`;
 
@@ -61,6 +77,8 @@ export class SourceWatch {
     cancelled?: AbortSignal,
     /** Told of every answered request: progress, for a heartbeat. */
     private readonly onAnswer: () => void = () => undefined,
+    /** When the attempt is cut off (the fetch activity's start-to-close timeout), if known. */
+    private readonly attempt?: { deadlineMs: number; limitMs: number },
   ) {
     const onCancel = () => this.abort(cancelled?.reason ?? new Error('The fetch was cancelled.'));
     if (cancelled?.aborted) onCancel();
@@ -130,14 +148,16 @@ export class SourceWatch {
       const now = Date.now();
       samples.push({ atMs: now, bytes: progress() });
       if (samples.length > maxSamples) samples.shift();
-      const verdict = throughputVerdict(samples, now, this.limits);
+      const verdict = throughputVerdict(
+        samples,
+        now,
+        this.limits,
+        this.attempt && { size, deadlineMs: this.attempt.deadlineMs },
+      );
       if (!verdict) return;
-      const copied = `${samples[samples.length - 1].bytes} of ${size} bytes`;
       this.abort(
         new SourceStalledError(
-          verdict.kind === 'stalled'
-            ? `The SFTP server at ${this.server} stopped sending ${name}: no data for ${round(verdict.idleMs)} after ${copied} (FETCH_STALL_SECONDS). rostersync retries with backoff; if it keeps happening, ask the district to check its server and network.`
-            : `The SFTP server at ${this.server} sent ${name} at ${Math.round(verdict.bytesPerSecond)} bytes/s over the last ${round(this.limits.windowMs)}, under the minimum of ${this.limits.minBytesPerSecond} bytes/s (FETCH_MIN_BYTES_PER_SECOND over FETCH_THROUGHPUT_WINDOW_SECONDS); ${copied} were copied. rostersync retries with backoff; if it keeps happening, ask the district to check its server's bandwidth.`,
+          this.tooSlow(name, `${samples[samples.length - 1].bytes} of ${size} bytes`, verdict),
         ),
       );
     };
@@ -146,6 +166,38 @@ export class SourceWatch {
     const stop = () => clearInterval(timer);
     this.signal.addEventListener('abort', stop, { once: true });
     return stop;
+  }
+
+  private tooSlow(name: string, copied: string, verdict: ThroughputVerdict): string {
+    switch (verdict.kind) {
+      case 'stalled':
+        return `The SFTP server at ${this.server} stopped sending ${name}: no data for ${round(verdict.idleMs)} after ${copied} (FETCH_STALL_SECONDS). rostersync retries with backoff; if it keeps happening, ask the district to check its server and network.`;
+      case 'slow':
+        return `The SFTP server at ${this.server} sent ${name} at ${Math.round(verdict.bytesPerSecond)} bytes/s over the last ${round(this.limits.windowMs)}, under the minimum of ${this.limits.minBytesPerSecond} bytes/s (FETCH_MIN_BYTES_PER_SECOND over FETCH_THROUGHPUT_WINDOW_SECONDS); ${copied} were copied. rostersync retries with backoff; if it keeps happening, ask the district to check its server's bandwidth.`;
+      case 'late':
+        return `The SFTP server at ${this.server} sends ${name} at ${Math.round(verdict.bytesPerSecond)} bytes/s: the rest would take about ${duration(verdict.projectedMs)}, past the ${duration(this.attempt?.limitMs ?? 0)} a fetch attempt may take; ${copied} were copied, and the attempt stopped now rather than at its limit. rostersync retries with backoff; if it keeps happening, ask the district to check its server's bandwidth.`;
+    }
+  }
+
+  /**
+   * Runs `work` (many requests) within `budgetMs` in all: each request has the operation timeout,
+   * and this bounds their sum, so a server answering just under it each time cannot go on for ever.
+   */
+  async within<T>(what: string, budgetMs: number, setting: string, work: () => Promise<T>): Promise<T> {
+    const timer = setTimeout(
+      () =>
+        this.abort(
+          new SourceStalledError(
+            `The SFTP server at ${this.server}: ${what} took longer than ${round(budgetMs)} in all (${setting}). rostersync retries with backoff; if it keeps happening, ask the district to check its server, or to keep fewer files in the folder.`,
+          ),
+        ),
+      budgetMs,
+    );
+    try {
+      return await work();
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   dispose(): void {

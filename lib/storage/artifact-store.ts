@@ -71,32 +71,53 @@ export class ArtifactStore {
     fileName: string,
     listedSize: number,
     source: Readable,
+    /** Run once the bytes are copied, before they are kept: throwing discards the copy. */
+    beforeKeep: () => Promise<void> = async () => undefined,
   ): Promise<StoredFile> {
     if (!this.bound) {
       const fileRef = this.refFor(runId, fileName);
-      return { fileRef, ...(await this.put(fileRef, source)) };
+      const copied = await this.put(fileRef, source);
+      await beforeKeep().catch(async (err: unknown) => {
+        await this.remove(fileRef);
+        throw err;
+      });
+      return { fileRef, ...copied };
     }
     const { repository } = this.bound;
     const districtId = await this.districtOf(runId);
     const room = await this.makeRoom(districtId, listedSize, () => source.destroy());
-    const tmp = this.resolve(path.posix.join('districts', districtId, `incoming-${runId}.tmp`));
+    const tmp = this.resolve(path.posix.join('districts', districtId, this.incomingName(runId)));
     let copied: { size: number; sha256: string };
     try {
       copied = await this.copy(source, tmp, room);
+      await beforeKeep();
     } catch (err) {
       await fs.promises.rm(tmp, { force: true });
       if (err instanceof RoomExceeded) throw this.limitExceeded(room + 1, 'grew while it was copied');
       throw err;
     }
     const existing = await repository.findBySha256(districtId, copied.sha256);
-    if (existing && fs.existsSync(this.resolve(existing.file_ref))) {
+    if (existing && (await this.stat(existing.file_ref))?.sha256 === copied.sha256) {
       await fs.promises.rm(tmp, { force: true });
       return { fileRef: existing.file_ref, ...copied };
     }
     const fileRef = path.posix.join('districts', districtId, copied.sha256);
     await fs.promises.rename(tmp, this.resolve(fileRef));
+    // Content-addressed: the file is recorded, and handed out by its hash, only if its bytes match it.
+    const placed = await this.stat(fileRef);
+    if (placed?.sha256 !== copied.sha256) {
+      await this.remove(fileRef);
+      throw new Error(
+        `The copy of ${fileName} changed after it was written (its SHA-256 no longer matches), so it was not kept; the fetch is retried.`,
+      );
+    }
     await repository.add({ fileRef, districtId, sha256: copied.sha256, size: copied.size });
     return { fileRef, ...copied };
+  }
+
+  /** A temporary name of this attempt's own: overlapping attempts of one run never share a file. */
+  incomingName(runId: string): string {
+    return `incoming-${runId}-${crypto.randomBytes(6).toString('hex')}.tmp`;
   }
 
   /**
@@ -104,15 +125,21 @@ export class ArtifactStore {
    * own server), counted against the bound before the download starts.
    */
   async reserveForRun(runId: string, fileName: string, size: number): Promise<string> {
-    const fileRef = this.refFor(runId, fileName);
+    // A slot of this attempt's own: overlapping attempts of one run never write one file.
+    const slot = this.refFor(runId, fileName);
+    const fileRef = `${slot.slice(0, slot.length - path.posix.extname(slot).length)}-${crypto.randomBytes(6).toString('hex')}${path.posix.extname(slot)}`;
     await fs.promises.mkdir(path.dirname(this.resolve(fileRef)), { recursive: true });
     if (!this.bound) return fileRef;
     const districtId = await this.districtOf(runId);
-    // A retried download overwrites the slot: its earlier reservation is not counted twice.
-    await this.bound.repository.remove(fileRef);
     await this.makeRoom(districtId, size);
     await this.bound.repository.add({ fileRef, districtId, sha256: null, size });
     return fileRef;
+  }
+
+  /** Gives up a file a run did not keep (a failed, cancelled or superseded fetch) and its reservation. */
+  async release(fileRef: string): Promise<void> {
+    await this.remove(fileRef);
+    await this.bound?.repository.remove(fileRef);
   }
 
   /** Hashes a file already in place (e.g. written by a fast SFTP download). */

@@ -68,6 +68,37 @@ describe('choosing the file a run reads', () => {
     assert.equal(pick.kind === 'file' && pick.entry.path, 'upload/20261122-020000/users.csv');
   });
 
+  it('epoch: a folder with COMPLETE is still uploading while one of its files is open or cut off on the hosted server', () => {
+    const entries = [
+      dir('upload'),
+      dir('upload/20261123-020000'),
+      file('upload/20261123-020000/users.csv', 5),
+      file('upload/20261123-020000/staff.csv', 5),
+      file('upload/20261123-020000/COMPLETE', 5, 0),
+    ];
+    const open = pickFile(entries, 'epoch', {
+      ...opts,
+      unfinished: new Map([['upload/20261123-020000/staff.csv', 'open' as const]]),
+    });
+    assert.equal(open.kind, 'uploading');
+    assert.match(
+      open.kind === 'uploading' ? open.reason : '',
+      /Epoch folder \/upload\/20261123-020000\/ is still being uploaded: \/upload\/20261123-020000\/staff\.csv is unfinished, it is still open for writing/,
+    );
+    const cut = pickFile(entries, 'epoch', {
+      ...opts,
+      unfinished: new Map([['upload/20261123-020000/users.csv', 'interrupted' as const]]),
+    });
+    assert.match(cut.kind === 'uploading' ? cut.reason : '', /interrupted .* upload it again/);
+    const renaming = pickFile(entries, 'epoch', {
+      ...opts,
+      unfinished: new Map([['upload/20261123-020000/groups.csv.filepart', 'open' as const]]),
+    });
+    assert.match(renaming.kind === 'uploading' ? renaming.reason : '', /groups\.csv\.filepart is unfinished/);
+    const done = pickFile(entries, 'epoch', { ...opts, unfinished: new Map() });
+    assert.equal(done.kind === 'file' && done.entry.path, 'upload/20261123-020000/users.csv');
+  });
+
   it('epoch: explains a missing COMPLETE file', () => {
     const pick = pickFile(
       [dir('upload'), dir('upload/20261123-020000'), file('upload/20261123-020000/users.csv', 5)],

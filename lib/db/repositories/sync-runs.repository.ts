@@ -151,6 +151,26 @@ export class SyncRunsRepository {
   }
 
   /**
+   * Records the file a fetch copied, only while the run has not moved past fetching: before any
+   * file is recorded, or the same file again. `replace` when the recorded copy is gone. False
+   * when refused: a stale attempt finishing late never replaces the file a run went on with.
+   */
+  async recordFetched(
+    runId: string,
+    file: { name: string; fileRef: string; size: number; sha256: string },
+    fetchMs: number,
+    replace: boolean,
+  ): Promise<boolean> {
+    const res = await this.db.query(
+      `UPDATE sync_runs SET stage = 'fetched', file_name = $2, file_ref = $3, file_size = $4, file_sha256 = $5,
+              timings = timings || jsonb_build_object('fetch', $6::int)
+       WHERE id = $1 AND (stage IS NULL OR (stage = 'fetched' AND file_sha256 = $5) OR $7)`,
+      [runId, file.name, file.fileRef, file.size, file.sha256, Math.round(fetchMs), replace],
+    );
+    return res.rowCount === 1;
+  }
+
+  /**
    * Marks a run running (idempotent: a retried start keeps the first started_at). Returns false when
    * the run is already final, so a stray retry cannot revive it.
    */

@@ -91,15 +91,27 @@ describe("a district's misbehaving SFTP server", () => {
     ).id;
   }
 
-  async function hostile(mode: HostileMode, opts: { trickleIntervalMs?: number } = {}) {
+  async function hostile(
+    mode: HostileMode,
+    opts: { trickleIntervalMs?: number; trickleBytes?: number; content?: Buffer } = {},
+  ) {
     const server = await startHostileSftpServer({ mode, ...opts });
     servers.push(server);
     return server;
   }
 
   /** Runs the fetch in an activity context, recording its heartbeats. */
-  function inActivity(fetch: ReturnType<typeof fetchActivity>, runId: string) {
-    const activity = new MockActivityEnvironment(undefined, { logger: quietLogger() });
+  function inActivity(
+    fetch: ReturnType<typeof fetchActivity>,
+    runId: string,
+    startToCloseTimeoutMs?: number,
+  ) {
+    const activity = new MockActivityEnvironment(
+      startToCloseTimeoutMs ? { startToCloseTimeoutMs } : undefined,
+      {
+        logger: quietLogger(),
+      },
+    );
     const heartbeats: Array<{ stage: string; bytes: number }> = [];
     activity.on('heartbeat', (d: { stage: string; bytes: number }) => heartbeats.push(d));
     const started = Date.now();
@@ -120,6 +132,13 @@ describe("a district's misbehaving SFTP server", () => {
     const runDir = path.join(artifactsRoot(), 'runs', runId);
     assert.deepEqual(fs.existsSync(runDir) ? fs.readdirSync(runDir) : [], [], 'no partial copy');
     assert.equal((await new SyncRunsRepository(db.pool).get(runId))?.file_ref, null);
+    // Nor does the room it reserved still count against the district's storage limit.
+    const { rows } = await db.pool.query<{ reserved: number }>(
+      `SELECT COALESCE(sum(a.size), 0)::float8 AS reserved FROM district_artifacts a
+       JOIN sync_runs r ON r.district_id = a.district_id WHERE r.id = $1`,
+      [runId],
+    );
+    assert.equal(rows[0].reserved, 0, 'the reservation was released');
   }
 
   const assertRetryableStall = (err: Failure) => {
@@ -183,6 +202,25 @@ describe("a district's misbehaving SFTP server", () => {
       [...bytes].sort((a, b) => a - b),
       'bytes so far never go down',
     );
+    await assertReleased(server, runId);
+  });
+
+  it('fails an attempt as soon as the server sends above the minimum rate but too slowly to finish before the attempt is cut off', async () => {
+    // About 80 KB/s (two reads in flight, 4 KiB each every 100 ms): 2 MiB needs some 26 s, the attempt has 20 s.
+    const server = await hostile('trickle', {
+      trickleIntervalMs: 100,
+      trickleBytes: 4096,
+      content: Buffer.alloc(2 * 1024 * 1024, 'a'),
+    });
+    const runId = await runFor(server);
+    const { settled } = inActivity(fetchActivity({ SFTP_DOWNLOAD_CONCURRENCY: '2' }), runId, 20_000);
+    const { err, ms } = await settled;
+    assertRetryableStall(err);
+    assert.match(
+      err.message,
+      /sends \/exports\/users\.csv at \d+ bytes\/s: the rest would take about \d+ s, past the 20 s a fetch attempt may take/,
+    );
+    assert.ok(ms >= 2_500 && ms < 12_000, `failed after ${ms} ms, not at the attempt's limit`);
     await assertReleased(server, runId);
   });
 

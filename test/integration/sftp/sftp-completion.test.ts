@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { Pool } from 'pg';
 import pino from 'pino';
 import { OpenUploadsRepository } from '../../../lib/db/repositories/open-uploads.repository';
 import { OpenUploadRecords } from '../../../lib/sftp-server/open-upload-records';
@@ -158,5 +159,101 @@ describe('hosted SFTP: upload completion', () => {
     crashed.stopRenewing();
     await new Promise((r) => setTimeout(r, 2_500)); // the 1 s lease, with margin
     assert.equal((await openUploads.unfinished(district.id)).has('upload/orphan.csv'), false);
+  });
+
+  describe('open-upload records across server replicas', () => {
+    const silent = pino({ level: 'silent' });
+    const waitFor = async (check: () => Promise<boolean>, ms: number) => {
+      const deadline = Date.now() + ms;
+      while (!(await check()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    };
+
+    it('brings back the records of uploads still open after the database stopped answering for longer than the lease', async () => {
+      const openUploads = new OpenUploadsRepository(h.db.pool);
+      // Server A reaches the database through one connection, which the test holds to cut it off.
+      const poolA = new Pool({ connectionString: h.db.url, max: 1 });
+      const serverA = new OpenUploadRecords(poolA, silent, 1_500);
+      const serverB = new OpenUploadRecords(h.db.pool, silent, 600);
+      try {
+        serverA.opened(district.id, '/upload/slow.csv');
+        serverA.opened(district.id, '/upload/cut-off.csv');
+        serverA.interrupted(district.id, '/upload/cut-off.csv');
+        await serverA.flushed();
+        const cutOff = await poolA.connect();
+        // Past A's lease: server B drops A's rows as expired, as every server does.
+        await new Promise((r) => setTimeout(r, 3_000));
+        const during = await openUploads.unfinished(district.id);
+        assert.equal(during.has('upload/slow.csv'), false, 'the rows expired during the outage');
+        cutOff.release();
+        await waitFor(async () => {
+          const now = await openUploads.unfinished(district.id);
+          return now.has('upload/slow.csv') && now.has('upload/cut-off.csv');
+        }, 6_000);
+        const after = await openUploads.unfinished(district.id);
+        assert.equal(after.get('upload/slow.csv'), 'open', 'the file A still holds open is open again');
+        assert.equal(after.get('upload/cut-off.csv'), 'interrupted', 'the cut-off upload is marked again');
+      } finally {
+        await serverA.close();
+        await serverB.close();
+        await poolA.end();
+      }
+      const closed = await openUploads.unfinished(district.id);
+      assert.equal(closed.has('upload/slow.csv') || closed.has('upload/cut-off.csv'), false);
+    });
+
+    it('clears an interrupted mark of one server when the upload is finished on another', async () => {
+      const openUploads = new OpenUploadsRepository(h.db.pool);
+      const serverA = new OpenUploadRecords(h.db.pool, silent, 1_500);
+      const serverB = new OpenUploadRecords(h.db.pool, silent, 1_500);
+      try {
+        serverA.opened(district.id, '/staff.csv');
+        serverA.interrupted(district.id, '/staff.csv');
+        await serverA.flushed();
+        assert.equal((await openUploads.unfinished(district.id)).get('staff.csv'), 'interrupted');
+        // The district reconnects, lands on server B and uploads the file again in full.
+        serverB.opened(district.id, '/staff.csv');
+        serverB.finished(district.id, '/staff.csv');
+        await serverB.flushed();
+        assert.equal((await openUploads.unfinished(district.id)).has('staff.csv'), false);
+        // Several of A's renewals later the mark has not come back.
+        await new Promise((r) => setTimeout(r, 2_000));
+        await serverA.flushed();
+        assert.equal((await openUploads.unfinished(district.id)).has('staff.csv'), false);
+      } finally {
+        await serverA.close();
+        await serverB.close();
+      }
+    });
+
+    it('writes only the latest state of each file when files open and close faster than the database answers', async () => {
+      const openUploads = new OpenUploadsRepository(h.db.pool);
+      const poolA = new Pool({ connectionString: h.db.url, max: 1 });
+      let statements = 0;
+      const query = poolA.query.bind(poolA);
+      poolA.query = ((...args: Parameters<typeof query>) => {
+        statements++;
+        return query(...args);
+      }) as typeof poolA.query;
+      const serverA = new OpenUploadRecords(poolA, silent, 60_000);
+      try {
+        const cutOff = await poolA.connect();
+        for (let round = 0; round < 200; round++) {
+          for (let file = 0; file < 50; file++) {
+            serverA.opened(district.id, `/upload/burst-${file}.csv`);
+            if (round < 199 || file % 2 === 0) serverA.finished(district.id, `/upload/burst-${file}.csv`);
+          }
+        }
+        cutOff.release();
+        await serverA.flushed();
+        assert.ok(statements <= 60, `${statements} statements for 50 files (20,000 events)`);
+        const after = await openUploads.unfinished(district.id);
+        const burst = [...after.keys()].filter((k) => k.startsWith('upload/burst-')).sort();
+        assert.equal(burst.length, 25, 'the files left open are open, the closed ones are not');
+        assert.ok(burst.every((k) => Number(/burst-(\d+)/.exec(k)![1]) % 2 === 1));
+      } finally {
+        await serverA.close();
+        await poolA.end();
+      }
+    });
   });
 });
