@@ -10,7 +10,7 @@ import { attachment } from './content-disposition';
 import { disconnectWhenStalled, ReportDownloads } from './report-downloads';
 import type { RunView } from './run-view';
 import { SyncNowDto } from './runs.dto';
-import { type RunDetail, RunsService, type SyncStatusView } from './runs.service';
+import { type RunDetail, RunsService, type StartedRun, type SyncStatusView } from './runs.service';
 
 @ApiTags('runs')
 @ApiBearerAuth()
@@ -25,10 +25,7 @@ export class RunsController {
   @ApiOperation({ summary: 'Queue a run now (dryRun: plan only); 409 without a sync config' })
   @Post('sync-now')
   @HttpCode(202)
-  async syncNow(
-    @Param('id', UuidParamPipe) id: string,
-    @Body() body: SyncNowDto,
-  ): Promise<{ runId: string }> {
+  async syncNow(@Param('id', UuidParamPipe) id: string, @Body() body: SyncNowDto): Promise<StartedRun> {
     return await this.service.syncNow(id, body.dryRun);
   }
 
@@ -84,7 +81,7 @@ export class RunsController {
   async retry(
     @Param('id', UuidParamPipe) id: string,
     @Param('runId', UuidParamPipe) runId: string,
-  ): Promise<{ runId: string }> {
+  ): Promise<StartedRun> {
     return await this.service.retry(id, runId);
   }
 
