@@ -30,7 +30,7 @@ import { HealthController } from './health/health.controller';
 import { ApiThrottlerGuard, apiThrottlers } from './rate-limits/api-throttler.guard';
 import { PostgresThrottlerStorage } from './rate-limits/postgres-throttler.storage';
 import { ReferenceController } from './reference/reference.controller';
-import { ReportDownloads } from './runs/report-downloads';
+import { ReportDownloads } from './runs/report-downloads.service';
 import { RunsController } from './runs/runs.controller';
 import { RunsService } from './runs/runs.service';
 import { SftpCredentialsController } from './sftp-credentials/sftp-credentials.controller';
@@ -90,10 +90,14 @@ export class ApiModule {
         onPool(ManualRunsRepository),
         { provide: PostgresThrottlerStorage, useValue: throttlerStorage },
         {
+          provide: ArtifactStore,
+          useFactory: (env: Readonly<Env>) => new ArtifactStore(path.join(env.DATA_DIR, 'artifacts')),
+          inject: [ENV],
+        },
+        {
           provide: RunReports,
-          useFactory: (pool: Pool, env: Readonly<Env>) =>
-            new RunReports(pool, new ArtifactStore(path.join(env.DATA_DIR, 'artifacts'))),
-          inject: [PG_POOL, ENV],
+          useFactory: (pool: Pool, artifacts: ArtifactStore) => new RunReports(pool, artifacts),
+          inject: [PG_POOL, ArtifactStore],
         },
         {
           provide: DistrictSyncClient,

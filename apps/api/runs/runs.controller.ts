@@ -7,7 +7,7 @@ import { DistrictKeys } from '../common/district-key-access.decorator';
 import { PageQueryDto } from '../common/paging.dto';
 import { UuidParamPipe } from '../common/uuid-param.pipe';
 import { attachment } from './content-disposition';
-import { disconnectWhenStalled, ReportDownloads } from './report-downloads';
+import { disconnectWhenStalled, ReportDownloads } from './report-downloads.service';
 import type { RunView } from './run-view';
 import { SyncNowDto } from './runs.dto';
 import { type RunDetail, RunsService, type StartedRun, type SyncStatusView } from './runs.service';
@@ -116,9 +116,10 @@ export class RunsController {
     await this.service.requireRun(id, runId);
     await this.downloads.send(
       credentialOf(req),
+      id,
       res,
       () => startCsv(res, `run-${runId}-errors.csv`),
-      (reports) => reports.writeErrorsCsv(runId, res),
+      (reports, client) => reports.writeErrorsCsv(runId, res, client),
     );
   }
 
@@ -134,9 +135,10 @@ export class RunsController {
     await this.service.requireRun(id, runId);
     await this.downloads.send(
       credentialOf(req),
+      id,
       res,
       () => startCsv(res, `run-${runId}-plan.csv`),
-      (reports) => reports.writePlanCsv(runId, res),
+      (reports, client) => reports.writePlanCsv(runId, res, client),
     );
   }
 }
