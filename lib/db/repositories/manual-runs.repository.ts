@@ -17,7 +17,8 @@ export type ManualRunAdmission =
  * sync_runs, so every API replica agrees and there is no counter to keep in step: a run counts once
  * it started, and a queued one as one more. A request arriving while a run is queued joins it (the
  * district workflow would merge them anyway) and creates nothing, so queued requests cannot grow
- * the table; only a queued dry run does not take a real request, which must not lose its apply.
+ * the table; only a queued dry run does not take a real request, which must not lose its apply. A
+ * retry joins only a queued retry of the same failed run: retrying another failed run is its own run.
  * Runs queued longer than the window are not joined, so a row whose signal never reached the
  * workflow cannot swallow every later request. A transaction-scoped advisory lock per district
  * makes concurrent requests check and count one after another, so the limit is exact.
@@ -46,13 +47,14 @@ export class ManualRunsRepository {
         `SELECT count(*) FILTER (WHERE started_at IS NOT NULL)::int AS started,
                 coalesce(bool_or(started_at IS NULL AND status = 'queued'), false) AS waiting,
                 (array_agg(id ORDER BY created_at DESC)
-                  FILTER (WHERE started_at IS NULL AND status = 'queued' AND (NOT dry_run OR $4)))[1] AS joinable,
+                  FILTER (WHERE started_at IS NULL AND status = 'queued' AND (NOT dry_run OR $4)
+                          AND ($5::uuid IS NULL OR retry_of = $5)))[1] AS joinable,
                 extract(epoch FROM now() - min(created_at)
                   FILTER (WHERE started_at IS NOT NULL OR status = 'queued'))::float8 AS oldest_age
          FROM sync_runs
          WHERE district_id = $1 AND trigger = ANY($2::text[])
            AND created_at > now() - $3 * interval '1 second'`,
-        [input.districtId, MANUAL_TRIGGERS, windowSeconds, input.dryRun],
+        [input.districtId, MANUAL_TRIGGERS, windowSeconds, input.dryRun, input.retryOf],
       );
       const { started, waiting, joinable, oldest_age } = rows[0];
       if (joinable !== null) {
