@@ -1,7 +1,6 @@
 import path from 'node:path';
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
-import { ThrottlerModule } from '@nestjs/throttler';
 import type { Client } from '@temporalio/client';
 import { ZodValidationPipe } from 'nestjs-zod';
 import type { Pool } from 'pg';
@@ -21,16 +20,15 @@ import { RunReports } from '../../lib/sync/run-reports';
 import { DistrictSyncClient } from '../../lib/temporal/district-sync.client';
 import { ApiKeysController } from './api-keys/api-keys.controller';
 import { ApiKeysService } from './api-keys/api-keys.service';
-import { ENV, EXPORTS_POOL, PG_POOL, TEMPORAL_CLIENT } from './api.tokens';
+import { ENV, EXPORTS_POOL, PG_POOL, RATE_LIMITS, TEMPORAL_CLIENT } from './api.tokens';
 import { ApiErrorFilter } from './common/api-error.filter';
 import { BearerAuthGuard } from './common/bearer-auth.guard';
 import { DistrictsController } from './districts/districts.controller';
 import { DistrictsService } from './districts/districts.service';
 import { HealthController } from './health/health.controller';
-import { ApiThrottlerGuard, apiThrottlers } from './rate-limits/api-throttler.guard';
-import { PostgresThrottlerStorage } from './rate-limits/postgres-throttler.storage';
+import { ApiRateLimitGuard } from './rate-limits/api-rate-limit.guard';
 import { ReferenceController } from './reference/reference.controller';
-import { ReportDownloads } from './runs/report-downloads';
+import { ReportDownloads } from './runs/report-downloads.service';
 import { RunsController } from './runs/runs.controller';
 import { RunsService } from './runs/runs.service';
 import { SftpCredentialsController } from './sftp-credentials/sftp-credentials.controller';
@@ -47,6 +45,11 @@ export interface ApiDeps {
    * gives one; tests that download no reports may leave it out and share `pool`.
    */
   exportsPool?: Pool;
+  /**
+   * Rate limit counters only (see ApiRateLimitGuard), a few connections with a short connect
+   * timeout. main.ts always gives one; tests may leave it out and share `pool`.
+   */
+  limitsPool?: Pool;
   temporalClient: Client;
 }
 
@@ -60,10 +63,8 @@ const onPool = <T>(Repo: new (pool: Pool) => T) => ({
 @Module({})
 export class ApiModule {
   static forRoot(deps: ApiDeps): DynamicModule {
-    const throttlerStorage = new PostgresThrottlerStorage(new RateLimitsRepository(deps.pool));
     return {
       module: ApiModule,
-      imports: [ThrottlerModule.forRoot(apiThrottlers(deps.env, throttlerStorage))],
       controllers: [
         HealthController,
         DistrictsController,
@@ -88,12 +89,16 @@ export class ApiModule {
         onPool(SftpHostKeysRepository),
         onPool(ApiKeysRepository),
         onPool(ManualRunsRepository),
-        { provide: PostgresThrottlerStorage, useValue: throttlerStorage },
+        { provide: RATE_LIMITS, useValue: new RateLimitsRepository(deps.limitsPool ?? deps.pool) },
+        {
+          provide: ArtifactStore,
+          useFactory: (env: Readonly<Env>) => new ArtifactStore(path.join(env.DATA_DIR, 'artifacts')),
+          inject: [ENV],
+        },
         {
           provide: RunReports,
-          useFactory: (pool: Pool, env: Readonly<Env>) =>
-            new RunReports(pool, new ArtifactStore(path.join(env.DATA_DIR, 'artifacts'))),
-          inject: [PG_POOL, ENV],
+          useFactory: (pool: Pool, artifacts: ArtifactStore) => new RunReports(pool, artifacts),
+          inject: [PG_POOL, ArtifactStore],
         },
         {
           provide: DistrictSyncClient,
@@ -110,7 +115,7 @@ export class ApiModule {
         ReportDownloads,
         ApiKeysService,
         // Rate limits first: they must hold before authentication costs a lookup.
-        { provide: APP_GUARD, useClass: ApiThrottlerGuard },
+        { provide: APP_GUARD, useClass: ApiRateLimitGuard },
         { provide: APP_GUARD, useClass: BearerAuthGuard },
         { provide: APP_PIPE, useClass: ZodValidationPipe },
         { provide: APP_FILTER, useClass: ApiErrorFilter },

@@ -51,12 +51,20 @@ export const Env = z.object({
    * 0 (direct connections) ignores the header, so a client cannot pick its own address.
    */
   API_TRUST_PROXY_HOPS: z.coerce.number().int().min(0).max(10).default(0),
-  /** Report downloads (errors.csv, plan.csv) one credential may have in progress at once; 429 beyond. */
-  API_EXPORTS_PER_CREDENTIAL: z.coerce.number().int().min(1).max(20).default(2),
-  /** Database connections kept apart for report downloads, so slow downloads never starve requests. */
-  API_EXPORT_CONNECTIONS: z.coerce.number().int().min(1).max(50).default(4),
+  /**
+   * Report downloads (errors.csv, plan.csv) one district, whatever keys it uses, may have in progress
+   * at once, and the operator token as many; 429 beyond.
+   */
+  API_EXPORTS_PER_DISTRICT: z.coerce.number().int().min(1).max(20).default(2),
+  /**
+   * Database connections kept apart for report downloads, so slow downloads never starve requests;
+   * above twice API_EXPORTS_PER_DISTRICT, so one district and the operator leave room for others.
+   */
+  API_EXPORT_CONNECTIONS: z.coerce.number().int().min(1).max(50).default(5),
   /** A download whose client reads nothing for this long is disconnected. */
   API_EXPORT_SEND_TIMEOUT_SECONDS: z.coerce.number().int().min(1).default(30),
+  /** A download still going after this long is cut, however it is read: a trickle cannot keep its slot. */
+  API_EXPORT_DEADLINE_SECONDS: z.coerce.number().int().min(1).default(600),
   /** Sync Now and retries per district in any hour; a Sync Now merged into a queued run is free. */
   SYNC_NOW_PER_HOUR: z.coerce.number().int().min(1).default(12),
   /** Serve the OpenAPI docs at /docs and /docs-json; turn off on a public deployment. */

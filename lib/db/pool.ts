@@ -6,7 +6,7 @@ types.setTypeParser(types.builtins.INT8, (value) => Number(value));
 types.setTypeParser(types.builtins.DATE, (value) => value);
 
 /** Which process (and which of its pools) a pool serves: each has timeouts suited to its work. */
-export type PoolRole = 'api' | 'api-exports' | 'sftp' | 'worker';
+export type PoolRole = 'api' | 'api-exports' | 'api-limits' | 'sftp' | 'worker';
 
 interface SessionLimits {
   /** Longest single statement. */
@@ -27,6 +27,8 @@ const MINUTE = 60;
  *   cannot get a connection within seconds answers 503 rather than queueing behind others.
  * - api-exports: a report's COPY lasts as long as the client reads; the send timeout cuts a client
  *   that stops reading, this bounds a slow one that never stops.
+ * - api-limits: one counter upsert per request; a request that cannot count within a second is
+ *   refused (503) rather than queued, so a flood never holds requests for long.
  * - sftp: logins and upload bookkeeping, short statements.
  * - worker: the apply is one transaction of up to an hour (HEAVY in workflows/activity-options.ts);
  *   a mail batch keeps its transaction open while the SMTP server answers. A lock wait longer than
@@ -41,6 +43,7 @@ export const POOL_LIMITS: Readonly<Record<PoolRole, SessionLimits>> = Object.fre
     idleInTransactionSeconds: 30,
     connectSeconds: 10,
   },
+  'api-limits': { statementSeconds: 2, lockSeconds: 1, idleInTransactionSeconds: 5, connectSeconds: 1 },
   sftp: { statementSeconds: 30, lockSeconds: 10, idleInTransactionSeconds: 30, connectSeconds: 10 },
   worker: {
     statementSeconds: 60 * MINUTE,

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { ERROR_CODES } from '../csv/error-codes';
 import type { Severity } from '../csv/roster-record';
@@ -59,8 +59,11 @@ export class RunReports {
     });
   }
 
-  /** Columns: row, column, value, code, message — file-level findings first, then by row. */
-  async writeErrorsCsv(runId: string, out: Writable): Promise<void> {
+  /**
+   * Columns: row, column, value, code, message — file-level findings first, then by row. With `via`,
+   * the COPY runs on that connection, which stays the caller's (broken if this rejects).
+   */
+  async writeErrorsCsv(runId: string, out: Writable, via?: PoolClient): Promise<void> {
     const id = assertRunId(runId);
     await this.copyOut(
       `SELECT row_number AS "row", ${neutral('column_name')} AS "column", ${neutral('value')} AS value,
@@ -68,11 +71,12 @@ export class RunReports {
        FROM run_errors WHERE run_id = '${id}'
        ORDER BY row_number NULLS FIRST, ${SEVERITY_ORDER}, code`,
       out,
+      via,
     );
   }
 
-  /** Columns: action, user_id, row, key, email, first_name, last_name, changed_fields. */
-  async writePlanCsv(runId: string, out: Writable): Promise<void> {
+  /** Columns: action, user_id, row, key, email, first_name, last_name, changed_fields; `via` as above. */
+  async writePlanCsv(runId: string, out: Writable, via?: PoolClient): Promise<void> {
     const id = assertRunId(runId);
     await this.copyOut(
       `SELECT action, user_id, row_number AS "row", ${neutral('key')} AS key, ${neutral('email')} AS email,
@@ -82,6 +86,7 @@ export class RunReports {
        ORDER BY CASE action WHEN 'create' THEN 0 WHEN 'update' THEN 1 WHEN 'reactivate' THEN 2 ELSE 3 END,
                 row_number NULLS LAST, email`,
       out,
+      via,
     );
   }
 
@@ -108,12 +113,14 @@ export class RunReports {
     };
   }
 
-  private async copyOut(select: string, out: Writable): Promise<void> {
+  private async copyOut(select: string, out: Writable, via?: PoolClient): Promise<void> {
+    const copy = (client: PoolClient) =>
+      pipeline(client.query(copyTo(`COPY (${select}) TO STDOUT WITH (FORMAT csv, HEADER)`)), out);
+    if (via) return await copy(via);
     const client = await this.pool.connect();
     let failed: Error | undefined;
     try {
-      const source = client.query(copyTo(`COPY (${select}) TO STDOUT WITH (FORMAT csv, HEADER)`));
-      await pipeline(source, out);
+      await copy(client);
     } catch (err) {
       failed = err as Error;
       throw err;

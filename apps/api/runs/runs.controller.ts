@@ -7,10 +7,10 @@ import { DistrictKeys } from '../common/district-key-access.decorator';
 import { PageQueryDto } from '../common/paging.dto';
 import { UuidParamPipe } from '../common/uuid-param.pipe';
 import { attachment } from './content-disposition';
-import { disconnectWhenStalled, ReportDownloads } from './report-downloads';
+import { disconnectWhenStalled, ReportDownloads } from './report-downloads.service';
 import type { RunView } from './run-view';
 import { SyncNowDto } from './runs.dto';
-import { type RunDetail, RunsService, type SyncStatusView } from './runs.service';
+import { type RunDetail, RunsService, type StartedRun, type SyncStatusView } from './runs.service';
 
 @ApiTags('runs')
 @ApiBearerAuth()
@@ -25,10 +25,7 @@ export class RunsController {
   @ApiOperation({ summary: 'Queue a run now (dryRun: plan only); 409 without a sync config' })
   @Post('sync-now')
   @HttpCode(202)
-  async syncNow(
-    @Param('id', UuidParamPipe) id: string,
-    @Body() body: SyncNowDto,
-  ): Promise<{ runId: string }> {
+  async syncNow(@Param('id', UuidParamPipe) id: string, @Body() body: SyncNowDto): Promise<StartedRun> {
     return await this.service.syncNow(id, body.dryRun);
   }
 
@@ -84,7 +81,7 @@ export class RunsController {
   async retry(
     @Param('id', UuidParamPipe) id: string,
     @Param('runId', UuidParamPipe) runId: string,
-  ): Promise<{ runId: string }> {
+  ): Promise<StartedRun> {
     return await this.service.retry(id, runId);
   }
 
@@ -119,9 +116,10 @@ export class RunsController {
     await this.service.requireRun(id, runId);
     await this.downloads.send(
       credentialOf(req),
+      id,
       res,
       () => startCsv(res, `run-${runId}-errors.csv`),
-      (reports) => reports.writeErrorsCsv(runId, res),
+      (reports, client) => reports.writeErrorsCsv(runId, res, client),
     );
   }
 
@@ -137,9 +135,10 @@ export class RunsController {
     await this.service.requireRun(id, runId);
     await this.downloads.send(
       credentialOf(req),
+      id,
       res,
       () => startCsv(res, `run-${runId}-plan.csv`),
-      (reports) => reports.writePlanCsv(runId, res),
+      (reports, client) => reports.writePlanCsv(runId, res, client),
     );
   }
 }

@@ -41,6 +41,15 @@ async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   }
 }
 
+/**
+ * What Sync Now and retry answer: the run that will do the work. `joinedQueuedRun` is true when a run
+ * of the district was already queued and the request joined it rather than creating another.
+ */
+export interface StartedRun {
+  runId: string;
+  joinedQueuedRun: boolean;
+}
+
 export type ErrorSummary = Awaited<ReturnType<RunReports['errorSummary']>>;
 
 export interface RunDetail extends RunView {
@@ -81,11 +90,11 @@ export class RunsService {
     @Inject(ENV) private readonly env: Readonly<Env>,
   ) {}
 
-  async syncNow(districtId: string, dryRun: boolean): Promise<{ runId: string }> {
+  async syncNow(districtId: string, dryRun: boolean): Promise<StartedRun> {
     return await this.start(districtId, { dryRun, trigger: 'sync_now', retryOf: null });
   }
 
-  async retry(districtId: string, runId: string): Promise<{ runId: string }> {
+  async retry(districtId: string, runId: string): Promise<StartedRun> {
     const run = await this.requireRun(districtId, runId);
     if (run.status !== 'failed')
       throw new ConflictException(
@@ -97,7 +106,7 @@ export class RunsService {
   private async start(
     districtId: string,
     opts: { dryRun: boolean; trigger: 'sync_now' | 'retry'; retryOf: string | null },
-  ): Promise<{ runId: string }> {
+  ): Promise<StartedRun> {
     const district = await this.districts.require(districtId);
     const config = await this.configs.find(districtId);
     if (!config)
@@ -109,7 +118,8 @@ export class RunsService {
       this.env.SYNC_NOW_PER_HOUR,
       MANUAL_RUN_WINDOW_SECONDS,
     );
-    if (!admission.admitted)
+    if (admission.outcome === 'joined') return { runId: admission.runId, joinedQueuedRun: true };
+    if (admission.outcome === 'refused')
       throw new TooManyRequestsException(
         `District ${districtId} has had ${admission.runsInWindow} runs from Sync Now and retries in the last hour, ` +
           `the most allowed (SYNC_NOW_PER_HOUR=${this.env.SYNC_NOW_PER_HOUR}). Try again ${inWords(admission.retryAfterSeconds)}; ` +
@@ -137,7 +147,7 @@ export class RunsService {
         'The scheduler (Temporal) could not be reached, so the run was not started: try again in a minute.',
       );
     }
-    return { runId: run.id };
+    return { runId: run.id, joinedQueuedRun: false };
   }
 
   async status(districtId: string): Promise<SyncStatusView> {

@@ -23,7 +23,7 @@ export interface ApiHarness {
   env: Readonly<Env>;
   dataDir: string;
   /** The API's own pools, with the timeouts production gives them. */
-  pools: { api: Pool; exports: Pool };
+  pools: { api: Pool; exports: Pool; limits: Pool };
   /** supertest agent with the bearer token set. */
   api: () => ReturnType<typeof authed>;
   /** supertest without credentials. */
@@ -64,11 +64,13 @@ export async function startApi(settings: Record<string, string> = {}): Promise<A
   const pools = {
     api: createPool(db.url, 10, 'api'),
     exports: createPool(db.url, env.API_EXPORT_CONNECTIONS, 'api-exports'),
+    limits: createPool(db.url, 3, 'api-limits'),
   };
   const app = await createApiApp({
     env,
     pool: pools.api,
     exportsPool: pools.exports,
+    limitsPool: pools.limits,
     temporalClient: temporal.client,
   });
   const responses: string[] = [];
@@ -84,7 +86,7 @@ export async function startApi(settings: Record<string, string> = {}): Promise<A
     anon: () => request.agent(app.getHttpServer() as Parameters<typeof request>[0]),
     close: async () => {
       await app.close();
-      await Promise.all([pools.api.end(), pools.exports.end()]);
+      await Promise.all([pools.api.end(), pools.exports.end(), pools.limits.end()]);
       await temporal.teardown();
       await db.drop();
       fs.rmSync(dataDir, { recursive: true, force: true });

@@ -24,6 +24,11 @@ const EXPECTED: Record<PoolRole, Settings> = {
     lock_timeout: '10000',
     idle_in_transaction_session_timeout: '30000',
   },
+  'api-limits': {
+    statement_timeout: '2000',
+    lock_timeout: '1000',
+    idle_in_transaction_session_timeout: '5000',
+  },
   sftp: { statement_timeout: '30000', lock_timeout: '10000', idle_in_transaction_session_timeout: '30000' },
   // The worker's apply is one transaction of up to an hour (HEAVY).
   worker: {

@@ -8,6 +8,7 @@ import { API_TOKEN, type ApiHarness, createDistrict, issueKey, listen, startApi 
 const ERROR_ROWS = 300_000;
 const SEND_TIMEOUT_SECONDS = 4;
 const PER_CREDENTIAL = 2;
+const DEADLINE_SECONDS = 15;
 const STALLED_READERS = 10;
 
 interface Stalled {
@@ -17,6 +18,8 @@ interface Stalled {
   /** Resolves when the response is over: `complete` is false when the server cut it. */
   done: Promise<{ complete: boolean; bytes: number }>;
   resume(): void;
+  /** Reads about `bytes` more, then stops reading again. */
+  readSome(bytes: number): void;
 }
 
 /** A real HTTP client that reads the first chunk of a download and then stops reading. */
@@ -34,6 +37,7 @@ function stallingGet(url: string, token: string): Promise<Stalled> {
             body,
             done: Promise.resolve({ complete: true, bytes: body.length }),
             resume: () => undefined,
+            readSome: () => undefined,
           }),
         );
         return;
@@ -45,9 +49,19 @@ function stallingGet(url: string, token: string): Promise<Stalled> {
         res.on('close', () => settle({ complete: res.complete, bytes }));
         res.on('error', () => settle({ complete: false, bytes }));
       });
+      const readSome = (n: number): void => {
+        const until = bytes + n;
+        const check = (): void => {
+          if (bytes < until) return;
+          res.off('data', check);
+          res.pause();
+        };
+        res.on('data', check);
+        res.resume();
+      };
       res.once('data', () => {
         res.pause();
-        resolve({ status: 200, body: '', done, resume: () => res.resume() });
+        resolve({ status: 200, body: '', done, resume: () => res.resume(), readSome });
       });
     });
     req.on('error', reject);
@@ -67,6 +81,7 @@ describe('API: report downloads cannot starve the API', () => {
   let smallReport: string;
   let keyA: string;
   let keyB: string;
+  let keyA2: string;
   let districtB: string;
 
   /** Connections of the export pool lent out right now (a download in progress holds one). */
@@ -75,14 +90,15 @@ describe('API: report downloads cannot starve the API', () => {
   before(async () => {
     h = await startApi({
       API_EXPORT_SEND_TIMEOUT_SECONDS: String(SEND_TIMEOUT_SECONDS),
-      API_EXPORTS_PER_CREDENTIAL: String(PER_CREDENTIAL),
-      API_EXPORT_CONNECTIONS: '4',
+      API_EXPORTS_PER_DISTRICT: String(PER_CREDENTIAL),
+      API_EXPORT_DEADLINE_SECONDS: String(DEADLINE_SECONDS),
     });
     const a = await createDistrict(h);
     const b = await createDistrict(h);
     districtB = b.id;
     keyA = await issueKey(h, a.id);
     keyB = await issueKey(h, b.id);
+    keyA2 = await issueKey(h, a.id);
     const runs = new SyncRunsRepository(h.db.pool);
     const runA = await runs.create({ districtId: a.id, trigger: 'schedule', dryRun: false });
     const runB = await runs.create({ districtId: b.id, trigger: 'schedule', dryRun: false });
@@ -171,6 +187,64 @@ describe('API: report downloads cannot starve the API', () => {
     assert.equal(again.status, 200);
     const text = await again.text();
     assert.equal(text.split('\n').length - 2, ERROR_ROWS);
+  });
+
+  /** Waits until no export connection is lent out (every download cut or done). */
+  async function exportsFreed(withinMs: number): Promise<void> {
+    const deadline = Date.now() + withinMs;
+    while (exportsInUse() > 0) {
+      if (Date.now() > deadline) assert.fail(`${exportsInUse()} export connections still lent out`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  it('caps downloads per district whatever keys it uses, and leaves room for the operator and others', async () => {
+    assert.equal(h.env.API_EXPORT_CONNECTIONS, 5, 'the default export pool is above twice the cap');
+    const readers = await Promise.all([
+      ...Array.from({ length: 3 }, () => stallingGet(bigReport, keyA)),
+      ...Array.from({ length: 3 }, () => stallingGet(bigReport, keyA2)),
+    ]);
+    const streaming = readers.filter((r) => r.status === 200);
+    assert.equal(streaming.length, PER_CREDENTIAL, 'downloads admitted for one district with two keys');
+    for (const r of readers.filter((x) => x.status !== 200)) {
+      assert.equal(r.status, 429);
+      assert.match(r.body, /This district already has 2 report downloads in progress/);
+    }
+    // The operator's downloads of that district's report are capped on their own.
+    const operator = await Promise.all(Array.from({ length: 3 }, () => stallingGet(bigReport, API_TOKEN)));
+    assert.deepEqual(operator.map((r) => r.status).sort(), [200, 200, 429]);
+    assert.equal(exportsInUse(), 2 * PER_CREDENTIAL);
+    // Another district still downloads its report in full.
+    const small = await timed(() => fetch(smallReport, { headers: { Authorization: `Bearer ${keyB}` } }));
+    assert.equal(small.value.status, 200);
+    assert.match(await small.value.text(), /^row,column,value,code,message\n2,Email,x,INVALID_EMAIL,/);
+    assert.ok(small.ms < 2000, `another district's download took ${small.ms} ms`);
+    for (const r of [...streaming, ...operator]) r.resume();
+    await Promise.all([...streaming, ...operator].map((r) => r.done));
+    await exportsFreed(60_000);
+  });
+
+  it('cuts a download still trickling at its deadline, though it never stalls long enough to time out', async () => {
+    const started = Date.now();
+    const reader = await stallingGet(bigReport, keyA);
+    assert.equal(reader.status, 200);
+    // 1 MB a second: the send timeout never fires, and the ~40 MB report outlasts the deadline.
+    const trickle = setInterval(() => reader.readSome(1024 * 1024), 1000);
+    try {
+      // The server's side: the download's connection goes back once the deadline cuts it.
+      await exportsFreed((DEADLINE_SECONDS + 20) * 1000);
+    } finally {
+      clearInterval(trickle);
+    }
+    const lasted = Date.now() - started;
+    assert.ok(lasted >= (DEADLINE_SECONDS - 1) * 1000, `cut after ${lasted} ms`);
+    // The client's side, once it reads what was already in flight: a cut transfer, not a short file.
+    reader.resume();
+    const end = await reader.done;
+    assert.equal(end.complete, false, `a cut download looks complete (${end.bytes} B)`);
+    // Its slot is free again: the district downloads in full.
+    const again = await fetch(smallReport, { headers: { Authorization: `Bearer ${keyB}` } });
+    assert.equal(again.status, 200);
   });
 
   it('answers 503 within seconds, instead of hanging, when every request connection is taken', async () => {

@@ -179,6 +179,9 @@ describe('API: Sync Now, run history, reviews, retries and downloads', () => {
     assert.ok(retry);
     assert.equal(retry.trigger, 'retry');
     assert.equal(retry.retry_of, failed.id);
+    // Retrying it again while that retry is queued joins it: no second run.
+    const again = await h.api().post(`/districts/${a.id}/runs/${failed.id}/retry`).expect(202);
+    assert.deepEqual(again.body, { runId: retry.id, joinedQueuedRun: true });
   });
 
   it('streams the original file with its name, and says when a run has none', async () => {

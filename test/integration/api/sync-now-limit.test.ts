@@ -66,21 +66,34 @@ describe('API: Sync Now is rate limited per district', () => {
     await h.close();
   });
 
-  it('counts runs that started, not Sync Nows merged into a queued run, and says when to try again', async () => {
+  /** Signals the district workflow's current execution has received (the server records them even with no worker). */
+  async function signalsReceived(districtId = district.id): Promise<number> {
+    const history = await h.temporal.client.workflow.getHandle(`district-sync:${districtId}`).fetchHistory();
+    return (history.events ?? []).filter((e) => e.workflowExecutionSignaledEventAttributes).length;
+  }
+  const historyTotal = async (districtId = district.id): Promise<number> =>
+    (await h.api().get(`/districts/${districtId}/runs?limit=100`).expect(200)).body.total as number;
+
+  it('counts runs that started; Sync Nows while one is queued join it, and a refusal says when to try again', async () => {
     // One run starts and ends.
     const first = (await syncNow().expect(202)).body.runId as string;
     assert.equal((await waitUntilEnded(first)).status, 'failed');
 
-    // While the worker is away, three Sync Nows wait: the district workflow merges them into one run.
+    // While the worker is away, the first Sync Now queues a run; every later one joins it, sequential
+    // or concurrent, creating no run row and sending the workflow nothing.
     await stopWorker();
-    const waiting: string[] = [];
-    for (let i = 0; i < 3; i++) waiting.push((await syncNow().expect(202)).body.runId as string);
+    const queued = (await syncNow().expect(202)).body as { runId: string; joinedQueuedRun: boolean };
+    assert.equal(queued.joinedQueuedRun, false);
+    const signalsBefore = await signalsReceived();
+    const joined = [(await syncNow().expect(202)).body];
+    joined.push(
+      ...(await Promise.all(Array.from({ length: 6 }, () => syncNow().expect(202)))).map((r) => r.body),
+    );
+    for (const body of joined) assert.deepEqual(body, { runId: queued.runId, joinedQueuedRun: true });
+    assert.equal(await historyTotal(), 2);
+    assert.equal(await signalsReceived(), signalsBefore);
     await startWorker();
-    const ended = await Promise.all(waiting.map(waitUntilEnded));
-    const ran = ended.filter((r) => r.status === 'failed');
-    const merged = ended.filter((r) => r.status === 'discarded');
-    assert.equal(ran.length, 1, JSON.stringify(ended));
-    for (const r of merged) assert.match(r.failureMessage ?? '', /^Coalesced into run /);
+    assert.equal((await waitUntilEnded(queued.runId)).status, 'failed');
 
     // Two runs so far: one more is allowed, with the district's own key as with the operator's.
     const third = await h
@@ -101,15 +114,38 @@ describe('API: Sync Now is rate limited per district', () => {
       /has had 3 runs from Sync Now and retries in the last hour, the most allowed \(SYNC_NOW_PER_HOUR=3\)\. Try again in (59|60) minutes; scheduled runs/,
     );
     // A refused Sync Now leaves no run behind.
-    const history = await h.api().get(`/districts/${district.id}/runs?limit=100`).expect(200);
-    assert.equal(history.body.total, 1 + waiting.length + 1);
+    assert.equal(await historyTotal(), 3);
 
     // A retry of a failed run counts the same way.
     await h.api().post(`/districts/${district.id}/runs/${first}/retry`).expect(429);
+  });
 
-    // Another district has a budget of its own.
+  it('holds the limit exactly when requests at the last free run arrive together', async () => {
+    if (!worker) await startWorker();
     const other = await createDistrict(h);
     await h.api().put(`/districts/${other.id}/sync-config`).send(CONFIG).expect(200);
-    await syncNow(other.id).expect(202);
+    const runOf = (districtId: string) => async (runId: string) => {
+      const deadline = Date.now() + 90_000;
+      for (;;) {
+        const body = (await h.api().get(`/districts/${districtId}/runs/${runId}`).expect(200))
+          .body as RunBody;
+        if (body.status !== 'queued' && body.status !== 'running') return body;
+        assert.ok(Date.now() < deadline, `run ${runId} still ${body.status}`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    };
+    // Another district has a budget of its own.
+    for (let i = 0; i < PER_HOUR - 1; i++)
+      await runOf(other.id)((await syncNow(other.id).expect(202)).body.runId as string);
+
+    const together = await Promise.all(Array.from({ length: 4 }, () => syncNow(other.id)));
+    const admitted = together.filter((r) => r.status === 202).map((r) => r.body as { runId: string });
+    for (const r of together) assert.ok([202, 429].includes(r.status), r.text);
+    assert.ok(admitted.length >= 1, 'the last free run was refused');
+    // However they interleave, they share the one run: the district never gets more than its limit.
+    assert.equal(new Set(admitted.map((b) => b.runId)).size, 1, JSON.stringify(admitted));
+    await runOf(other.id)(admitted[0].runId);
+    assert.equal(await historyTotal(other.id), PER_HOUR);
+    assert.equal((await syncNow(other.id)).status, 429);
   });
 });
