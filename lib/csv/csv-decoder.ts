@@ -45,6 +45,11 @@ export class CsvDecoder {
   private carry: Buffer | null = null;
   private sawNonAscii = false;
   private legacy: IconvDecoder | null = null;
+  /**
+   * A first half of a surrogate pair that ended a UTF-16 chunk: iconv-lite's big-endian decoder
+   * hands it out alone, and its second half starts the next chunk.
+   */
+  private pendingHigh = '';
   /** Bytes handed to the UTF-16 decoder: an odd count at the end is half a character. */
   private utf16Bytes = 0;
 
@@ -69,7 +74,7 @@ export class CsvDecoder {
     const out: Buffer[] = [];
     if (this.encoding === null) out.push(this.decodeHead());
     if (this.legacy) {
-      const rest = this.legacy.end();
+      const rest = this.pendingHigh + (this.legacy.end() ?? '');
       if (this.isUtf16() && (this.utf16Bytes % 2 === 1 || (rest && LONE_SURROGATE.test(rest)))) {
         // The last character of a UTF-16 file is cut: an odd byte or a first half of a pair.
         this.endedMidCharacter = true;
@@ -100,7 +105,13 @@ export class CsvDecoder {
 
   private decode(chunk: Buffer, atEnd = false): Buffer {
     if (this.legacy) {
-      const text = this.legacy.write(chunk);
+      let text = this.pendingHigh + this.legacy.write(chunk);
+      this.pendingHigh = '';
+      const last = text.charCodeAt(text.length - 1);
+      if (this.isUtf16() && last >= 0xd800 && last <= 0xdbff) {
+        this.pendingHigh = text.slice(-1);
+        text = text.slice(0, -1);
+      }
       if (this.isUtf16()) {
         this.utf16Bytes += chunk.length;
         // A lone half of a surrogate pair turns into U+FFFD; the reader names the row holding it.

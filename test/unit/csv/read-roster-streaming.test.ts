@@ -36,6 +36,27 @@ describe('readRoster: streaming', () => {
     assert.equal(records[0].firstName, 'Renée');
   });
 
+  it('reads a UTF-16BE file whose emoji is split across two chunks between its surrogate halves', async () => {
+    // Exporters on Windows and Mac write UTF-16 with a BOM; a name may hold a character outside
+    // the basic plane (an emoji, a rare CJK ideograph), written as two 16-bit halves.
+    // Past the first 4 KiB, which are read whole to tell the encoding.
+    const filler = Array.from({ length: 100 }, (_, i) => `Ann${i},Lee,a${i}@x.org,Teacher,Oak\n`).join('');
+    const text = `\uFEFFFirst Name,Last Name,Email,Role,School\n${filler}Mei 😀,Lin,m@x.org,Teacher,Oak\n`;
+    const le = Buffer.from(text, 'utf16le');
+    const bytes = Buffer.alloc(le.length);
+    for (let i = 0; i < le.length; i += 2) [bytes[i], bytes[i + 1]] = [le[i + 1], le[i]];
+    const cut = bytes.indexOf(Buffer.from([0xd8, 0x3d])) + 2; // after the first half of the pair
+    const { records, findings } = await readSource(
+      Readable.from([bytes.subarray(0, cut), bytes.subarray(cut)]),
+      {
+        fileName: 'split-utf16.csv',
+        schools: ['Oak'],
+      },
+    );
+    assert.deepEqual(findings, []);
+    assert.equal(records[100].firstName, 'Mei 😀');
+  });
+
   /** Rows 2..(n+1) of plain UTF-8, each about 60 bytes: a few hundred reach well past the 4 KiB sniff. */
   const rowsOf = (n: number): string =>
     Array.from(
