@@ -17,7 +17,7 @@ import {
 import { listHostedFolder, openHostedFile, statHostedFile } from '../lib/files/hosted-source';
 import { pickFile, type DirEntry, type FileRule, type PickResult } from '../lib/files/pick-file';
 import { SourceWatch, type SourceLimits } from '../lib/files/source-watch';
-import type { ArtifactStore } from '../lib/storage/artifact-store';
+import { type ArtifactStore, gib } from '../lib/storage/artifact-store';
 import { heartbeat, withHeartbeat } from '../lib/sync/heartbeat';
 import type { SyncActivities } from './types';
 
@@ -124,8 +124,6 @@ function progressHeartbeat(): (bytes?: number) => void {
     heartbeat({ stage: 'fetch', bytes });
   };
 }
-
-const gib = (bytes: number) => `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
 
 /**
  * fetchFile: picks the district's file by its rule, copies it into the run's artifact slot and

@@ -19,7 +19,8 @@ export interface StoredFile {
   sha256: string;
 }
 
-const gib = (bytes: number) => `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
+/** A byte count as an admin reads it in a failure message. */
+export const gib = (bytes: number): string => `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
 
 /**
  * Keeps each run's original file, byte for byte, so history can serve it and a replayed run reads
