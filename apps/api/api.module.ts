@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
+import { getOptionsToken, getStorageToken } from '@nestjs/throttler';
 import type { Client } from '@temporalio/client';
 import { ZodValidationPipe } from 'nestjs-zod';
 import type { Pool } from 'pg';
@@ -20,13 +21,14 @@ import { RunReports } from '../../lib/sync/run-reports';
 import { DistrictSyncClient } from '../../lib/temporal/district-sync.client';
 import { ApiKeysController } from './api-keys/api-keys.controller';
 import { ApiKeysService } from './api-keys/api-keys.service';
-import { ENV, EXPORTS_POOL, PG_POOL, RATE_LIMITS, TEMPORAL_CLIENT } from './api.tokens';
+import { ENV, EXPORTS_POOL, PG_POOL, TEMPORAL_CLIENT } from './api.tokens';
 import { ApiErrorFilter } from './common/api-error.filter';
 import { BearerAuthGuard } from './common/bearer-auth.guard';
 import { DistrictsController } from './districts/districts.controller';
 import { DistrictsService } from './districts/districts.service';
 import { HealthController } from './health/health.controller';
-import { ApiRateLimitGuard } from './rate-limits/api-rate-limit.guard';
+import { ApiRateLimitGuard, apiRateLimits } from './rate-limits/api-rate-limit.guard';
+import { PostgresThrottlerStorage } from './rate-limits/postgres-throttler.storage';
 import { ReferenceController } from './reference/reference.controller';
 import { ReportDownloads } from './runs/report-downloads.service';
 import { RunsController } from './runs/runs.controller';
@@ -89,7 +91,12 @@ export class ApiModule {
         onPool(SftpHostKeysRepository),
         onPool(ApiKeysRepository),
         onPool(ManualRunsRepository),
-        { provide: RATE_LIMITS, useValue: new RateLimitsRepository(deps.limitsPool ?? deps.pool) },
+        {
+          provide: getStorageToken(),
+          useFactory: () =>
+            new PostgresThrottlerStorage(new RateLimitsRepository(deps.limitsPool ?? deps.pool)),
+        },
+        { provide: getOptionsToken(), useFactory: apiRateLimits, inject: [ENV] },
         {
           provide: ArtifactStore,
           useFactory: (env: Readonly<Env>) => new ArtifactStore(path.join(env.DATA_DIR, 'artifacts')),

@@ -4,5 +4,3 @@ export const PG_POOL = Symbol('PG_POOL');
 export const TEMPORAL_CLIENT = Symbol('TEMPORAL_CLIENT');
 /** The small pool report downloads stream from, apart from the one requests use. */
 export const EXPORTS_POOL = Symbol('EXPORTS_POOL');
-/** The rate limit counters, on a small pool of their own so a flood cannot take PG_POOL's connections. */
-export const RATE_LIMITS = Symbol('RATE_LIMITS');

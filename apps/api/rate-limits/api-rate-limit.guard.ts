@@ -1,30 +1,26 @@
 import crypto from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { type ExecutionContext, Injectable } from '@nestjs/common';
 import {
-  type CanActivate,
-  type ExecutionContext,
-  Inject,
-  Injectable,
-  Logger,
-  type OnModuleDestroy,
-  ServiceUnavailableException,
-} from '@nestjs/common';
-import { normalizeIp } from '@nestjs/throttler';
+  normalizeIp,
+  ThrottlerGuard,
+  type ThrottlerLimitDetail,
+  type ThrottlerModuleOptions,
+} from '@nestjs/throttler';
 import type { Env } from '../../../lib/config/env';
-import { RateLimitsRepository } from '../../../lib/db/repositories/rate-limits.repository';
 import { isApiKeyShaped } from '../api-keys/api-key-secret';
-import { ENV, RATE_LIMITS } from '../api.tokens';
 import { bearerToken } from '../common/bearer-token';
 import { inWords, TooManyRequestsException } from '../common/too-many-requests.exception';
 
 const MINUTE_MS = 60_000;
-/** How often a replica deletes finished windows, so the table holds only live counters. */
-const CLEANUP_INTERVAL_MS = 60_000;
 const sha256 = (value: string): Buffer => crypto.createHash('sha256').update(value).digest();
 
+/** What a refused caller is told the limit counted. */
+const WHO = { address: 'from your address', credential: 'with this credential' } as const;
+type LimitName = keyof typeof WHO;
+
 /**
- * The rate limits every route shares, checked before authentication (this guard is registered
- * first), so a flood of made-up tokens costs one counter upsert each and never reaches a key lookup:
+ * The two limits every route shares, for @nestjs/throttler (see ApiRateLimitGuard):
  * - `address`: requests per minute from one client address (an IPv6 client's whole /64, which it
  *   can rotate through at will), whatever they carry; behind API_TRUST_PROXY_HOPS proxies, the
  *   address they forwarded;
@@ -32,80 +28,59 @@ const sha256 = (value: string): Buffer => crypto.createHash('sha256').update(val
  *   token or a value shaped like a district key gets a counter of its own, valid or not: invented
  *   rsk_ values do add rows, as many a minute as the address limit lets one address send, and each
  *   row goes once its window is over.
- * Both counters of a request are bumped in one statement, on a pool of their own (RATE_LIMITS): a
- * flood waits for those few connections, or is refused within a second, and never takes the
- * connections requests and authentication use.
+ * Counters are per limit and tracker, not per route: the limits are for the whole API.
+ */
+export function apiRateLimits(env: Readonly<Env>): ThrottlerModuleOptions {
+  const operator = sha256(env.API_TOKEN);
+  return {
+    throttlers: [
+      {
+        name: 'address',
+        ttl: MINUTE_MS,
+        limit: env.API_RATE_LIMIT_PER_ADDRESS,
+        getTracker: (req) => normalizeIp(String((req as { ip?: string }).ip ?? 'unknown')),
+      },
+      {
+        name: 'credential',
+        ttl: MINUTE_MS,
+        limit: env.API_RATE_LIMIT_PER_CREDENTIAL,
+        getTracker: (req) => credentialTracker(req as IncomingMessage, operator) ?? '',
+        skipIf: (context) =>
+          credentialTracker(context.switchToHttp().getRequest<IncomingMessage>(), operator) === undefined,
+      },
+    ],
+    generateKey: (_context, tracker, name) => `${name}:${tracker}`,
+  };
+}
+
+/** The counter key of the request's credential; undefined for none worth a counter. */
+function credentialTracker(request: IncomingMessage, operator: Buffer): string | undefined {
+  const token = bearerToken(request);
+  if (token === undefined) return undefined;
+  const digest = sha256(token);
+  // The operator token may be a chosen phrase: its digest is not stored where a dump could test guesses.
+  if (crypto.timingSafeEqual(digest, operator)) return 'operator';
+  // District keys are 256 random bits; their digest is what api_keys stores already.
+  return isApiKeyShaped(token) ? digest.toString('hex') : undefined;
+}
+
+/**
+ * @nestjs/throttler's guard with the API's limits (apiRateLimits) and storage (PostgresThrottlerStorage),
+ * registered before authentication so a flood of made-up tokens costs a counter upsert each and never
+ * reaches a key lookup. A refusal says which limit, its size and when to try again (Retry-After).
  */
 @Injectable()
-export class ApiRateLimitGuard implements CanActivate, OnModuleDestroy {
-  private readonly logger = new Logger(ApiRateLimitGuard.name);
-  private readonly operator: Buffer;
-  private readonly cleanup: NodeJS.Timeout;
-
-  constructor(
-    @Inject(RATE_LIMITS) private readonly counters: RateLimitsRepository,
-    @Inject(ENV) private readonly env: Readonly<Env>,
-  ) {
-    this.operator = sha256(env.API_TOKEN);
-    this.cleanup = setInterval(() => {
-      // A failed cleanup is retried at the next interval; counting goes on regardless.
-      this.counters.deleteExpired().catch(() => undefined);
-    }, CLEANUP_INTERVAL_MS);
-    this.cleanup.unref();
-  }
-
-  async canActivate(context: ExecutionContext): Promise<boolean> {
-    const request = context.switchToHttp().getRequest<IncomingMessage & { ip?: string }>();
-    const limits = [
-      {
-        key: `address:${normalizeIp(String(request.ip ?? 'unknown'))}`,
-        limit: this.env.API_RATE_LIMIT_PER_ADDRESS,
-        who: 'from your address',
-      },
-    ];
-    const credential = this.credentialKey(request);
-    if (credential !== undefined)
-      limits.push({
-        key: `credential:${credential}`,
-        limit: this.env.API_RATE_LIMIT_PER_CREDENTIAL,
-        who: 'with this credential',
-      });
-    let hits;
-    try {
-      hits = await this.counters.hit(
-        limits.map((l) => l.key),
-        MINUTE_MS,
-      );
-    } catch (err) {
-      this.logger.warn(`rate limit counters unavailable: ${(err as Error).message}`);
-      throw new ServiceUnavailableException(
-        'The API is too busy to count this request: nothing was done, try again in a few seconds.',
-      );
-    }
-    limits.forEach(({ limit, who }, i) => {
-      const { hits: count, windowEndsInSeconds } = hits[i];
-      if (count <= limit) return;
-      throw new TooManyRequestsException(
-        `Too many requests ${who}: the limit is ${limit} a minute. Try again ${inWords(windowEndsInSeconds)}; ` +
-          'if your integration needs more, ask rostersync support to raise the limit.',
-        windowEndsInSeconds,
-      );
-    });
-    return true;
-  }
-
-  /** The counter key of the request's credential, hashing the token once; undefined for none. */
-  private credentialKey(request: IncomingMessage): string | undefined {
-    const token = bearerToken(request);
-    if (token === undefined) return undefined;
-    const digest = sha256(token);
-    // The operator token may be a chosen phrase: its digest is not stored where a dump could test guesses.
-    if (crypto.timingSafeEqual(digest, this.operator)) return 'operator';
-    // District keys are 256 random bits; their digest is what api_keys stores already.
-    return isApiKeyShaped(token) ? digest.toString('hex') : undefined;
-  }
-
-  onModuleDestroy(): void {
-    clearInterval(this.cleanup);
+export class ApiRateLimitGuard extends ThrottlerGuard {
+  protected override async throwThrottlingException(
+    _context: ExecutionContext,
+    detail: ThrottlerLimitDetail,
+  ): Promise<void> {
+    const name = detail.key.slice(0, detail.key.indexOf(':')) as LimitName;
+    const seconds = Math.max(1, detail.timeToBlockExpire);
+    throw new TooManyRequestsException(
+      `Too many requests ${WHO[name]}: the limit is ${detail.limit} a minute. Try again ${inWords(seconds)}; ` +
+        'if your integration needs more, ask rostersync support to raise the limit.',
+      seconds,
+    );
   }
 }
