@@ -3,7 +3,7 @@ import pino from 'pino';
 import { loadEnv } from '../../lib/config/env';
 import { createPool } from '../../lib/db/pool';
 import { createSftpServer } from '../../lib/sftp-server/sftp-server';
-import { loadSftpConfig } from '../../lib/sftp-server/sftp-config';
+import { sftpLimits } from '../../lib/sftp-server/sftp-config';
 import { connectClient } from '../../lib/temporal/connection';
 import { DistrictSyncClient } from '../../lib/temporal/district-sync.client';
 import { signalFileArrived } from './file-arrived';
@@ -15,7 +15,6 @@ import { signalFileArrived } from './file-arrived';
  */
 async function run(): Promise<void> {
   const env = loadEnv();
-  const limits = loadSftpConfig();
   const log = pino({ level: env.LOG_LEVEL, base: { app: 'sftp' } });
   const pool = createPool(env.DATABASE_URL, 8, 'sftp');
   await pool.query('SELECT 1').catch(async (err: Error) => {
@@ -34,7 +33,7 @@ async function run(): Promise<void> {
     pool,
     root: path.join(dataDir, 'sftp'),
     hostKeysDir: path.join(dataDir, 'sftp-host-keys'),
-    config: limits,
+    config: sftpLimits(env),
     log,
     onUploadComplete: signalFileArrived(districtSync, log),
   });

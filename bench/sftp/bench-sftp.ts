@@ -8,7 +8,7 @@ import pino from 'pino';
 import { migrate } from '../../lib/db/migrate';
 import { createPool } from '../../lib/db/pool';
 import { SftpAccountsRepository } from '../../lib/sftp-server/sftp-accounts.repository';
-import { SftpConfig, toLimits } from '../../lib/sftp-server/sftp-config';
+import { loadSftpConfig } from '../../lib/sftp-server/sftp-config';
 import { createSftpServer } from '../../lib/sftp-server/sftp-server';
 import { freePort, startEmbeddedPostgres } from '../../scripts/dev/embedded-postgres';
 import { startOpenSshServer } from '../../test/support/openssh-server';
@@ -182,7 +182,7 @@ async function main(): Promise<void> {
       root,
       hostKeysDir: path.join(work, 'host-keys'),
       // Large enough for the file; the rest are the production defaults.
-      config: toLimits(SftpConfig.parse({ SFTP_MAX_FILE_BYTES: bytes * 2, SFTP_QUOTA_BYTES: bytes * 4 })),
+      config: loadSftpConfig({ SFTP_MAX_FILE_BYTES: String(bytes * 2), SFTP_QUOTA_BYTES: String(bytes * 4) }),
       // Logged as in production (info level), to a file so the figures include that work.
       log: pino({ level: 'info' }, pino.destination(path.join(work, 'sftp.log'))),
       onUploadComplete: () => undefined,

@@ -6,6 +6,38 @@ import { z } from 'zod';
  */
 const port = z.coerce.number().int().min(1).max(65535);
 
+/**
+ * The hosted SFTP server's limits (apps/sftp; lib/sftp-server/sftp-config.ts turns them into the
+ * server's SftpLimits). Optional, each with its default.
+ */
+const positiveInt = z.coerce.number().int().positive();
+const SFTP_SERVER_SETTINGS = {
+  /** Largest single file a district may upload. */
+  SFTP_MAX_FILE_BYTES: positiveInt.default(2 * 1024 ** 3),
+  /** Total bytes stored in one district's folder. */
+  SFTP_QUOTA_BYTES: positiveInt.default(10 * 1024 ** 3),
+  /**
+   * Files plus folders in one district's folder tree. Empty ones cost no bytes but an inode each, and
+   * make listings and the worker's folder scans long. An `_auto.csv` upload takes three (its epoch
+   * folder, the file, COMPLETE), so the default holds over 3,000 uploads.
+   */
+  SFTP_MAX_ENTRIES: positiveInt.default(10_000),
+  /** Open file and directory handles per session. */
+  SFTP_MAX_HANDLES: positiveInt.default(64),
+  /** Concurrent SFTP sessions per account. */
+  SFTP_MAX_SESSIONS_PER_ACCOUNT: positiveInt.default(4),
+  /** A connection with no SFTP request for this long is closed. */
+  SFTP_IDLE_TIMEOUT_SECONDS: positiveInt.default(600),
+  /** Failed logins per username and client address within 15 minutes before a 15-minute lockout. */
+  SFTP_MAX_FAILED_LOGINS: positiveInt.default(5),
+  /** Failed logins from one client address, whatever the usernames, before its password logins are refused. */
+  SFTP_MAX_FAILED_LOGINS_PER_ADDRESS: positiveInt.default(20),
+  /** Connections from one client address that have not logged in yet. */
+  SFTP_MAX_UNAUTHENTICATED_PER_ADDRESS: positiveInt.default(10),
+  /** Password checks (scrypt, on the thread pool file transfers use) running at once, server-wide. */
+  SFTP_MAX_PASSWORD_CHECKS: positiveInt.default(2),
+};
+
 export const Env = z.object({
   DATABASE_URL: z.string().url('DATABASE_URL must be a postgres:// URL'),
   TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
@@ -76,6 +108,7 @@ export const Env = z.object({
   SFTP_PORT: port.default(2222),
   /** Host name districts are told to connect to (what the SFTP server is reachable as). */
   SFTP_PUBLIC_HOST: z.string().default('127.0.0.1'),
+  ...SFTP_SERVER_SETTINGS,
   DATA_DIR: z.string().default('.data'),
   /** 32-byte key (hex or base64) encrypting credentials for districts' own SFTP servers. */
   SECRET_KEY: z.string().min(32, 'SECRET_KEY must be 32 bytes as hex (64 chars) or base64 (44 chars)'),
@@ -155,6 +188,14 @@ export const Env = z.object({
 });
 export type Env = z.infer<typeof Env>;
 
+/** `{ NAME: true }` for every setting in `settings`: the mask Env.pick takes. */
+const namesOf = <T extends object>(settings: T) =>
+  Object.fromEntries(Object.keys(settings).map((name) => [name, true])) as { [K in keyof T]: true };
+
+/** The part of Env the hosted SFTP server reads: its limits and the upload quiet period it shares. */
+export const SftpServerEnv = Env.pick({ ...namesOf(SFTP_SERVER_SETTINGS), UPLOAD_QUIET_SECONDS: true });
+export type SftpServerEnv = z.infer<typeof SftpServerEnv>;
+
 /** Rules across settings; kept apart so Env stays a plain object schema that parts can pick from. */
 const EnvWithRules = Env.superRefine((env, ctx) => {
   if ((env.TEMPORAL_TLS_CERT_PATH === undefined) !== (env.TEMPORAL_TLS_KEY_PATH === undefined)) {
@@ -200,8 +241,15 @@ export function withRenamedSettings(source: NodeJS.ProcessEnv): NodeJS.ProcessEn
   return out;
 }
 
-export function loadEnv(source: NodeJS.ProcessEnv = process.env): Readonly<Env> {
-  const parsed = EnvWithRules.safeParse(withRenamedSettings(source));
+/**
+ * Parses `source` with Env, or with a part of it (Env.pick) for a process or test that needs only
+ * those settings; a bad value fails with every bad setting named.
+ */
+export function loadEnvPart<S extends z.ZodType>(
+  schema: S,
+  source: NodeJS.ProcessEnv,
+): Readonly<z.output<S>> {
+  const parsed = schema.safeParse(withRenamedSettings(source));
   if (!parsed.success) {
     const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
     throw new ConfigError(
@@ -209,4 +257,8 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Readonly<Env> 
     );
   }
   return Object.freeze(parsed.data);
+}
+
+export function loadEnv(source: NodeJS.ProcessEnv = process.env): Readonly<Env> {
+  return loadEnvPart(EnvWithRules, source);
 }

@@ -50,6 +50,39 @@ const toView = (row: KeyRow): PublicKeyView => ({
   createdAt: row.created_at,
 });
 
+interface AccountRow {
+  username: string;
+  has_password: boolean;
+  password_changed_at: Date | null;
+  key_count: number;
+}
+
+const toAccountView = (row: AccountRow): SftpAccountView => ({
+  username: row.username,
+  hasPassword: row.has_password,
+  passwordChangedAt: row.password_changed_at,
+  keyCount: row.key_count,
+});
+
+interface LoginRow {
+  district_id: string;
+  username: string;
+  password_hash: string | null;
+  keys: Array<{ id: string; algorithm: string; public_key: string; fingerprint: string }>;
+}
+
+const toLoginAccount = (row: LoginRow): SftpLoginAccount => ({
+  districtId: row.district_id,
+  username: row.username,
+  passwordHash: row.password_hash,
+  publicKeys: row.keys.map((k) => ({
+    id: k.id,
+    algorithm: k.algorithm,
+    publicKey: k.public_key,
+    fingerprint: k.fingerprint,
+  })),
+});
+
 export class SftpAccountsRepository {
   constructor(private readonly pool: Pool) {}
 
@@ -123,34 +156,17 @@ export class SftpAccountsRepository {
   }
 
   async getAccount(districtId: string): Promise<SftpAccountView | undefined> {
-    const { rows } = await this.pool.query<{
-      username: string;
-      has_password: boolean;
-      password_changed_at: Date | null;
-      key_count: number;
-    }>(
+    const { rows } = await this.pool.query<AccountRow>(
       `SELECT a.username, a.password_hash IS NOT NULL AS has_password, a.password_changed_at,
               (SELECT count(*)::int FROM sftp_public_keys k WHERE k.district_id = a.district_id) AS key_count
          FROM sftp_accounts a WHERE a.district_id = $1`,
       [districtId],
     );
-    const row = rows[0];
-    if (!row) return undefined;
-    return {
-      username: row.username,
-      hasPassword: row.has_password,
-      passwordChangedAt: row.password_changed_at,
-      keyCount: row.key_count,
-    };
+    return rows.map(toAccountView)[0];
   }
 
   async findByUsername(username: string): Promise<SftpLoginAccount | undefined> {
-    const { rows } = await this.pool.query<{
-      district_id: string;
-      username: string;
-      password_hash: string | null;
-      keys: Array<{ id: string; algorithm: string; public_key: string; fingerprint: string }>;
-    }>(
+    const { rows } = await this.pool.query<LoginRow>(
       `SELECT a.district_id, a.username, a.password_hash,
               COALESCE((SELECT json_agg(json_build_object('id', k.id, 'algorithm', k.algorithm,
                                                           'public_key', k.public_key, 'fingerprint', k.fingerprint))
@@ -158,18 +174,6 @@ export class SftpAccountsRepository {
          FROM sftp_accounts a WHERE a.username = $1`,
       [username],
     );
-    const row = rows[0];
-    if (!row) return undefined;
-    return {
-      districtId: row.district_id,
-      username: row.username,
-      passwordHash: row.password_hash,
-      publicKeys: row.keys.map((k) => ({
-        id: k.id,
-        algorithm: k.algorithm,
-        publicKey: k.public_key,
-        fingerprint: k.fingerprint,
-      })),
-    };
+    return rows.map(toLoginAccount)[0];
   }
 }

@@ -1,41 +1,9 @@
-import { z } from 'zod';
-import { Env, withRenamedSettings } from '../config/env';
+import { loadEnvPart, SftpServerEnv } from '../config/env';
 
 /**
- * Limits of the hosted SFTP server, from optional environment variables. Parsed once at boot;
- * a bad value fails fast naming the variable.
+ * Limits of the hosted SFTP server: its settings of the one environment schema (lib/config/env.ts,
+ * SFTP_* and UPLOAD_QUIET_SECONDS) in the units the server works in, beside the fixed ones.
  */
-const positiveInt = z.coerce.number().int().positive();
-
-export const SftpConfig = z.object({
-  /** Largest single file a district may upload. */
-  SFTP_MAX_FILE_BYTES: positiveInt.default(2 * 1024 ** 3),
-  /** Total bytes stored in one district's folder. */
-  SFTP_QUOTA_BYTES: positiveInt.default(10 * 1024 ** 3),
-  /**
-   * Files plus folders in one district's folder tree. Empty ones cost no bytes but an inode each, and
-   * make listings and the worker's folder scans long. An `_auto.csv` upload takes three (its epoch
-   * folder, the file, COMPLETE), so the default holds over 3,000 uploads.
-   */
-  SFTP_MAX_ENTRIES: positiveInt.default(10_000),
-  /** Open file and directory handles per session. */
-  SFTP_MAX_HANDLES: positiveInt.default(64),
-  /** Concurrent SFTP sessions per account. */
-  SFTP_MAX_SESSIONS_PER_ACCOUNT: positiveInt.default(4),
-  /** A connection with no SFTP request for this long is closed. */
-  SFTP_IDLE_TIMEOUT_SECONDS: positiveInt.default(600),
-  /** Failed logins per username and client address within 15 minutes before a 15-minute lockout. */
-  SFTP_MAX_FAILED_LOGINS: positiveInt.default(5),
-  /** Failed logins from one client address, whatever the usernames, before its password logins are refused. */
-  SFTP_MAX_FAILED_LOGINS_PER_ADDRESS: positiveInt.default(20),
-  /** Connections from one client address that have not logged in yet. */
-  SFTP_MAX_UNAUTHENTICATED_PER_ADDRESS: positiveInt.default(10),
-  /** Password checks (scrypt, on the thread pool file transfers use) running at once, server-wide. */
-  SFTP_MAX_PASSWORD_CHECKS: positiveInt.default(2),
-  /** The worker's setting: the server signals a plain upload no sooner than a run would read it. */
-  UPLOAD_QUIET_SECONDS: Env.shape.UPLOAD_QUIET_SECONDS,
-});
-export type SftpConfigEnv = z.infer<typeof SftpConfig>;
 
 export interface SftpLimits {
   maxFileBytes: number;
@@ -63,20 +31,14 @@ export interface SftpLimits {
   loginGraceMs: number;
 }
 
-export const LOCKOUT_WINDOW_MS = 15 * 60 * 1000;
+const LOCKOUT_WINDOW_MS = 15 * 60 * 1000;
 
+/** The SFTP settings alone, for a server started without the rest of the environment (tests, benchmarks). */
 export function loadSftpConfig(source: NodeJS.ProcessEnv = process.env): Readonly<SftpLimits> {
-  const parsed = SftpConfig.safeParse(withRenamedSettings(source));
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
-    throw new Error(
-      `Invalid SFTP configuration:\n${lines.join('\n')}\nFix these environment variables and start again.`,
-    );
-  }
-  return Object.freeze(toLimits(parsed.data));
+  return Object.freeze(sftpLimits(loadEnvPart(SftpServerEnv, source)));
 }
 
-export function toLimits(env: SftpConfigEnv): SftpLimits {
+export function sftpLimits(env: SftpServerEnv): SftpLimits {
   return {
     maxFileBytes: env.SFTP_MAX_FILE_BYTES,
     quotaBytes: env.SFTP_QUOTA_BYTES,

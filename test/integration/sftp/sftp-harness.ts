@@ -6,7 +6,7 @@ import pino from 'pino';
 import { Client, type OpenMode, type SFTPWrapper } from 'ssh2';
 import { type SftpServer, createSftpServer } from '../../../lib/sftp-server/sftp-server';
 import { SftpAccountsRepository } from '../../../lib/sftp-server/sftp-accounts.repository';
-import { type SftpLimits, toLimits, SftpConfig } from '../../../lib/sftp-server/sftp-config';
+import { type SftpLimits, loadSftpConfig } from '../../../lib/sftp-server/sftp-config';
 import type { UploadCompleteEvent } from '../../../lib/sftp-server/upload-completion';
 import { type TestDatabase, createTestDatabase } from '../../support/postgres';
 import { sftpClientArgs } from '../../support/ssh-keys';
@@ -47,7 +47,7 @@ export async function startHarness(overrides: Partial<SftpLimits> = {}): Promise
   const log = pino({ level: 'debug' }, pino.destination({ dest: logFile, sync: true }));
   const events: UploadCompleteEvent[] = [];
   const waiters: Array<() => void> = [];
-  const config = { ...toLimits(SftpConfig.parse({})), quietMs: 300, ...overrides };
+  const config = { ...loadSftpConfig({}), quietMs: 300, ...overrides };
   const server = createSftpServer({
     pool: db.pool,
     root,
