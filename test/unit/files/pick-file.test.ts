@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { pickFile, type DirEntry } from '../../lib/files/pick-file';
+import { pickFile, type DirEntry } from '../../../lib/files/pick-file';
 
 const NOW = Date.parse('2026-11-23T08:00:00Z');
 const file = (path: string, minutesAgo: number, size = 100): DirEntry => ({
