@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import { Context } from '@temporalio/activity';
-import type { Client, WorkflowHandle } from '@temporalio/client';
+import { type Client, type WorkflowHandle, WorkflowNotFoundError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { SyncActivities } from '../../../activities/types';
 import { createWorker, parseWorkerSettings } from '../../../apps/worker/worker';
@@ -11,6 +11,7 @@ import type {
   DistrictSyncInput,
 } from '../../../lib/contracts/schedule';
 import { districtWorkflowId, QUERIES } from '../../../lib/contracts/sync';
+import { DistrictSyncClient } from '../../../lib/temporal/district-sync.client';
 
 export interface RunRecord {
   runId: string;
@@ -198,6 +199,24 @@ export async function startWorker(
   };
 }
 
+/**
+ * Runs `body` while a worker (startWorker) serves the task queue with the recorder's activities,
+ * handing it a client for the districts on that queue; the worker stops after, whatever happens.
+ */
+export async function withWorker(
+  env: TestWorkflowEnvironment,
+  taskQueue: string,
+  recorder: ActivityRecorder,
+  body: (client: DistrictSyncClient) => Promise<void>,
+): Promise<void> {
+  const worker = await startWorker(env, taskQueue, recorder);
+  try {
+    await body(new DistrictSyncClient(env.client, taskQueue));
+  } finally {
+    await worker.stop();
+  }
+}
+
 /** fetchFile that waits at `gate` for the runs `blocked` names, so a test controls when they go on. */
 export function gatedFetch(gate: Gate, blocked: (runId: string) => boolean): SyncActivities['fetchFile'] {
   return async ({ runId }) => {
@@ -262,6 +281,18 @@ export async function eventually<T>(
       throw new Error(`Timed out waiting for: ${what}${last ? ` (last error: ${String(last)})` : ''}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** Resolves once the workflow exists: a parent or a signal starts it a moment after the test asks. */
+export async function workflowStarted(handle: WorkflowHandle): Promise<void> {
+  await eventually('workflow started', async () => {
+    try {
+      return Boolean(await handle.describe());
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return false;
+      throw err;
+    }
+  });
 }
 
 export const uuid = (): string => crypto.randomUUID();
