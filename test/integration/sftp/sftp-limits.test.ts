@@ -14,8 +14,7 @@ describe('hosted SFTP: session limits and logs', () => {
 
   before(async () => {
     h = await startHarness({ maxSessionsPerAccount: 2, idleTimeoutMs: 1500 });
-    district = await h.addDistrict('elm-creek');
-    password = await h.accounts.regeneratePassword(district.id, district.slug);
+    ({ district, password } = await h.addPasswordDistrict('elm-creek'));
   });
   after(async () => {
     await h.close();
@@ -105,8 +104,7 @@ describe('hosted SFTP: a client that stops taking replies', () => {
 
   before(async () => {
     h = await startHarness({ maxQueuedReplyBytes: MiB });
-    district = await h.addDistrict('aspen-fork');
-    password = await h.accounts.regeneratePassword(district.id, district.slug);
+    ({ district, password } = await h.addPasswordDistrict('aspen-fork'));
     content = crypto.randomBytes(16 * MiB);
     fs.mkdirSync(path.join(h.root, district.slug, 'upload'), { recursive: true });
     fs.writeFileSync(path.join(h.root, district.slug, 'upload', 'big.bin'), content);

@@ -51,8 +51,7 @@ describe('hosted SFTP: password checks run a few at a time', () => {
 
   before(async () => {
     h = await startHarness({ maxPasswordChecks: 1, maxQueuedPasswordChecks: 2 });
-    district = await h.addDistrict('ash-meadow');
-    password = await h.accounts.regeneratePassword(district.id, district.slug);
+    ({ district, password } = await h.addPasswordDistrict('ash-meadow'));
   });
   after(async () => {
     await h.close();
@@ -145,8 +144,7 @@ describe('hosted SFTP: connections that have not logged in are capped per addres
 
   before(async () => {
     h = await startHarness({ maxUnauthenticatedPerAddress: 3 });
-    district = await h.addDistrict('willow-bend');
-    password = await h.accounts.regeneratePassword(district.id, district.slug);
+    ({ district, password } = await h.addPasswordDistrict('willow-bend'));
   });
   after(async () => {
     for (const socket of sockets) socket.destroy();
