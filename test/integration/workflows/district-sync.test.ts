@@ -4,6 +4,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { WorkflowFailedError } from '@temporalio/client';
 import { runWorkflowId, SIGNALS } from '../../../lib/contracts/sync';
 import { DistrictSyncClient } from '../../../lib/temporal/district-sync.client';
+import { planned, stagedRows } from '../../support/activity-results';
 import { useTestTemporal } from '../../support/suite';
 import {
   ActivityRecorder,
@@ -217,14 +218,9 @@ describe('district sync workflow on the Temporal dev server', () => {
     const { taskQueue, districtId, recorder } = fixture();
     const bad = uuid();
     recorder.behaviour.stageFile = async ({ runId }) => {
-      if (runId !== bad)
-        return { rowsTotal: 5, rowsBlank: 0, rowsValid: 5, rowsWithErrors: 0, warningCount: 0 };
+      if (runId !== bad) return stagedRows(5);
       return {
-        rowsTotal: 0,
-        rowsBlank: 0,
-        rowsValid: 0,
-        rowsWithErrors: 0,
-        warningCount: 0,
+        ...stagedRows(0),
         fatal: { type: 'MissingColumns', message: 'The file has no "email" column. Add it to the export.' },
       };
     };
@@ -356,15 +352,8 @@ describe('district sync workflow on the Temporal dev server', () => {
 
   it('holds a run for review and applies it once on approval; a rejected run is discarded', async () => {
     const { taskQueue, districtId, recorder } = fixture();
-    recorder.behaviour.planChanges = async () => ({
-      create: 0,
-      update: 0,
-      unchanged: 10,
-      reactivate: 0,
-      archive: 900,
-      activeBefore: 1000,
-      previousRowCount: 1000,
-    });
+    recorder.behaviour.planChanges = async () =>
+      planned({ unchanged: 10, archive: 900, activeBefore: 1000, previousRowCount: 1000 });
     await withWorker(env, taskQueue, recorder, async (client) => {
       const held = uuid();
       await client.syncNow(districtId, { runId: held, dryRun: false, trigger: 'sync_now' }, schedule());
@@ -404,15 +393,13 @@ describe('district sync workflow on the Temporal dev server', () => {
     const { taskQueue, districtId, recorder } = fixture();
     const [held, preview] = [uuid(), uuid()];
     const gate = new Gate();
-    recorder.behaviour.planChanges = async ({ runId }) => ({
-      create: 0,
-      update: 0,
-      unchanged: 10,
-      reactivate: 0,
-      archive: runId === held ? 900 : 0,
-      activeBefore: 1000,
-      previousRowCount: 1000,
-    });
+    recorder.behaviour.planChanges = async ({ runId }) =>
+      planned({
+        unchanged: 10,
+        archive: runId === held ? 900 : 0,
+        activeBefore: 1000,
+        previousRowCount: 1000,
+      });
     recorder.behaviour.fetchFile = gatedFetch(gate, (runId) => runId === preview);
     await withWorker(env, taskQueue, recorder, async (client) => {
       await client.syncNow(districtId, { runId: held, dryRun: false, trigger: 'sync_now' }, schedule());
@@ -560,7 +547,7 @@ describe('district sync workflow on the Temporal dev server', () => {
     };
     recorder.behaviour.stageFile = async ({ runId }) => {
       if (runId === first) throw ApplicationFailure.nonRetryable('Empty file.', 'EmptyFile');
-      return { rowsTotal: 1, rowsBlank: 0, rowsValid: 1, rowsWithErrors: 0, warningCount: 0 };
+      return stagedRows(1);
     };
     await withWorker(env, taskQueue, recorder, async () => {
       const handle = await startDistrict(env.client, taskQueue, {

@@ -4,14 +4,10 @@ import { type Client, type WorkflowHandle, WorkflowNotFoundError } from '@tempor
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { SyncActivities } from '../../../activities/types';
 import { createWorker, parseWorkerSettings } from '../../../apps/worker/worker';
-import type {
-  DistrictSchedule,
-  DistrictState,
-  DistrictStatus,
-  DistrictSyncInput,
-} from '../../../lib/contracts/schedule';
+import type { DistrictStatus, DistrictSyncInput } from '../../../lib/contracts/schedule';
 import { districtWorkflowId, QUERIES } from '../../../lib/contracts/sync';
 import { DistrictSyncClient } from '../../../lib/temporal/district-sync.client';
+import { applied, planned, stagedRows } from '../../support/activity-results';
 
 export interface RunRecord {
   runId: string;
@@ -83,41 +79,15 @@ export class ActivityRecorder {
       },
       stageFile: async (input) => {
         note('stageFile', input.runId);
-        return (
-          (await b().stageFile?.(input)) ?? {
-            rowsTotal: 10,
-            rowsBlank: 0,
-            rowsValid: 10,
-            rowsWithErrors: 0,
-            warningCount: 0,
-          }
-        );
+        return (await b().stageFile?.(input)) ?? stagedRows(10);
       },
       planChanges: async (input) => {
         note('planChanges', input.runId);
-        return (
-          (await b().planChanges?.(input)) ?? {
-            create: 10,
-            update: 0,
-            unchanged: 0,
-            reactivate: 0,
-            archive: 0,
-            activeBefore: 0,
-            previousRowCount: null,
-          }
-        );
+        return (await b().planChanges?.(input)) ?? planned({ create: 10 });
       },
       applyChanges: async (input) => {
         note('applyChanges', input.runId);
-        return (
-          (await b().applyChanges?.(input)) ?? {
-            applied: true,
-            created: 10,
-            updated: 0,
-            reactivated: 0,
-            archived: 0,
-          }
-        );
+        return (await b().applyChanges?.(input)) ?? applied({ created: 10 });
       },
       sendWelcomeEmails: async (input) => {
         note('sendWelcomeEmails', input.runId);
@@ -225,26 +195,7 @@ export function gatedFetch(gate: Gate, blocked: (runId: string) => boolean): Syn
   };
 }
 
-/** A district's carried state with nothing queued, held or remembered, next due at `nextDueAt`. */
-export const dueState = (nextDueAt: number | null): DistrictState => ({
-  nextDueAt,
-  queued: null,
-  approved: null,
-  held: null,
-  lastOutcome: null,
-  recentRunIds: [],
-  inFlight: null,
-});
-
-export const schedule = (overrides: Partial<DistrictSchedule> = {}): DistrictSchedule => ({
-  timeZone: 'America/Chicago',
-  enabled: true,
-  frequency: 'daily',
-  startDate: '2030-01-01',
-  timeOfDay: '02:00',
-  processOnArrival: false,
-  ...overrides,
-});
+export { dueState, schedule } from '../../support/district-schedule';
 
 export async function startDistrict(
   client: Client,
