@@ -1,18 +1,18 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { Pool } from 'pg';
 import pino from 'pino';
 import { OpenUploadsRepository } from '../../../lib/db/repositories/open-uploads.repository';
 import { OpenUploadRecords } from '../../../lib/sftp-server/open-upload-records';
-import { type District, type Harness, type KeyLogin, p, startHarness } from './sftp-harness';
+import { type District, type KeyLogin, p, useSftpServer } from './sftp-harness';
 
 const EPOCH = /^\/upload\/\d{8}-\d{6}$/;
 
 /** Only finished uploads are reported to the sync (the quiet period is 300 ms in these tests). */
 describe('hosted SFTP: upload completion', () => {
-  let h: Harness;
+  const h = useSftpServer();
   let district: District;
   let login: KeyLogin;
   let local: string;
@@ -20,15 +20,11 @@ describe('hosted SFTP: upload completion', () => {
   const reported = () => h.events.filter((e) => e.districtId === district.id).map((e) => e.path);
 
   before(async () => {
-    h = await startHarness();
     login = await h.addKeyDistrict('oak-hollow');
     ({ district } = login);
     local = h.local;
     fs.writeFileSync(path.join(local, 'users.csv'), 'email\na@x.org\n');
     fs.writeFileSync(path.join(local, 'COMPLETE'), '');
-  });
-  after(async () => {
-    await h.close();
   });
 
   it('reports a plain file once it is closed and quiet, not while a temporary name is used', async () => {

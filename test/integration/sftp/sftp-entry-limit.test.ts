@@ -3,16 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { SFTPWrapper } from 'ssh2';
-import {
-  type District,
-  type Harness,
-  type KeyPair,
-  inSession,
-  makeKey,
-  p,
-  runSftp,
-  startHarness,
-} from './sftp-harness';
+import { type District, type KeyPair, inSession, makeKey, p, runSftp, useSftpServer } from './sftp-harness';
 
 const LIMIT = 6;
 const TOO_MANY =
@@ -28,7 +19,7 @@ const ignoreFailure = <T>(work: Promise<T>): Promise<T | undefined> => work.catc
  * on its own (a small limit here). Every district starts with `/upload`, one entry.
  */
 describe('hosted SFTP: the limit on files and folders per district', () => {
-  let h: Harness;
+  const h = useSftpServer({ maxEntries: LIMIT });
   let key: KeyPair;
   let local: string;
   const entriesOnDisk = (district: District): number =>
@@ -40,13 +31,11 @@ describe('hosted SFTP: the limit on files and folders per district', () => {
   };
 
   before(async () => {
-    h = await startHarness({ maxEntries: LIMIT });
     key = makeKey();
     local = h.local;
     fs.writeFileSync(path.join(local, 'users.csv'), 'email\na@x.org\n');
   });
   after(async () => {
-    await h.close();
     fs.rmSync(key.dir, { recursive: true, force: true });
   });
 

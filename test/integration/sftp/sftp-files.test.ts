@@ -3,29 +3,25 @@ import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { type District, type Harness, type KeyLogin, p, startHarness } from './sftp-harness';
+import { type District, type KeyLogin, p, useSftpServer } from './sftp-harness';
 
 const execFileP = promisify(execFile);
 const sha256 = (file: string): string =>
   crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 
 describe('hosted SFTP: files with OpenSSH sftp', () => {
-  let h: Harness;
+  const h = useSftpServer({ quotaBytes: 40 * 1024 * 1024, maxFileBytes: 30 * 1024 * 1024, maxHandles: 4 });
   let district: District;
   let login: KeyLogin;
   let local: string;
   const sftp = (commands: string[]) => login.sftp(commands);
 
   before(async () => {
-    h = await startHarness({ quotaBytes: 40 * 1024 * 1024, maxFileBytes: 30 * 1024 * 1024, maxHandles: 4 });
     login = await h.addKeyDistrict('pine-ridge');
     ({ district } = login);
     local = h.local;
-  });
-  after(async () => {
-    await h.close();
   });
 
   it('uploads, lists in ls -l form and downloads byte-identical content', async () => {

@@ -10,6 +10,7 @@ import { type SftpLimits, toLimits, SftpConfig } from '../../../lib/sftp-server/
 import type { UploadCompleteEvent } from '../../../lib/sftp-server/upload-completion';
 import { type TestDatabase, createTestDatabase } from '../../support/postgres';
 import { seedDistrict } from '../../support/seed';
+import { useForSuite } from '../../support/suite';
 import { sftpClientArgs } from '../../support/ssh-keys';
 
 /**
@@ -144,6 +145,14 @@ export async function startHarness(overrides: Partial<SftpLimits> = {}): Promise
       for (const key of keys) fs.rmSync(key.dir, { recursive: true, force: true });
     },
   };
+}
+
+/** A server for the enclosing suite: started before its tests, closed after them. */
+export function useSftpServer(overrides: Partial<SftpLimits> = {}): Harness {
+  return useForSuite(
+    () => startHarness(overrides),
+    (h) => h.close(),
+  );
 }
 
 /** A fresh ed25519 key pair from OpenSSH's ssh-keygen, as a district's exporter would make. */

@@ -1,16 +1,15 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import {
   type District,
-  type Harness,
   type KeyLogin,
   type KeyPair,
   connectSsh2,
   loginError,
   p,
-  startHarness,
+  useSftpServer,
 } from './sftp-harness';
 
 /**
@@ -18,7 +17,7 @@ import {
  * district's, whatever path, link or encoding the client tries.
  */
 describe('hosted SFTP: jail and district isolation', () => {
-  let h: Harness;
+  const h = useSftpServer();
   let north: District;
   let south: District;
   let northLogin: KeyLogin;
@@ -32,7 +31,6 @@ describe('hosted SFTP: jail and district isolation', () => {
   const northSftp = (commands: string[]) => northLogin.sftp(commands);
 
   before(async () => {
-    h = await startHarness();
     northLogin = await h.addKeyDistrict('north-fork');
     ({ district: north, key: northKey } = northLogin);
     ({ district: south, password: southPassword } = await h.addPasswordDistrict('south-bend'));
@@ -51,9 +49,6 @@ describe('hosted SFTP: jail and district isolation', () => {
     fs.symlinkSync(path.join(h.root, south.slug), path.join(northRoot, 'south-link'));
     fs.symlinkSync(outsideFile, path.join(northRoot, 'upload', 'secret-link.txt'));
     fs.symlinkSync('/etc', path.join(northRoot, 'etc-link'));
-  });
-  after(async () => {
-    await h.close();
   });
 
   it('clamps .. and absolute paths at the district folder (OpenSSH sftp)', async () => {
