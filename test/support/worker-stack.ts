@@ -112,6 +112,20 @@ export async function startWorkerStack(opts: WorkerStackOptions): Promise<Worker
   };
 }
 
+/** Creates a district in Chicago time through the API, as an admin does; its id. */
+export async function postDistrict(
+  app: INestApplication,
+  token: string,
+  district: { name: string; slug: string },
+): Promise<string> {
+  const res = await request(app.getHttpServer() as Parameters<typeof request>[0])
+    .post('/districts')
+    .set({ authorization: `Bearer ${token}` })
+    .send({ ...district, timeZone: 'America/Chicago' })
+    .expect(201);
+  return res.body.id as string;
+}
+
 const ENDED = ['succeeded', 'failed', 'held', 'discarded'];
 
 /** Polls the API for the run until it has ended, as an admin waits on the run page; its body. */

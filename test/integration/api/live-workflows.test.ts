@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { INestApplication } from '@nestjs/common';
 import request from 'supertest';
-import { endedRun, startWorkerStack, type WorkerStack } from '../../support/worker-stack';
+import { endedRun, postDistrict, startWorkerStack, type WorkerStack } from '../../support/worker-stack';
 import { API_TOKEN, BASE_CONFIG } from './api-harness';
 
 /**
@@ -27,12 +27,7 @@ describe('API with a running worker: schedule status, failed runs and retries', 
     // The production worker: schedules and runs on their own task queues, the real activities.
     await stack.startWorker();
     app = await stack.startApi();
-    const district = await api()
-      .post('/districts')
-      .set(auth)
-      .send({ name: 'Shelbyville', slug: 'shelbyville', timeZone: 'America/Chicago' })
-      .expect(201);
-    districtId = district.body.id as string;
+    districtId = await postDistrict(app, API_TOKEN, { name: 'Shelbyville', slug: 'shelbyville' });
   });
 
   after(async () => {

@@ -130,6 +130,22 @@ describe('how runs end: run rows and staging partitions', () => {
     assert.equal(await hasStaging(runId), true, 'staging exists while the run is in flight');
   }
 
+  /** A district whose roster run is in flight, waiting at its plan step (staged). */
+  async function runAtPlan(): Promise<{ d: Awaited<ReturnType<typeof district>>; runId: string }> {
+    const d = await district();
+    d.upload(ROSTER);
+    const runId = await syncNow(d.id, { gated: true });
+    await atPlan(runId);
+    return { d, runId };
+  }
+
+  /** What support does in the Temporal UI: terminate the district's workflow (not its run's). */
+  async function terminateDistrictWorkflow(districtId: string): Promise<void> {
+    await temporal.client.workflow
+      .getHandle(districtWorkflowId(districtId))
+      .terminate('support terminated the district');
+  }
+
   /** A district whose roster was applied once, so that a shrunk file is held for review. */
   async function appliedDistrict() {
     const d = await district();
@@ -182,10 +198,7 @@ describe('how runs end: run rows and staging partitions', () => {
   });
 
   it('runs coalesced into a queued run, and a run whose child was terminated mid-run, leave no staging', async () => {
-    const d = await district();
-    d.upload(ROSTER);
-    const long = await syncNow(d.id, { gated: true });
-    await atPlan(long);
+    const { d, runId: long } = await runAtPlan();
     const merged = await syncNow(d.id);
     const queued = await syncNow(d.id);
     await temporal.client.workflow.getHandle(runWorkflowId(d.id, long)).terminate('support stopped it');
@@ -217,13 +230,8 @@ describe('how runs end: run rows and staging partitions', () => {
   });
 
   it('a district workflow terminated mid-run, its run gone too: the restart fails the run RunAbandoned and the next Sync Now runs', async () => {
-    const d = await district();
-    d.upload(ROSTER);
-    const lost = await syncNow(d.id, { gated: true });
-    await atPlan(lost);
-    await temporal.client.workflow
-      .getHandle(districtWorkflowId(d.id))
-      .terminate('support terminated the district');
+    const { d, runId: lost } = await runAtPlan();
+    await terminateDistrictWorkflow(d.id);
     // Its run is terminated too (a district workflow of older code took its run with it).
     await temporal.client.workflow
       .getHandle(runWorkflowId(d.id, lost))
@@ -248,18 +256,13 @@ describe('how runs end: run rows and staging partitions', () => {
   });
 
   it('a district workflow terminated mid-run while its run goes on: the restart waits for that run, and closes the queued one it lost', async () => {
-    const d = await district();
-    d.upload(ROSTER);
-    const going = await syncNow(d.id, { gated: true });
-    await atPlan(going);
+    const { d, runId: going } = await runAtPlan();
     const lostQueued = await syncNow(d.id);
     await eventually(
       'queued in the district workflow',
       async () => (await client.status(d.id))?.queued === true,
     );
-    await temporal.client.workflow
-      .getHandle(districtWorkflowId(d.id))
-      .terminate('support terminated the district');
+    await terminateDistrictWorkflow(d.id);
     // A queued row younger than a few seconds may still have its Sync Now signal on the way: wait past that.
     await new Promise((resolve) => setTimeout(resolve, 11_000));
 
@@ -295,9 +298,7 @@ describe('how runs end: run rows and staging partitions', () => {
     d.upload(SHRUNK);
     const review = await syncNow(d.id, { gated: true });
     await atPlan(review);
-    await temporal.client.workflow
-      .getHandle(districtWorkflowId(d.id))
-      .terminate('support terminated the district');
+    await terminateDistrictWorkflow(d.id);
     // The restart reads the run as running; before it looks at the run's workflow, the run is held
     // and its workflow completes.
     afterOpenRuns = async () => {
@@ -322,13 +323,8 @@ describe('how runs end: run rows and staging partitions', () => {
   });
 
   it('a Sync Now re-delivered to a restarted district workflow for the run it adopts runs that run once', async () => {
-    const d = await district();
-    d.upload(ROSTER);
-    const going = await syncNow(d.id, { gated: true });
-    await atPlan(going);
-    await temporal.client.workflow
-      .getHandle(districtWorkflowId(d.id))
-      .terminate('support terminated the district');
+    const { d, runId: going } = await runAtPlan();
+    await terminateDistrictWorkflow(d.id);
     const execution = (await temporal.client.workflow.getHandle(runWorkflowId(d.id, going)).describe()).runId;
     // The API sends the same Sync Now again (a retried request): it starts the district workflow.
     await client.syncNow(d.id, { runId: going, dryRun: false, trigger: 'sync_now' }, schedule());

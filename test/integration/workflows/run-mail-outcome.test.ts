@@ -13,7 +13,7 @@ import { runWorkflowId } from '../../../lib/contracts/sync';
 import { FIXTURES } from '../../support/paths';
 import type { TestDatabase } from '../../support/postgres';
 import { startTestSmtp, type TestSmtp } from '../../support/test-smtp';
-import { startWorkerStack, type WorkerStack } from '../../support/worker-stack';
+import { postDistrict, startWorkerStack, type WorkerStack } from '../../support/worker-stack';
 import { eventually, workflowStarted } from './harness';
 import { BASE_CONFIG } from '../api/api-harness';
 
@@ -55,12 +55,10 @@ describe('run outcome and mail', () => {
     ({ db, temporal } = stack);
     await stack.startWorker();
     app = await stack.startApi();
-    const district = await api()
-      .post('/districts')
-      .set(auth)
-      .send({ name: 'Springfield Public Schools', slug: 'springfield', timeZone: 'America/Chicago' })
-      .expect(201);
-    districtId = district.body.id as string;
+    districtId = await postDistrict(app, API_TOKEN, {
+      name: 'Springfield Public Schools',
+      slug: 'springfield',
+    });
     for (const name of ['Lincoln Elementary School', 'Washington Middle School']) {
       await api().post(`/districts/${districtId}/schools`).set(auth).send({ name }).expect(201);
     }
