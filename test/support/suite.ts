@@ -1,7 +1,5 @@
 import { after, before } from 'node:test';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createTestDatabase, type TestDatabase } from './postgres';
-import { startTestTemporal } from './temporal';
 
 /**
  * A resource the enclosing suite (or test file) shares: started before its tests, stopped after
@@ -31,9 +29,4 @@ export function useForSuite<T extends object>(
 /** The suite's own database, cloned from the migrated template, dropped after the suite. */
 export function useTestDatabase(): TestDatabase {
   return useForSuite(createTestDatabase, (db) => db.drop());
-}
-
-/** The suite's own Temporal dev server, torn down after the suite. */
-export function useTestTemporal(): TestWorkflowEnvironment {
-  return useForSuite(startTestTemporal, (env) => env.teardown());
 }

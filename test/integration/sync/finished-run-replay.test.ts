@@ -7,7 +7,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { runWorkflowId } from '../../../lib/contracts/sync';
 import type { SyncRunRow } from '../../../lib/db/repositories/sync-runs.repository';
 import { RunReports } from '../../../lib/sync/run-reports';
-import { useTestTemporal } from '../../support/suite';
+import { useTestTemporal } from '../../support/temporal';
 import { ActivityRecorder, startWorker } from '../workflows/harness';
 import { type RunError, type SyncHarness, fixturePath, streamedText, useSyncDistricts } from './sync-harness';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { runWorkflowId, SIGNALS } from '../../../lib/contracts/sync';
-import { useTestTemporal } from '../../support/suite';
+import { useTestTemporal } from '../../support/temporal';
 import {
   ActivityRecorder,
   eventually,

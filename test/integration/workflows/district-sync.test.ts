@@ -5,7 +5,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { runWorkflowId, SIGNALS } from '../../../lib/contracts/sync';
 import { DistrictSyncClient } from '../../../lib/temporal/district-sync.client';
 import { planned, stagedRows } from '../../support/activity-results';
-import { useTestTemporal } from '../../support/suite';
+import { useTestTemporal } from '../../support/temporal';
 import {
   ActivityRecorder,
   eventually,
