@@ -11,6 +11,8 @@ import type { DistrictSyncInput } from '../../lib/contracts/schedule';
 import { districtWorkflowId, runTaskQueue } from '../../lib/contracts/sync';
 import { DEV_SERVER_DYNAMIC_CONFIG, devServerArgs } from '../../lib/temporal/dev-server';
 import { DistrictIdKey, SEARCH_ATTRIBUTES } from '../../lib/temporal/search-attributes';
+import { applied, planned, stagedRows } from '../../test/support/activity-results';
+import { dueState, schedule } from '../../test/support/district-schedule';
 
 /**
  * Durable per-district timers at scale. Starts its own Temporal dev server (loopback, search
@@ -88,17 +90,9 @@ function recordingActivities(
       if (districtId !== undefined && !begun.has(districtId)) begun.set(districtId, Date.now());
       return { fileRef: `runs/${runId}/original.csv`, name: 'roster.csv', size: 1, sha256: 'x' };
     },
-    stageFile: async () => ({ rowsTotal: 1, rowsBlank: 0, rowsValid: 1, rowsWithErrors: 0, warningCount: 0 }),
-    planChanges: async () => ({
-      create: 0,
-      update: 0,
-      unchanged: 1,
-      reactivate: 0,
-      archive: 0,
-      activeBefore: 1,
-      previousRowCount: 1,
-    }),
-    applyChanges: async () => ({ applied: true, created: 0, updated: 0, reactivated: 0, archived: 0 }),
+    stageFile: async () => stagedRows(1),
+    planChanges: async () => planned({ unchanged: 1, activeBefore: 1, previousRowCount: 1 }),
+    applyChanges: async () => applied(),
     sendWelcomeEmails: async () => ({ sent: 0 }),
     notifyAdmins: async () => ({ sent: 0 }),
     openRuns: async () => ({ running: [], queued: [], held: null }),
@@ -213,23 +207,9 @@ async function main(): Promise<void> {
             const input: DistrictSyncInput = {
               districtId,
               // Daily 02:00 from 2030: the only slot in this benchmark is the carried one below.
-              schedule: {
-                timeZone: 'America/Chicago',
-                enabled: true,
-                frequency: 'daily',
-                startDate: '2030-01-01',
-                timeOfDay: '02:00',
-                processOnArrival: false,
-              },
+              schedule: schedule(),
               // Carried state (as after continue-as-new) puts this district's next slot at its due time.
-              state: {
-                nextDueAt: due.get(districtId) ?? base,
-                queued: null,
-                approved: null,
-                held: null,
-                lastOutcome: null,
-                recentRunIds: [],
-              },
+              state: dueState(due.get(districtId) ?? base),
             };
             await temporal.client.workflow.start('districtSyncWorkflow', {
               workflowId: districtWorkflowId(districtId),

@@ -8,18 +8,14 @@ import type { INestApplication } from '@nestjs/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import pino from 'pino';
 import request from 'supertest';
-import { createApiApp } from '../../apps/api/app';
 import { signalFileArrived } from '../../apps/sftp/file-arrived';
-import { createWorker, type SyncWorker } from '../../apps/worker/worker';
-import { loadEnv } from '../../lib/config/env';
 import { createSftpServer } from '../../lib/sftp-server/sftp-server';
 import { loadSftpConfig } from '../../lib/sftp-server/sftp-config';
 import { DistrictSyncClient } from '../../lib/temporal/district-sync.client';
-import { startSmtpCatcher, type SmtpCatcher } from '../../scripts/dev/smtp-catcher';
+import type { SmtpCatcher } from '../../scripts/dev/smtp-catcher';
 import { FIXTURES } from '../support/paths';
-import { createTestDatabase, type TestDatabase } from '../support/postgres';
 import { makeSshKey, sftpBatch } from '../support/ssh-keys';
-import { startTestTemporal } from '../support/temporal';
+import { endedRun, startWorkerStack, type WorkerStackWithMail } from '../support/worker-stack';
 
 /**
  * The whole path as a district lives it: an admin sets the district up through the API, the
@@ -47,15 +43,12 @@ const SYNC_CONFIG = {
 };
 
 describe('roster sync, end to end', () => {
-  let db: TestDatabase;
+  let stack: WorkerStackWithMail;
   let temporal: TestWorkflowEnvironment;
   let catcher: SmtpCatcher;
   let app: INestApplication;
-  let worker: SyncWorker;
-  let workerRun: Promise<void>;
   let sftp: Awaited<ReturnType<typeof createSftpServer>>;
   let sftpPort: number;
-  let dataDir: string;
   const token = crypto.randomBytes(24).toString('hex');
   const key = makeSshKey();
   let districtId: string;
@@ -64,24 +57,14 @@ describe('roster sync, end to end', () => {
   const auth = { authorization: `Bearer ${token}` };
 
   before(async () => {
-    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rostersync-e2e-'));
-    [db, temporal, catcher] = await Promise.all([
-      createTestDatabase(),
-      startTestTemporal(),
-      startSmtpCatcher({ dir: path.join(dataDir, 'mail'), smtpPort: 0 }),
-    ]);
-    const env = loadEnv({
-      DATABASE_URL: db.url,
-      API_TOKEN: token,
-      SECRET_KEY: crypto.randomBytes(32).toString('hex'),
-      DATA_DIR: dataDir,
-      TEMPORAL_TASK_QUEUE: `e2e-${crypto.randomUUID()}`,
-      SMTP_URL: `smtp://127.0.0.1:${catcher.smtpPort}`,
-      LOG_LEVEL: 'warn',
-      FETCH_QUIET_SECONDS: '0',
+    stack = await startWorkerStack({
+      name: 'e2e',
+      mailCatcher: true,
+      settings: { API_TOKEN: token, LOG_LEVEL: 'warn', FETCH_QUIET_SECONDS: '0' },
     });
-    worker = await createWorker({ connection: temporal.nativeConnection, pool: db.pool, env });
-    workerRun = worker.run();
+    ({ temporal, catcher } = stack);
+    const { db, env, dataDir } = stack;
+    await stack.startWorker();
     sftp = await createSftpServer({
       pool: db.pool,
       root: path.join(dataDir, 'sftp'),
@@ -95,19 +78,12 @@ describe('roster sync, end to end', () => {
       ),
     });
     sftpPort = await sftp.listen(0, '127.0.0.1');
-    app = await createApiApp({ env, pool: db.pool, temporalClient: temporal.client });
-    await app.init();
+    app = await stack.startApi();
   });
 
   after(async () => {
-    await app?.close();
     await sftp?.close();
-    worker?.shutdown();
-    await workerRun;
-    await temporal?.teardown();
-    await catcher?.close();
-    await db?.drop();
-    fs.rmSync(dataDir, { recursive: true, force: true });
+    await stack?.close();
     fs.rmSync(key.dir, { recursive: true, force: true });
   });
 
@@ -127,20 +103,13 @@ describe('roster sync, end to end', () => {
   async function syncNowAndWait(): Promise<Record<string, unknown>> {
     const started = await api().post(`/districts/${districtId}/sync-now`).set(auth).send({}).expect(202);
     const runId = started.body.runId as string;
-    const deadline = Date.now() + 90_000;
-    for (;;) {
-      const run = await api().get(`/districts/${districtId}/runs/${runId}`).set(auth).expect(200);
-      if (['succeeded', 'failed', 'held', 'discarded'].includes(run.body.status)) {
-        // The outcome is recorded first, then the run's workflow sends its mail: wait for it too.
-        await temporal.client.workflow
-          .getHandle(`sync-run:${districtId}:${runId}`)
-          .result()
-          .catch(() => undefined);
-        return run.body;
-      }
-      if (Date.now() > deadline) assert.fail(`run ${runId} still ${run.body.status} after 90s`);
-      await new Promise((r) => setTimeout(r, 300));
-    }
+    const run = await endedRun(app, token, { districtId, runId }, 90_000);
+    // The outcome is recorded first, then the run's workflow sends its mail: wait for it too.
+    await temporal.client.workflow
+      .getHandle(`sync-run:${districtId}:${runId}`)
+      .result()
+      .catch(() => undefined);
+    return run;
   }
 
   async function activeUsers(): Promise<Map<string, Record<string, unknown>>> {

@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { type Connection, Server, type SFTPWrapper, utils } from 'ssh2';
+import { encryptSecret } from '../../lib/crypto/secret-box';
 import { openSshFingerprint } from '../../lib/files/external-sftp-source';
 
 /**
@@ -164,5 +165,23 @@ export async function startHostileSftpServer(opts: HostileSftpServerOptions): Pr
       for (const c of open) c.end();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
+  };
+}
+
+/**
+ * The sync config columns of a district whose own SFTP server is `server`: users.csv by name in
+ * /exports, the password encrypted at rest with `secretKey` and the host key pinned.
+ */
+export function hostileSourceConfig(server: HostileSftpServer, secretKey: string): Record<string, unknown> {
+  return {
+    source: 'external',
+    file_rule: 'specific_name',
+    file_name: FILE_NAME,
+    external_host: server.host,
+    external_port: server.port,
+    external_username: server.username,
+    external_password_enc: encryptSecret(secretKey, server.password),
+    external_host_key: server.hostKeyFingerprint,
+    external_path: '/exports',
   };
 }

@@ -5,6 +5,7 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { devServerArgs } from '../../lib/temporal/dev-server';
 import { SEARCH_ATTRIBUTES } from '../../lib/temporal/search-attributes';
 import { REPO_ROOT } from './paths';
+import { useForSuite } from './suite';
 
 // Worker and bundler progress would drown the test report: only warnings and errors are shown.
 Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -30,4 +31,9 @@ export async function startTestTemporal(): Promise<TestWorkflowEnvironment> {
       if (attempt >= 4 || !/did not start within/.test((err as Error).message)) throw err;
     }
   }
+}
+
+/** The suite's (or file's) own dev server, torn down after its tests. */
+export function useTestTemporal(): TestWorkflowEnvironment {
+  return useForSuite(startTestTemporal, (env) => env.teardown());
 }

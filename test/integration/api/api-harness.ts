@@ -11,6 +11,7 @@ import type { Pool } from 'pg';
 import { type Env, loadEnv } from '../../../lib/config/env';
 import { createPool } from '../../../lib/db/pool';
 import { createTestDatabase, type TestDatabase } from '../../support/postgres';
+import { useForSuite } from '../../support/suite';
 import { startTestTemporal } from '../../support/temporal';
 
 export const API_TOKEN = 'test-token-' + 'x'.repeat(24);
@@ -25,7 +26,7 @@ export interface ApiHarness {
   /** The API's own pools, with the timeouts production gives them. */
   pools: { api: Pool; exports: Pool; limits: Pool };
   /** supertest agent with the bearer token set. */
-  api: () => ReturnType<typeof authed>;
+  api: () => ReturnType<typeof bearerAgent>;
   /** supertest without credentials. */
   anon: () => request.Agent;
   /** Every response body the authenticated agent received, to scan for leaked secrets. */
@@ -33,11 +34,12 @@ export interface ApiHarness {
   close(): Promise<void>;
 }
 
-function authed(app: INestApplication, responses: string[]) {
+/** supertest with `token` as the bearer credential; every response body it receives joins `responses`. */
+export function bearerAgent(app: INestApplication, token: string, responses: string[]) {
   const server = app.getHttpServer() as Parameters<typeof request>[0];
   const agent = request(server);
   const record = (test: request.Test): request.Test =>
-    test.set('Authorization', `Bearer ${API_TOKEN}`).on('response', (res: { text?: string }) => {
+    test.set('Authorization', `Bearer ${token}`).on('response', (res: { text?: string }) => {
       if (typeof res.text === 'string') responses.push(res.text);
     });
   return {
@@ -82,7 +84,7 @@ export async function startApi(settings: Record<string, string> = {}): Promise<A
     env,
     dataDir,
     pools,
-    api: () => authed(app, responses),
+    api: () => bearerAgent(app, API_TOKEN, responses),
     anon: () => request.agent(app.getHttpServer() as Parameters<typeof request>[0]),
     close: async () => {
       await app.close();
@@ -92,6 +94,14 @@ export async function startApi(settings: Record<string, string> = {}): Promise<A
       fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** An API for the enclosing suite: started before its tests, closed after them. */
+export function useApi(settings: Record<string, string> = {}): ApiHarness {
+  return useForSuite(
+    () => startApi(settings),
+    (h) => h.close(),
+  );
 }
 
 let seq = 0;
@@ -129,6 +139,20 @@ export const BASE_CONFIG = {
 export async function issueKey(h: ApiHarness, districtId: string): Promise<string> {
   const res = await h.api().post(`/districts/${districtId}/api-keys`).expect(201);
   return (res.body as { key: string }).key;
+}
+
+/**
+ * A bad email on each of `rows` rows (from row 2) of the run: a district file that is wrong on every
+ * line, the biggest errors report a district can make.
+ */
+export async function addInvalidEmailRows(h: ApiHarness, runId: string, rows: number): Promise<void> {
+  await h.db.pool.query(
+    `INSERT INTO run_errors (run_id, row_number, column_name, value, code, severity, message)
+     SELECT $1, n, 'Email', 'someone-' || n || '@@example.org', 'INVALID_EMAIL', 'error',
+            'Email is not a valid address: fix it in your source system and export again'
+     FROM generate_series(2, $2::int + 1) AS n`,
+    [runId, rows],
+  );
 }
 
 /** Listens on a free loopback port and returns the base URL (the app stops with h.close()). */

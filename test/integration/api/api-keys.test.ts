@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import request from 'supertest';
-import { type ApiHarness, BASE_CONFIG, createDistrict, startApi } from './api-harness';
+import { type ApiHarness, BASE_CONFIG, bearerAgent, createDistrict, startApi } from './api-harness';
 
 interface IssuedKey {
   id: string;
@@ -24,19 +23,7 @@ describe('API: per-district API keys', () => {
   const issuedKeys: string[] = [];
 
   /** supertest with a district key as the bearer credential. */
-  const withKey = (key: string) => {
-    const agent = request(h.app.getHttpServer() as Parameters<typeof request>[0]);
-    const record = (test: request.Test): request.Test =>
-      test.set('Authorization', `Bearer ${key}`).on('response', (res: { text?: string }) => {
-        if (typeof res.text === 'string') keyResponses.push(res.text);
-      });
-    return {
-      get: (url: string) => record(agent.get(url)),
-      post: (url: string) => record(agent.post(url)),
-      put: (url: string) => record(agent.put(url)),
-      delete: (url: string) => record(agent.delete(url)),
-    };
-  };
+  const withKey = (key: string) => bearerAgent(h.app, key, keyResponses);
 
   const issue = async (districtId: string, label?: string): Promise<IssuedKey> => {
     const req = h.api().post(`/districts/${districtId}/api-keys`);

@@ -1,15 +1,11 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { type ApiHarness, createDistrict, startApi } from './api-harness';
+import { describe, it } from 'node:test';
+import { createDistrict, useApi } from './api-harness';
 
 describe('API: auth, health, districts, schools, reference', () => {
-  let h: ApiHarness;
-  before(async () => {
-    h = await startApi();
-  });
-  after(async () => {
-    await h.close();
-  });
+  const h = useApi();
+  /** Creates a district with the operator token, expecting `status`. */
+  const postDistrict = (body: object, status: number) => h.api().post('/districts').send(body).expect(status);
 
   it('answers /health without a token and reports both dependencies up', async () => {
     const res = await h.anon().get('/health').expect(200);
@@ -42,11 +38,10 @@ describe('API: auth, health, districts, schools, reference', () => {
   });
 
   it('creates, lists and gets districts; the slug is unique', async () => {
-    const res = await h
-      .api()
-      .post('/districts')
-      .send({ name: 'Springfield USD', slug: 'springfield-usd', timeZone: 'america/new_york' })
-      .expect(201);
+    const res = await postDistrict(
+      { name: 'Springfield USD', slug: 'springfield-usd', timeZone: 'america/new_york' },
+      201,
+    );
     assert.equal(res.body.slug, 'springfield-usd');
     assert.equal(res.body.timeZone, 'America/New_York', 'time zone stored in canonical spelling');
     const id = res.body.id as string;
@@ -55,29 +50,17 @@ describe('API: auth, health, districts, schools, reference', () => {
     const list = await h.api().get('/districts').expect(200);
     assert.ok(list.body.total >= 1);
     assert.ok((list.body.districts as Array<{ id: string }>).some((d) => d.id === id));
-    const dup = await h
-      .api()
-      .post('/districts')
-      .send({ name: 'Other', slug: 'springfield-usd', timeZone: 'UTC' })
-      .expect(409);
+    const dup = await postDistrict({ name: 'Other', slug: 'springfield-usd', timeZone: 'UTC' }, 409);
     assert.match(dup.body.message, /slug "springfield-usd" already exists/);
   });
 
   it('explains each invalid district field', async () => {
-    const res = await h
-      .api()
-      .post('/districts')
-      .send({ name: '', slug: 'Bad Slug!', timeZone: 'Mars/Olympus_Mons' })
-      .expect(400);
+    const res = await postDistrict({ name: '', slug: 'Bad Slug!', timeZone: 'Mars/Olympus_Mons' }, 400);
     assert.equal(res.body.error, 'Bad Request');
     assert.match(res.body.message, /name: name must not be empty/);
     assert.match(res.body.message, /slug: slug must be 2-63 lowercase letters/);
     assert.match(res.body.message, /timeZone: timeZone must be an IANA time zone name/);
-    const extra = await h
-      .api()
-      .post('/districts')
-      .send({ name: 'A', slug: 'abc', timeZone: 'UTC', timezone: 'UTC' })
-      .expect(400);
+    const extra = await postDistrict({ name: 'A', slug: 'abc', timeZone: 'UTC', timezone: 'UTC' }, 400);
     assert.match(extra.body.message, /timezone/, 'an unknown (misspelled) key is named');
     const malformed = await h
       .api()

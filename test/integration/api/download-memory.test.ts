@@ -1,9 +1,15 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { SyncRunsRepository } from '../../../lib/db/repositories/sync-runs.repository';
-import { API_TOKEN, type ApiHarness, createDistrict, startApi } from './api-harness';
+import {
+  API_TOKEN,
+  type ApiHarness,
+  addInvalidEmailRows,
+  createDistrict,
+  listen,
+  startApi,
+} from './api-harness';
 
 const ROWS = 1_500_000;
 
@@ -26,16 +32,8 @@ describe('API: a large errors.csv streams with flat memory', () => {
       dryRun: false,
     });
     // A district file with a bad value on every row: the worst case for the errors report.
-    await h.db.pool.query(
-      `INSERT INTO run_errors (run_id, row_number, column_name, value, code, severity, message)
-       SELECT $1, n, 'Email', 'someone-' || n || '@@example.org', 'INVALID_EMAIL', 'error',
-              'Email is not a valid address: fix it in your source system and export again'
-       FROM generate_series(2, $2::int + 1) AS n`,
-      [run.id, ROWS],
-    );
-    await h.app.listen(0, '127.0.0.1');
-    const port = (h.app.getHttpServer() as http.Server).address() as AddressInfo;
-    url = `http://127.0.0.1:${port.port}/districts/${d.id}/runs/${run.id}/errors.csv`;
+    await addInvalidEmailRows(h, run.id, ROWS);
+    url = `${await listen(h)}/districts/${d.id}/runs/${run.id}/errors.csv`;
   });
   after(async () => {
     await h.close();

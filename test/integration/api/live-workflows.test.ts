@@ -1,18 +1,8 @@
 import assert from 'node:assert/strict';
-import crypto from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { INestApplication } from '@nestjs/common';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import request from 'supertest';
-import { createApiApp } from '../../../apps/api/app';
-import { createWorker, type SyncWorker } from '../../../apps/worker/worker';
-import { loadEnv } from '../../../lib/config/env';
-import { startSmtpCatcher, type SmtpCatcher } from '../../../scripts/dev/smtp-catcher';
-import { createTestDatabase, type TestDatabase } from '../../support/postgres';
-import { startTestTemporal } from '../../support/temporal';
+import { endedRun, postDistrict, startWorkerStack, type WorkerStack } from '../../support/worker-stack';
 import { API_TOKEN, BASE_CONFIG } from './api-harness';
 
 /**
@@ -20,65 +10,28 @@ import { API_TOKEN, BASE_CONFIG } from './api-harness';
  * a retry), against the real workflows and activities on a real worker.
  */
 describe('API with a running worker: schedule status, failed runs and retries', () => {
-  let db: TestDatabase;
-  let temporal: TestWorkflowEnvironment;
-  let catcher: SmtpCatcher;
+  let stack: WorkerStack;
   let app: INestApplication;
-  let worker: SyncWorker;
-  let workerRun: Promise<void>;
-  let dataDir: string;
   let districtId: string;
   const auth = { authorization: `Bearer ${API_TOKEN}` };
   const api = () => request(app.getHttpServer() as Parameters<typeof request>[0]);
-
-  async function waitForRun(runId: string): Promise<Record<string, unknown>> {
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const res = await api().get(`/districts/${districtId}/runs/${runId}`).set(auth).expect(200);
-      if (['succeeded', 'failed', 'held', 'discarded'].includes(res.body.status as string)) return res.body;
-      if (Date.now() > deadline) assert.fail(`run ${runId} still ${res.body.status} after 60s`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
+  const waitForRun = (runId: string) => endedRun(app, API_TOKEN, { districtId, runId });
 
   before(async () => {
-    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rostersync-api-live-'));
-    [db, temporal, catcher] = await Promise.all([
-      createTestDatabase(),
-      startTestTemporal(),
-      startSmtpCatcher({ dir: path.join(dataDir, 'mail'), smtpPort: 0 }),
-    ]);
-    const env = loadEnv({
-      DATABASE_URL: db.url,
-      API_TOKEN,
-      SECRET_KEY: crypto.randomBytes(32).toString('hex'),
-      DATA_DIR: dataDir,
-      TEMPORAL_TASK_QUEUE: `api-live-${crypto.randomUUID()}`,
-      SMTP_URL: `smtp://127.0.0.1:${catcher.smtpPort}`,
-      LOG_LEVEL: 'silent',
+    stack = await startWorkerStack({
+      name: 'api-live',
+      mailCatcher: true,
       // Read a file as soon as it is there: no upload is in progress in these tests.
-      FETCH_QUIET_SECONDS: '0',
+      settings: { API_TOKEN, FETCH_QUIET_SECONDS: '0' },
     });
     // The production worker: schedules and runs on their own task queues, the real activities.
-    worker = await createWorker({ connection: temporal.nativeConnection, pool: db.pool, env });
-    workerRun = worker.run();
-    app = await createApiApp({ env, pool: db.pool, temporalClient: temporal.client });
-    const district = await api()
-      .post('/districts')
-      .set(auth)
-      .send({ name: 'Shelbyville', slug: 'shelbyville', timeZone: 'America/Chicago' })
-      .expect(201);
-    districtId = district.body.id as string;
+    await stack.startWorker();
+    app = await stack.startApi();
+    districtId = await postDistrict(app, API_TOKEN, { name: 'Shelbyville', slug: 'shelbyville' });
   });
 
   after(async () => {
-    await app?.close();
-    worker?.shutdown();
-    await workerRun;
-    await temporal?.teardown();
-    await catcher?.close();
-    await db?.drop();
-    fs.rmSync(dataDir, { recursive: true, force: true });
+    await stack?.close();
   });
 
   it("reports the schedule from the district workflow's own status query", async () => {

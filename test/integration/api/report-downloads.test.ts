@@ -2,7 +2,15 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { SyncRunsRepository } from '../../../lib/db/repositories/sync-runs.repository';
-import { API_TOKEN, type ApiHarness, createDistrict, issueKey, listen, startApi } from './api-harness';
+import {
+  API_TOKEN,
+  type ApiHarness,
+  addInvalidEmailRows,
+  createDistrict,
+  issueKey,
+  listen,
+  startApi,
+} from './api-harness';
 
 /** Big enough that a stalled reader fills every buffer between Postgres and the client (~40 MB). */
 const ERROR_ROWS = 300_000;
@@ -103,13 +111,7 @@ describe('API: report downloads cannot starve the API', () => {
     const runA = await runs.create({ districtId: a.id, trigger: 'schedule', dryRun: false });
     const runB = await runs.create({ districtId: b.id, trigger: 'schedule', dryRun: false });
     // A file with a bad value on every row: the biggest errors report a district can make.
-    await h.db.pool.query(
-      `INSERT INTO run_errors (run_id, row_number, column_name, value, code, severity, message)
-       SELECT $1, n, 'Email', 'someone-' || n || '@@example.org', 'INVALID_EMAIL', 'error',
-              'Email is not a valid address: fix it in your source system and export again'
-       FROM generate_series(2, $2::int + 1) AS n`,
-      [runA.id, ERROR_ROWS],
-    );
+    await addInvalidEmailRows(h, runA.id, ERROR_ROWS);
     await h.db.pool.query(
       `INSERT INTO run_errors (run_id, row_number, column_name, value, code, severity, message)
        VALUES ($1, 2, 'Email', 'x', 'INVALID_EMAIL', 'error', 'Email is not a valid address')`,

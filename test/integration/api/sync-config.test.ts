@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { decryptSecret } from '../../../lib/crypto/secret-box';
 import { ensureHostKeys, fingerprintsOf, hostKeyFingerprints } from '../../../lib/sftp-server/host-keys';
 import { SftpHostKeysRepository } from '../../../lib/sftp-server/sftp-host-keys.repository';
-import { type ApiHarness, BASE_CONFIG, createDistrict, startApi } from './api-harness';
+import { BASE_CONFIG, createDistrict, useApi } from './api-harness';
 
 function sshString(buf: Buffer): Buffer {
   const len = Buffer.alloc(4);
@@ -25,18 +25,15 @@ const PRIVATE_KEY = `-----BEGIN OPENSSH PRIVATE KEY-----\n${crypto.randomBytes(9
 const FINGERPRINT = 'SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8';
 
 describe('API: sync config and SFTP credentials', () => {
-  let h: ApiHarness;
-  before(async () => {
-    h = await startApi();
-  });
-  after(async () => {
-    await h.close();
-  });
+  const h = useApi();
+  /** Saves a district's sync config, expecting `status`. */
+  const putConfig = (districtId: string, body: object, status: number) =>
+    h.api().put(`/districts/${districtId}/sync-config`).send(body).expect(status);
 
   it('saves a config, shows it back and starts the district workflow with its schedule', async () => {
     const d = await createDistrict(h);
     await h.api().get(`/districts/${d.id}/sync-config`).expect(404);
-    const res = await h.api().put(`/districts/${d.id}/sync-config`).send(BASE_CONFIG).expect(200);
+    const res = await putConfig(d.id, BASE_CONFIG, 200);
     assert.equal(res.body.frequency, 'daily');
     assert.equal(res.body.startDate, '2026-01-05');
     assert.equal(res.body.errorThresholdPct, -1);
@@ -49,10 +46,9 @@ describe('API: sync config and SFTP credentials', () => {
 
   it('names each invalid field and how to fix it', async () => {
     const d = await createDistrict(h);
-    const res = await h
-      .api()
-      .put(`/districts/${d.id}/sync-config`)
-      .send({
+    const res = await putConfig(
+      d.id,
+      {
         ...BASE_CONFIG,
         frequency: 'hourly',
         startDate: '2026-02-30',
@@ -61,8 +57,9 @@ describe('API: sync config and SFTP credentials', () => {
         errorThresholdPct: 150,
         notifyEmails: ['not-an-email'],
         coachingGroups: ['everyone'],
-      })
-      .expect(400);
+      },
+      400,
+    );
     const msg = res.body.message as string;
     assert.match(msg, /frequency:/);
     assert.match(msg, /startDate: startDate is not a real calendar date/);
@@ -70,42 +67,29 @@ describe('API: sync config and SFTP credentials', () => {
     assert.match(msg, /errorThresholdPct: errorThresholdPct must be -1 \(disabled\) or between 0 and 100/);
     assert.match(msg, /notifyEmails\.0: notifyEmails must contain email addresses/);
     assert.match(msg, /coachingGroups\.0:/);
-    const noName = await h
-      .api()
-      .put(`/districts/${d.id}/sync-config`)
-      .send({ ...BASE_CONFIG, fileRule: 'specific_name' })
-      .expect(400);
+    const noName = await putConfig(d.id, { ...BASE_CONFIG, fileRule: 'specific_name' }, 400);
     assert.match(noName.body.message, /fileName: fileName is required when fileRule is "specific_name"/);
     // Each safeguard limit can be turned off with -1, and only with -1.
-    const off = await h
-      .api()
-      .put(`/districts/${d.id}/sync-config`)
-      .send({ ...BASE_CONFIG, maxArchivePct: -1, maxArchiveCount: -1, maxRowDropPct: -1 })
-      .expect(200);
+    const off = await putConfig(
+      d.id,
+      { ...BASE_CONFIG, maxArchivePct: -1, maxArchiveCount: -1, maxRowDropPct: -1 },
+      200,
+    );
     assert.deepEqual(
       [off.body.maxArchivePct, off.body.maxArchiveCount, off.body.maxRowDropPct],
       [-1, -1, -1],
     );
-    const below = await h
-      .api()
-      .put(`/districts/${d.id}/sync-config`)
-      .send({ ...BASE_CONFIG, maxArchivePct: -5, maxArchiveCount: -2 })
-      .expect(400);
+    const below = await putConfig(d.id, { ...BASE_CONFIG, maxArchivePct: -5, maxArchiveCount: -2 }, 400);
     assert.match(
       below.body.message,
       /maxArchivePct: maxArchivePct must be -1 \(disabled\) or between 0 and 100/,
     );
     assert.match(below.body.message, /maxArchiveCount: maxArchiveCount must be -1 \(disabled\)/);
-    const noExternal = await h
-      .api()
-      .put(`/districts/${d.id}/sync-config`)
-      .send({ ...BASE_CONFIG, source: 'external' })
-      .expect(400);
+    const noExternal = await putConfig(d.id, { ...BASE_CONFIG, source: 'external' }, 400);
     assert.match(noExternal.body.message, /external: external is required when source is "external"/);
-    const noSecret = await h
-      .api()
-      .put(`/districts/${d.id}/sync-config`)
-      .send({
+    const noSecret = await putConfig(
+      d.id,
+      {
         ...BASE_CONFIG,
         source: 'external',
         external: {
@@ -114,8 +98,9 @@ describe('API: sync config and SFTP credentials', () => {
           hostKeyFingerprint: FINGERPRINT,
           path: '/out',
         },
-      })
-      .expect(400);
+      },
+      400,
+    );
     assert.match(noSecret.body.message, /external.password or external.privateKey is required/);
   });
 
@@ -134,7 +119,7 @@ describe('API: sync config and SFTP credentials', () => {
         path: '/exports/roster',
       },
     };
-    const res = await h.api().put(`/districts/${d.id}/sync-config`).send(body).expect(200);
+    const res = await putConfig(d.id, body, 200);
     assert.deepEqual(res.body.external, {
       host: 'sftp.district.example',
       port: 2222,
@@ -159,18 +144,14 @@ describe('API: sync config and SFTP credentials', () => {
     }
     // Saving again without the password keeps the stored one; null removes it.
     const { password: _omit, ...withoutPassword } = body.external;
-    const kept = await h
-      .api()
-      .put(`/districts/${d.id}/sync-config`)
-      .send({ ...body, external: withoutPassword, enabled: false })
-      .expect(200);
+    const kept = await putConfig(d.id, { ...body, external: withoutPassword, enabled: false }, 200);
     assert.equal(kept.body.external.hasPassword, true);
     assert.equal(kept.body.enabled, false);
-    const cleared = await h
-      .api()
-      .put(`/districts/${d.id}/sync-config`)
-      .send({ ...body, external: { ...withoutPassword, password: null, privateKey: PRIVATE_KEY } })
-      .expect(200);
+    const cleared = await putConfig(
+      d.id,
+      { ...body, external: { ...withoutPassword, password: null, privateKey: PRIVATE_KEY } },
+      200,
+    );
     assert.equal(cleared.body.external.hasPassword, false);
     assert.equal(cleared.body.external.hasPrivateKey, true);
     assert.ok(!cleared.text.includes('PRIVATE KEY'));
@@ -218,7 +199,7 @@ describe('API: sync config and SFTP credentials', () => {
       source: 'external',
       external: { ...external, password: 'Kept-0nly-here' },
     };
-    await h.api().put(`/districts/${d.id}/sync-config`).send(body).expect(200);
+    await putConfig(d.id, body, 200);
     const storedPassword = async (): Promise<string | null> => {
       const { rows } = await h.db.pool.query<{ external_password_enc: string | null }>(
         'SELECT external_password_enc FROM sync_configs WHERE district_id = $1',
@@ -233,35 +214,31 @@ describe('API: sync config and SFTP credentials', () => {
       { username: 'someone-else' },
       { hostKeyFingerprint: 'SHA256:reBF4MSyp4m3PJOMI0dZgW/K7jYgNq5pUu2YSw/1lo4' },
     ]) {
-      const res = await h
-        .api()
-        .put(`/districts/${d.id}/sync-config`)
-        .send({ ...body, external: { ...external, ...moved } })
-        .expect(400);
+      const res = await putConfig(d.id, { ...body, external: { ...external, ...moved } }, 400);
       assert.match(res.body.message, /required again: the host, port, username or host key changed/);
       assert.equal(await storedPassword(), 'Kept-0nly-here', 'a refused save changes nothing');
     }
     // The same server in another letter case, another folder on it, or its fingerprint pasted with
     // base64 padding keeps the secret; the fingerprint is stored as OpenSSH prints it.
-    const padded = await h
-      .api()
-      .put(`/districts/${d.id}/sync-config`)
-      .send({ ...body, external: { ...external, hostKeyFingerprint: `${FINGERPRINT}=` } })
-      .expect(200);
+    const padded = await putConfig(
+      d.id,
+      { ...body, external: { ...external, hostKeyFingerprint: `${FINGERPRINT}=` } },
+      200,
+    );
     assert.equal(padded.body.external.hostKeyFingerprint, FINGERPRINT);
     assert.equal(padded.body.external.hasPassword, true);
-    const kept = await h
-      .api()
-      .put(`/districts/${d.id}/sync-config`)
-      .send({ ...body, external: { ...external, host: 'SFTP.District.Example', path: '/exports/v2' } })
-      .expect(200);
+    const kept = await putConfig(
+      d.id,
+      { ...body, external: { ...external, host: 'SFTP.District.Example', path: '/exports/v2' } },
+      200,
+    );
     assert.equal(kept.body.external.hasPassword, true);
     // Moving to another server with a new secret is an ordinary save.
-    await h
-      .api()
-      .put(`/districts/${d.id}/sync-config`)
-      .send({ ...body, external: { ...external, host: 'sftp2.district.example', password: 'N3w-server' } })
-      .expect(200);
+    await putConfig(
+      d.id,
+      { ...body, external: { ...external, host: 'sftp2.district.example', password: 'N3w-server' } },
+      200,
+    );
     assert.equal(await storedPassword(), 'N3w-server');
   });
 

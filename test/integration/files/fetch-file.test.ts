@@ -22,6 +22,7 @@ import { ArtifactStore } from '../../../lib/storage/artifact-store';
 import { startOpenSshServer, type OpenSshServer } from '../../support/openssh-server';
 import { FIXTURES } from '../../support/paths';
 import { createTestDatabase, type TestDatabase } from '../../support/postgres';
+import { queuedRun, seedDistrictWithConfig } from '../../support/seed';
 
 /** fetchFile against the real places files come from: our hosted folder and OpenSSH's sshd. */
 describe('fetching the district file', () => {
@@ -68,21 +69,10 @@ describe('fetching the district file', () => {
       ...overrides,
     });
 
-  async function districtWithConfig(slug: string, config: Record<string, unknown>): Promise<string> {
-    const { rows } = await db.pool.query<{ id: string }>(
-      `INSERT INTO districts (name, slug, time_zone) VALUES ($1, $1, 'America/Chicago') RETURNING id`,
-      [slug],
-    );
-    const columns = Object.keys(config);
-    await db.pool.query(
-      `INSERT INTO sync_configs (district_id, ${columns.join(', ')}) VALUES ($1, ${columns.map((_, i) => `$${i + 2}`).join(', ')})`,
-      [rows[0].id, ...Object.values(config)],
-    );
-    return rows[0].id;
-  }
+  const districtWithConfig = async (slug: string, config: Record<string, unknown>): Promise<string> =>
+    (await seedDistrictWithConfig(db.pool, config, { slug })).id;
 
-  const newRun = async (districtId: string) =>
-    (await new SyncRunsRepository(db.pool).create({ districtId, trigger: 'sync_now', dryRun: false })).id;
+  const newRun = (districtId: string) => queuedRun(db.pool, districtId);
 
   /** A district fetching from the test's OpenSSH server, with its real host key and a key login. */
   const ownServer = (slug: string, config: Record<string, unknown> = {}) =>

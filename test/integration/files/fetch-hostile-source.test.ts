@@ -8,17 +8,18 @@ import { CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { createActivities } from '../../../activities';
-import { loadEnv } from '../../../lib/config/env';
 import type { FetchedFile } from '../../../lib/contracts/sync';
-import { encryptSecret } from '../../../lib/crypto/secret-box';
 import { SyncRunsRepository } from '../../../lib/db/repositories/sync-runs.repository';
 import { ArtifactStore } from '../../../lib/storage/artifact-store';
+import { testEnv } from '../../support/env';
 import {
   type HostileMode,
   type HostileSftpServer,
+  hostileSourceConfig,
   startHostileSftpServer,
 } from '../../support/hostile-sftp-server';
 import { createTestDatabase, type TestDatabase } from '../../support/postgres';
+import { queuedRun, randomSlug, seedDistrictWithConfig } from '../../support/seed';
 
 type Failure = Error & { type?: string; nonRetryable?: boolean };
 /** The SDK logs every failed attempt; these failures are expected. */
@@ -46,49 +47,28 @@ describe("a district's misbehaving SFTP server", () => {
   });
 
   const env = (overrides: Record<string, string> = {}) =>
-    loadEnv({
-      DATABASE_URL: db.url,
-      API_TOKEN: 'test-token-0123456789',
-      SECRET_KEY: secretKey,
-      DATA_DIR: dataDir,
-      EXTERNAL_SFTP_ALLOW_PRIVATE: 'true', // the test servers listen on 127.0.0.1
-      FETCH_OPERATION_TIMEOUT_SECONDS: '2',
-      FETCH_STALL_SECONDS: '2',
-      FETCH_MIN_BYTES_PER_SECOND: '4096',
-      FETCH_THROUGHPUT_WINDOW_SECONDS: '3',
-      ...overrides,
-    });
+    testEnv(
+      { db, dataDir },
+      {
+        SECRET_KEY: secretKey,
+        EXTERNAL_SFTP_ALLOW_PRIVATE: 'true', // the test servers listen on 127.0.0.1
+        FETCH_OPERATION_TIMEOUT_SECONDS: '2',
+        FETCH_STALL_SECONDS: '2',
+        FETCH_MIN_BYTES_PER_SECOND: '4096',
+        FETCH_THROUGHPUT_WINDOW_SECONDS: '3',
+        ...overrides,
+      },
+    );
   const artifactsRoot = () => path.join(dataDir, 'artifacts');
   const fetchActivity = (envOverrides?: Record<string, string>) =>
     createActivities({ pool: db.pool, artifacts: new ArtifactStore(artifactsRoot()), env: env(envOverrides) })
       .fetchFile;
 
   async function runFor(server: HostileSftpServer): Promise<string> {
-    const slug = `hostile-${crypto.randomBytes(4).toString('hex')}`;
-    const { rows } = await db.pool.query<{ id: string }>(
-      `INSERT INTO districts (name, slug, time_zone) VALUES ($1, $1, 'America/Chicago') RETURNING id`,
-      [slug],
-    );
-    await db.pool.query(
-      `INSERT INTO sync_configs (district_id, source, file_rule, file_name, external_host, external_port,
-         external_username, external_password_enc, external_host_key, external_path)
-       VALUES ($1, 'external', 'specific_name', 'users.csv', $2, $3, $4, $5, $6, '/exports')`,
-      [
-        rows[0].id,
-        server.host,
-        server.port,
-        server.username,
-        encryptSecret(secretKey, server.password),
-        server.hostKeyFingerprint,
-      ],
-    );
-    return (
-      await new SyncRunsRepository(db.pool).create({
-        districtId: rows[0].id,
-        trigger: 'sync_now',
-        dryRun: false,
-      })
-    ).id;
+    const district = await seedDistrictWithConfig(db.pool, hostileSourceConfig(server, secretKey), {
+      slug: randomSlug('hostile'),
+    });
+    return await queuedRun(db.pool, district.id);
   }
 
   async function hostile(
@@ -146,12 +126,29 @@ describe("a district's misbehaving SFTP server", () => {
     assert.equal(err.nonRetryable, false);
   };
 
-  it('fails a server that logs in and then never opens the SFTP session, within the operation timeout', async () => {
-    const server = await hostile('stall-after-auth');
+  /**
+   * A fetch from a server misbehaving as `mode`, in an activity context, that fails as a retryable
+   * SourceStalled: the failure, after how long, and the heartbeats sent meanwhile.
+   */
+  async function stalledFetch(
+    mode: HostileMode,
+    serverOpts: Parameters<typeof hostile>[1] = {},
+    attempt: { settings?: Record<string, string>; startToCloseTimeoutMs?: number } = {},
+  ) {
+    const server = await hostile(mode, serverOpts);
     const runId = await runFor(server);
-    const { settled } = inActivity(fetchActivity(), runId);
+    const { settled, heartbeats } = inActivity(
+      fetchActivity(attempt.settings),
+      runId,
+      attempt.startToCloseTimeoutMs,
+    );
     const { err, ms } = await settled;
     assertRetryableStall(err);
+    return { server, runId, heartbeats, err, ms };
+  }
+
+  it('fails a server that logs in and then never opens the SFTP session, within the operation timeout', async () => {
+    const { server, runId, err, ms } = await stalledFetch('stall-after-auth');
     assert.match(
       err.message,
       new RegExp(
@@ -163,11 +160,7 @@ describe("a district's misbehaving SFTP server", () => {
   });
 
   it('fails a server that lists the file and then never answers a read, within the stall timeout', async () => {
-    const server = await hostile('stall-mid-read');
-    const runId = await runFor(server);
-    const { settled, heartbeats } = inActivity(fetchActivity(), runId);
-    const { err, ms } = await settled;
-    assertRetryableStall(err);
+    const { server, runId, heartbeats, err, ms } = await stalledFetch('stall-mid-read');
     assert.match(
       err.message,
       /stopped sending \/exports\/users\.csv: no data for 2(\.\d)? s after 0 of \d+ bytes \(FETCH_STALL_SECONDS\)/,
@@ -182,11 +175,7 @@ describe("a district's misbehaving SFTP server", () => {
   });
 
   it('fails a server that trickles a few bytes a second, within the throughput window, heartbeating the bytes so far', async () => {
-    const server = await hostile('trickle', { trickleIntervalMs: 250 });
-    const runId = await runFor(server);
-    const { settled, heartbeats } = inActivity(fetchActivity(), runId);
-    const { err, ms } = await settled;
-    assertRetryableStall(err);
+    const { server, runId, heartbeats, err, ms } = await stalledFetch('trickle', { trickleIntervalMs: 250 });
     assert.match(
       err.message,
       /sent \/exports\/users\.csv at \d+ bytes\/s over the last 3 s, under the minimum of 4096 bytes\/s \(FETCH_MIN_BYTES_PER_SECOND over FETCH_THROUGHPUT_WINDOW_SECONDS\)/,
@@ -207,15 +196,11 @@ describe("a district's misbehaving SFTP server", () => {
 
   it('fails an attempt as soon as the server sends above the minimum rate but too slowly to finish before the attempt is cut off', async () => {
     // About 80 KB/s (two reads in flight, 4 KiB each every 100 ms): 2 MiB needs some 26 s, the attempt has 20 s.
-    const server = await hostile('trickle', {
-      trickleIntervalMs: 100,
-      trickleBytes: 4096,
-      content: Buffer.alloc(2 * 1024 * 1024, 'a'),
-    });
-    const runId = await runFor(server);
-    const { settled } = inActivity(fetchActivity({ SFTP_DOWNLOAD_CONCURRENCY: '2' }), runId, 20_000);
-    const { err, ms } = await settled;
-    assertRetryableStall(err);
+    const { server, runId, err, ms } = await stalledFetch(
+      'trickle',
+      { trickleIntervalMs: 100, trickleBytes: 4096, content: Buffer.alloc(2 * 1024 * 1024, 'a') },
+      { settings: { SFTP_DOWNLOAD_CONCURRENCY: '2' }, startToCloseTimeoutMs: 20_000 },
+    );
     assert.match(
       err.message,
       /sends \/exports\/users\.csv at \d+ bytes\/s: the rest would take about \d+ s, past the 20 s a fetch attempt may take/,

@@ -1,17 +1,15 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { createActivities } from '../../../activities';
 import type { SyncActivities } from '../../../activities/types';
-import { loadEnv } from '../../../lib/config/env';
-import { SyncRunsRepository } from '../../../lib/db/repositories/sync-runs.repository';
+import type { SyncRunsRepository } from '../../../lib/db/repositories/sync-runs.repository';
 import { ArtifactStore } from '../../../lib/storage/artifact-store';
 import { DistrictArtifactsRepository } from '../../../lib/storage/district-artifacts.repository';
-import { createTestDatabase, type TestDatabase } from '../../support/postgres';
+import type { TestDatabase } from '../../support/postgres';
+import { type FetchHarness, startFetchHarness } from './fetch-harness';
 
 type Failure = Error & { type?: string; nonRetryable?: boolean };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -25,54 +23,36 @@ const sha256 = (bytes: Buffer) => crypto.createHash('sha256').update(bytes).dige
  * and its bytes are the ones its SHA-256 names.
  */
 describe('a hosted file that changes while it is fetched', () => {
+  let h: FetchHarness;
   let db: TestDatabase;
-  let dataDir: string;
   let activities: SyncActivities;
   let runs: SyncRunsRepository;
-  const artifactsRoot = () => path.join(dataDir, 'artifacts');
+  const artifactsRoot = () => h.artifactsRoot;
 
   before(async () => {
-    db = await createTestDatabase();
-    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rostersync-overlap-'));
-    const env = loadEnv({
-      DATABASE_URL: db.url,
-      API_TOKEN: 'fetch-overlap-test-token',
-      SECRET_KEY: crypto.randomBytes(32).toString('hex'),
-      DATA_DIR: dataDir,
+    h = await startFetchHarness('overlap', {
       UPLOAD_QUIET_SECONDS: '0',
       DISTRICT_ARTIFACT_MAX_BYTES: String(4 * BIG),
     });
-    activities = createActivities({ pool: db.pool, artifacts: new ArtifactStore(artifactsRoot()), env });
-    runs = new SyncRunsRepository(db.pool);
+    ({ db, activities, runs } = h);
   });
   after(async () => {
-    await db?.drop();
-    if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+    await h?.close();
   });
 
   async function district(): Promise<{ id: string; file: string; runId: string }> {
-    const slug = `d-${crypto.randomBytes(4).toString('hex')}`;
-    const { rows } = await db.pool.query<{ id: string }>(
-      `INSERT INTO districts (name, slug, time_zone) VALUES ($1, $1, 'America/Chicago') RETURNING id`,
-      [slug],
-    );
-    await db.pool.query(
-      `INSERT INTO sync_configs (district_id, source, file_rule) VALUES ($1, 'hosted', 'latest')`,
-      [rows[0].id],
-    );
-    const folder = path.join(dataDir, 'sftp', slug);
-    fs.mkdirSync(folder, { recursive: true });
+    const { id, folder } = await h.hostedDistrict();
     const file = path.join(folder, 'users.csv');
     fs.writeFileSync(file, 'email,first_name\n');
     fs.truncateSync(file, BIG);
     const past = new Date(Date.now() - 60_000);
     fs.utimesSync(file, past, past);
     const { runId } = await activities.createRun({
-      districtId: rows[0].id,
+      districtId: id,
       trigger: 'sync_now',
       dryRun: false,
     });
-    return { id: rows[0].id, file, runId };
+    return { id, file, runId };
   }
 
   /** Resolves once a fetch of the district is copying (its temporary file exists). */

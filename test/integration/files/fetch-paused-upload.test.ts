@@ -1,20 +1,17 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
-import { createActivities } from '../../../activities';
-import { loadEnv } from '../../../lib/config/env';
-import { SyncRunsRepository } from '../../../lib/db/repositories/sync-runs.repository';
+import type { SyncActivities } from '../../../activities/types';
 import { SftpAccountsRepository } from '../../../lib/sftp-server/sftp-accounts.repository';
 import { loadSftpConfig } from '../../../lib/sftp-server/sftp-config';
 import { createSftpServer, type SftpServer } from '../../../lib/sftp-server/sftp-server';
 import type { UploadCompleteEvent } from '../../../lib/sftp-server/upload-completion';
-import { ArtifactStore } from '../../../lib/storage/artifact-store';
-import { createTestDatabase, type TestDatabase } from '../../support/postgres';
+import type { TestDatabase } from '../../support/postgres';
+import { HOSTED_LATEST, queuedRun, seedDistrictWithConfig } from '../../support/seed';
 import { connectSsh2, p } from '../sftp/sftp-harness';
+import { type FetchHarness, startFetchHarness } from './fetch-harness';
 
 type Failure = Error & { type?: string; nonRetryable?: boolean };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -26,8 +23,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * file while it is open, and reads all of it once it is closed and quiet.
  */
 describe('a paused upload to the hosted SFTP server', () => {
+  let h: FetchHarness;
   let db: TestDatabase;
-  let dataDir: string;
+  let fetchFile: SyncActivities['fetchFile'];
   let server: SftpServer;
   let port: number;
   const events: UploadCompleteEvent[] = [];
@@ -36,12 +34,13 @@ describe('a paused upload to the hosted SFTP server', () => {
   const settings = { UPLOAD_QUIET_SECONDS: '1' };
 
   before(async () => {
-    db = await createTestDatabase();
-    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rostersync-paused-'));
+    h = await startFetchHarness('paused', settings);
+    ({ db } = h);
+    ({ fetchFile } = h.activities);
     server = createSftpServer({
       pool: db.pool,
-      root: path.join(dataDir, 'sftp'),
-      hostKeysDir: path.join(dataDir, 'sftp-host-keys'),
+      root: path.join(h.dataDir, 'sftp'),
+      hostKeysDir: path.join(h.dataDir, 'sftp-host-keys'),
       config: loadSftpConfig(settings),
       log: pino({ level: 'silent' }),
       onUploadComplete: (event) => void events.push(event),
@@ -50,32 +49,19 @@ describe('a paused upload to the hosted SFTP server', () => {
   });
   after(async () => {
     await server?.close();
-    await db?.drop();
-    fs.rmSync(dataDir, { recursive: true, force: true });
+    await h?.close();
   });
 
+  /** A district reading its hosted folder, with a password for its exporter; the folder is the server's to make. */
+  async function exportingDistrict(slug: string, name: string) {
+    const { id: districtId } = await seedDistrictWithConfig(db.pool, HOSTED_LATEST, { slug, name });
+    const password = await new SftpAccountsRepository(db.pool).regeneratePassword(districtId, slug);
+    return { districtId, password };
+  }
+
   it('is not read while open, however long the pause, and is read whole once closed and quiet', async () => {
-    const env = loadEnv({
-      DATABASE_URL: db.url,
-      API_TOKEN: 'test-token-0123456789',
-      SECRET_KEY: crypto.randomBytes(32).toString('hex'),
-      DATA_DIR: dataDir,
-      ...settings,
-    });
-    const artifacts = new ArtifactStore(path.join(dataDir, 'artifacts'));
-    const { fetchFile } = createActivities({ pool: db.pool, artifacts, env });
-    const { rows } = await db.pool.query<{ id: string }>(
-      `INSERT INTO districts (name, slug, time_zone) VALUES ('Pine Ridge', 'pine-ridge', 'America/Chicago') RETURNING id`,
-    );
-    const districtId = rows[0].id;
-    await db.pool.query(
-      `INSERT INTO sync_configs (district_id, source, file_rule) VALUES ($1, 'hosted', 'latest')`,
-      [districtId],
-    );
-    const password = await new SftpAccountsRepository(db.pool).regeneratePassword(districtId, 'pine-ridge');
-    const runId = (
-      await new SyncRunsRepository(db.pool).create({ districtId, trigger: 'sync_now', dryRun: false })
-    ).id;
+    const { districtId, password } = await exportingDistrict('pine-ridge', 'Pine Ridge');
+    const runId = await queuedRun(db.pool, districtId);
 
     const firstPart = Buffer.from('email,first_name,last_name\na@pine.org,Ann,Ash\nb@pine.org,Bo,Birch\n');
     const rest = Buffer.from('c@pine.org,Cy,Cedar\nd@pine.org,Di,Dogwood\n');
@@ -124,29 +110,8 @@ describe('a paused upload to the hosted SFTP server', () => {
   });
 
   it('is not read after an interrupted upload until the file is uploaded again', async () => {
-    const env = loadEnv({
-      DATABASE_URL: db.url,
-      API_TOKEN: 'test-token-0123456789',
-      SECRET_KEY: crypto.randomBytes(32).toString('hex'),
-      DATA_DIR: dataDir,
-      ...settings,
-    });
-    const { fetchFile } = createActivities({
-      pool: db.pool,
-      artifacts: new ArtifactStore(path.join(dataDir, 'artifacts')),
-      env,
-    });
-    const { rows } = await db.pool.query<{ id: string }>(
-      `INSERT INTO districts (name, slug, time_zone) VALUES ('Oak Bend', 'oak-bend', 'America/Chicago') RETURNING id`,
-    );
-    const districtId = rows[0].id;
-    await db.pool.query(
-      `INSERT INTO sync_configs (district_id, source, file_rule) VALUES ($1, 'hosted', 'latest')`,
-      [districtId],
-    );
-    const password = await new SftpAccountsRepository(db.pool).regeneratePassword(districtId, 'oak-bend');
-    const runs = new SyncRunsRepository(db.pool);
-    const newRun = async () => (await runs.create({ districtId, trigger: 'sync_now', dryRun: false })).id;
+    const { districtId, password } = await exportingDistrict('oak-bend', 'Oak Bend');
+    const newRun = () => queuedRun(db.pool, districtId);
 
     // The exporter's connection drops after the first lines, on a line boundary.
     const cut = await connectSsh2({ port, username: 'oak-bend', password });

@@ -1,19 +1,17 @@
 import assert from 'node:assert/strict';
-import crypto from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { createWorker, type SyncWorker } from '../../../apps/worker/worker';
-import { loadEnv } from '../../../lib/config/env';
 import { districtWorkflowId, runWorkflowId } from '../../../lib/contracts/sync';
-import { encryptSecret } from '../../../lib/crypto/secret-box';
 import { SyncRunsRepository } from '../../../lib/db/repositories/sync-runs.repository';
 import { DistrictSyncClient } from '../../../lib/temporal/district-sync.client';
-import { type HostileSftpServer, startHostileSftpServer } from '../../support/hostile-sftp-server';
-import { createTestDatabase, type TestDatabase } from '../../support/postgres';
-import { startTestTemporal } from '../../support/temporal';
+import {
+  type HostileSftpServer,
+  hostileSourceConfig,
+  startHostileSftpServer,
+} from '../../support/hostile-sftp-server';
+import type { TestDatabase } from '../../support/postgres';
+import { seedDistrictWithConfig } from '../../support/seed';
+import { startWorkerStack, type WorkerStack } from '../../support/worker-stack';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -23,61 +21,34 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * its connection, and Temporal schedules the next attempt, as support sees it in the UI.
  */
 describe('a stalling district server under the real worker', () => {
+  let stack: WorkerStack;
   let db: TestDatabase;
   let temporal: TestWorkflowEnvironment;
-  let worker: SyncWorker;
-  let workerRun: Promise<void>;
   let server: HostileSftpServer;
-  let dataDir: string;
 
   before(async () => {
-    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rostersync-stall-'));
-    [db, temporal, server] = await Promise.all([
-      createTestDatabase(),
-      startTestTemporal(),
+    [stack, server] = await Promise.all([
+      startWorkerStack({
+        name: 'stall',
+        settings: { EXTERNAL_SFTP_ALLOW_PRIVATE: 'true', FETCH_STALL_SECONDS: '2' },
+      }),
       startHostileSftpServer({ mode: 'stall-mid-read' }),
     ]);
+    ({ db, temporal } = stack);
   });
   after(async () => {
-    worker?.shutdown();
-    await workerRun;
-    await temporal?.teardown();
+    await stack?.close();
     await server?.stop();
-    await db?.drop();
-    fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
   it('fails each fetch attempt with a retryable SourceStalled and retries, the connection closed each time', async () => {
-    const secretKey = crypto.randomBytes(32).toString('hex');
-    const env = loadEnv({
-      DATABASE_URL: db.url,
-      API_TOKEN: 'test-token-0123456789',
-      SECRET_KEY: secretKey,
-      DATA_DIR: dataDir,
-      TEMPORAL_TASK_QUEUE: `stall-${crypto.randomUUID()}`,
-      LOG_LEVEL: 'silent',
-      EXTERNAL_SFTP_ALLOW_PRIVATE: 'true',
-      FETCH_STALL_SECONDS: '2',
-    });
-    worker = await createWorker({ connection: temporal.nativeConnection, pool: db.pool, env });
-    workerRun = worker.run();
+    const { env } = stack;
+    await stack.startWorker();
 
-    const { rows } = await db.pool.query<{ id: string }>(
-      `INSERT INTO districts (name, slug, time_zone) VALUES ('Cedar Falls', 'cedar-falls', 'America/Chicago') RETURNING id`,
-    );
-    const districtId = rows[0].id;
-    await db.pool.query(
-      `INSERT INTO sync_configs (district_id, source, file_rule, file_name, external_host, external_port,
-         external_username, external_password_enc, external_host_key, external_path)
-       VALUES ($1, 'external', 'specific_name', 'users.csv', $2, $3, $4, $5, $6, '/exports')`,
-      [
-        districtId,
-        server.host,
-        server.port,
-        server.username,
-        encryptSecret(secretKey, server.password),
-        server.hostKeyFingerprint,
-      ],
+    const { id: districtId } = await seedDistrictWithConfig(
+      db.pool,
+      hostileSourceConfig(server, env.SECRET_KEY),
+      { slug: 'cedar-falls', name: 'Cedar Falls' },
     );
     const runs = new SyncRunsRepository(db.pool);
     const runId = (await runs.create({ districtId, trigger: 'sync_now', dryRun: false })).id;

@@ -2,15 +2,17 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createMailActivities } from '../../../activities/mail.activities';
-import { createSmtpMailer, type Mailer } from '../../../lib/mail/mailer';
-import { createTestDatabase, type TestDatabase } from '../../support/postgres';
-import { startTestSmtp, type TestSmtp } from '../../support/test-smtp';
+import type { Mailer } from '../../../lib/mail/mailer';
+import type { TestDatabase } from '../../support/postgres';
+import type { TestSmtp } from '../../support/test-smtp';
+import { type MailHarness, startMailHarness } from './mail-harness';
 
 /**
  * What a district's admins find in their mailboxes (a real SMTP server) across runs: every failure
  * and held run, the same failure once a day at most, and a recovery once.
  */
 describe('admin notices districts can trust', () => {
+  let h: MailHarness;
   let db: TestDatabase;
   let smtp: TestSmtp;
   let mailer: Mailer;
@@ -20,23 +22,16 @@ describe('admin notices districts can trust', () => {
   let clock = Date.parse('2026-11-02T08:00:00Z');
 
   before(async () => {
-    [db, smtp] = await Promise.all([createTestDatabase(), startTestSmtp()]);
-    mailer = createSmtpMailer(`smtp://127.0.0.1:${smtp.port}`, 'rostersync@example.org');
-    const { rows } = await db.pool.query<{ id: string }>(
-      `INSERT INTO districts (name, slug, time_zone) VALUES ('Shelbyville Schools', 'shelbyville', 'America/Chicago') RETURNING id`,
+    h = await startMailHarness(
+      { slug: 'shelbyville', name: 'Shelbyville Schools' },
+      // The district asked for no success notices: failures and holds must reach it all the same.
+      { notify_emails: ADMINS, notify_on_success: false },
     );
-    districtId = rows[0].id;
-    // The district asked for no success notices: failures and holds must reach it all the same.
-    await db.pool.query(
-      `INSERT INTO sync_configs (district_id, notify_emails, notify_on_success) VALUES ($1, $2, false)`,
-      [districtId, ADMINS],
-    );
+    ({ db, smtp, mailer, districtId } = h);
   });
 
   after(async () => {
-    mailer?.close();
-    await smtp?.close();
-    await db?.drop();
+    await h?.close();
   });
 
   beforeEach(() => {

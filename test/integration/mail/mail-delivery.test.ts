@@ -5,15 +5,17 @@ import { CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createMailActivities, ENQUEUE_CHUNK } from '../../../activities/mail.activities';
 import { SEND_BATCH } from '../../../lib/mail/mail-delivery';
-import { createSmtpMailer, type Mailer, SMTP_CONNECTIONS } from '../../../lib/mail/mailer';
-import { createTestDatabase, type TestDatabase } from '../../support/postgres';
-import { startTestSmtp, type TestSmtp } from '../../support/test-smtp';
+import { type Mailer, SMTP_CONNECTIONS } from '../../../lib/mail/mailer';
+import type { TestDatabase } from '../../support/postgres';
+import type { TestSmtp } from '../../support/test-smtp';
+import { type MailHarness, startMailHarness } from './mail-harness';
 
 /**
  * The mail activities over a real Postgres outbox and a real SMTP server that refuses, stalls or
  * counts on demand, run in an activity context (heartbeats, cancellation) as the worker runs them.
  */
 describe('welcome and admin mail delivery', () => {
+  let h: MailHarness;
   let db: TestDatabase;
   let smtp: TestSmtp;
   let mailer: Mailer;
@@ -21,22 +23,15 @@ describe('welcome and admin mail delivery', () => {
   const ADMIN = 'it-admin@springfield.example.org';
 
   before(async () => {
-    [db, smtp] = await Promise.all([createTestDatabase(), startTestSmtp()]);
-    mailer = createSmtpMailer(`smtp://127.0.0.1:${smtp.port}`, 'rostersync@example.org');
-    const { rows } = await db.pool.query<{ id: string }>(
-      `INSERT INTO districts (name, slug, time_zone) VALUES ('Springfield Public Schools', 'springfield', 'America/Chicago') RETURNING id`,
+    h = await startMailHarness(
+      { slug: 'springfield', name: 'Springfield Public Schools' },
+      { welcome_emails: true, notify_emails: [ADMIN], notify_on_success: true },
     );
-    districtId = rows[0].id;
-    await db.pool.query(
-      `INSERT INTO sync_configs (district_id, welcome_emails, notify_emails, notify_on_success) VALUES ($1, true, $2, true)`,
-      [districtId, [ADMIN]],
-    );
+    ({ db, smtp, mailer, districtId } = h);
   });
 
   after(async () => {
-    mailer?.close();
-    await smtp?.close();
-    await db?.drop();
+    await h?.close();
   });
 
   beforeEach(() => {

@@ -9,6 +9,7 @@ import { MAIL_SWEEP_WORKFLOW_ID, type MailSweepResult } from '../../../lib/contr
 import { createSmtpMailer, type Mailer } from '../../../lib/mail/mailer';
 import { ensureMailSweep } from '../../../lib/temporal/mail-sweep.client';
 import { createTestDatabase, type TestDatabase } from '../../support/postgres';
+import { seedDistrictWithConfig } from '../../support/seed';
 import { startTestSmtp, type TestSmtp } from '../../support/test-smtp';
 import { startTestTemporal } from '../../support/temporal';
 
@@ -29,14 +30,11 @@ describe('the mail sweep', () => {
     [db, smtp, temporal] = await Promise.all([createTestDatabase(), startTestSmtp(), startTestTemporal()]);
     port = smtp.port;
     mailer = createSmtpMailer(`smtp://127.0.0.1:${port}`, 'rostersync@example.org');
-    const { rows } = await db.pool.query<{ id: string }>(
-      `INSERT INTO districts (name, slug, time_zone) VALUES ('Ogdenville Schools', 'ogdenville', 'America/Chicago') RETURNING id`,
-    );
-    districtId = rows[0].id;
-    await db.pool.query(`INSERT INTO sync_configs (district_id, notify_emails) VALUES ($1, $2)`, [
-      districtId,
-      ADMINS,
-    ]);
+    ({ id: districtId } = await seedDistrictWithConfig(
+      db.pool,
+      { notify_emails: ADMINS },
+      { slug: 'ogdenville', name: 'Ogdenville Schools' },
+    ));
   });
 
   after(async () => {

@@ -1,38 +1,30 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { Pool } from 'pg';
 import pino from 'pino';
 import { OpenUploadsRepository } from '../../../lib/db/repositories/open-uploads.repository';
 import { OpenUploadRecords } from '../../../lib/sftp-server/open-upload-records';
-import { type District, type Harness, connectSsh2, makeKey, p, runSftp, startHarness } from './sftp-harness';
+import { type District, type KeyLogin, p, useSftpServer } from './sftp-harness';
 
 const EPOCH = /^\/upload\/\d{8}-\d{6}$/;
 
 /** Only finished uploads are reported to the sync (the quiet period is 300 ms in these tests). */
 describe('hosted SFTP: upload completion', () => {
-  let h: Harness;
+  const h = useSftpServer();
   let district: District;
-  let key: ReturnType<typeof makeKey>;
+  let login: KeyLogin;
   let local: string;
-  const sftp = (commands: string[]) =>
-    runSftp({ port: h.port, username: district.slug, keyPath: key.privateKeyPath, commands, cwd: local });
+  const sftp = (commands: string[]) => login.sftp(commands);
   const reported = () => h.events.filter((e) => e.districtId === district.id).map((e) => e.path);
 
   before(async () => {
-    h = await startHarness();
-    district = await h.addDistrict('oak-hollow');
-    key = makeKey();
-    await h.accounts.addPublicKey(district.id, key.publicKey);
-    local = fs.mkdtempSync(path.join(os.tmpdir(), 'rostersync-local-'));
+    login = await h.addKeyDistrict('oak-hollow');
+    ({ district } = login);
+    local = h.local;
     fs.writeFileSync(path.join(local, 'users.csv'), 'email\na@x.org\n');
     fs.writeFileSync(path.join(local, 'COMPLETE'), '');
-  });
-  after(async () => {
-    await h.close();
-    fs.rmSync(local, { recursive: true, force: true });
   });
 
   it('reports a plain file once it is closed and quiet, not while a temporary name is used', async () => {
@@ -81,11 +73,7 @@ describe('hosted SFTP: upload completion', () => {
     const run = await sftp(['mkdir /upload/archive', 'put users.csv /upload/archive/users.csv']);
     assert.equal(run.code, 0, run.stderr);
     // An ssh2 client opens a file, writes part of it and drops the connection.
-    const session = await connectSsh2({
-      port: h.port,
-      username: district.slug,
-      privateKey: fs.readFileSync(key.privateKeyPath),
-    });
+    const session = await login.session();
     const handle = await p.open(session.sftp, '/upload/cut.csv', 'w');
     await p.write(session.sftp, handle, Buffer.from('email\nhalf'), 0);
     session.client.destroy();
@@ -100,11 +88,7 @@ describe('hosted SFTP: upload completion', () => {
   it('publishes a file open for writing, for workers on any machine, until it is closed', async () => {
     h.events.length = 0;
     const openUploads = new OpenUploadsRepository(h.db.pool);
-    const session = await connectSsh2({
-      port: h.port,
-      username: district.slug,
-      privateKey: fs.readFileSync(key.privateKeyPath),
-    });
+    const session = await login.session();
     try {
       const handle = await p.open(session.sftp, '/upload/paused.csv', 'w');
       await p.write(session.sftp, handle, Buffer.from('email\na@x.org\n'), 0);
@@ -123,9 +107,7 @@ describe('hosted SFTP: upload completion', () => {
   it('marks an upload cut off mid-transfer as interrupted until the file is written again', async () => {
     h.events.length = 0;
     const openUploads = new OpenUploadsRepository(h.db.pool);
-    const login = () =>
-      connectSsh2({ port: h.port, username: district.slug, privateKey: fs.readFileSync(key.privateKeyPath) });
-    const cut = await login();
+    const cut = await login.session();
     const handle = await p.open(cut.sftp, '/users.csv', 'w');
     await p.write(cut.sftp, handle, Buffer.from('email\na@x.org\n'), 0);
     const dropped = new Promise<void>((resolve) => cut.client.once('close', () => resolve()));
@@ -139,7 +121,7 @@ describe('hosted SFTP: upload completion', () => {
       await new Promise((r) => setTimeout(r, 100));
     assert.equal((await openUploads.unfinished(district.id)).get('users.csv'), 'interrupted');
     // Uploaded again in full: nothing unfinished, and the upload is reported.
-    const again = await login();
+    const again = await login.session();
     try {
       await p.writeFile(again.sftp, '/users.csv', 'email\na@x.org\nb@x.org\n');
     } finally {

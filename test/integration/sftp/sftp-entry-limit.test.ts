@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { SFTPWrapper } from 'ssh2';
-import { type District, type Harness, connectSsh2, makeKey, p, runSftp, startHarness } from './sftp-harness';
+import { type District, type KeyPair, inSession, makeKey, p, runSftp, useSftpServer } from './sftp-harness';
 
 const LIMIT = 6;
 const TOO_MANY =
@@ -20,35 +19,29 @@ const ignoreFailure = <T>(work: Promise<T>): Promise<T | undefined> => work.catc
  * on its own (a small limit here). Every district starts with `/upload`, one entry.
  */
 describe('hosted SFTP: the limit on files and folders per district', () => {
-  let h: Harness;
-  let key: ReturnType<typeof makeKey>;
+  const h = useSftpServer({ maxEntries: LIMIT });
+  let key: KeyPair;
   let local: string;
   const entriesOnDisk = (district: District): number =>
     fs.readdirSync(path.join(h.root, district.slug), { recursive: true }).length;
   const newDistrict = async (slug: string) => {
-    const district = await h.addDistrict(slug);
-    const password = await h.accounts.regeneratePassword(district.id, district.slug);
+    const { district, session: login } = await h.addPasswordDistrict(slug);
     await h.accounts.addPublicKey(district.id, key.publicKey);
-    const login = () => connectSsh2({ port: h.port, username: district.slug, password });
     return { district, login };
   };
 
   before(async () => {
-    h = await startHarness({ maxEntries: LIMIT });
     key = makeKey();
-    local = fs.mkdtempSync(path.join(os.tmpdir(), 'rostersync-local-'));
+    local = h.local;
     fs.writeFileSync(path.join(local, 'users.csv'), 'email\na@x.org\n');
   });
   after(async () => {
-    await h.close();
-    fs.rmSync(local, { recursive: true, force: true });
     fs.rmSync(key.dir, { recursive: true, force: true });
   });
 
   it('refuses a new file or folder beyond the limit with the reason, while existing files stay usable', async () => {
     const { district, login } = await newDistrict('pine-ridge');
-    const one = await login();
-    try {
+    await inSession(login, async (one) => {
       await p.writeFile(one.sftp, '/a.csv', 'a');
       await p.mkdir(one.sftp, '/old');
       await p.writeFile(one.sftp, '/old/b.csv', 'b');
@@ -70,9 +63,7 @@ describe('hosted SFTP: the limit on files and folders per district', () => {
       assert.equal((await p.readFile(one.sftp, '/a.csv')).toString(), 'rewritten+more');
       await p.rename(one.sftp, '/a.csv', '/upload/a.csv');
       await p.rename(one.sftp, '/old', '/archive');
-    } finally {
-      one.end();
-    }
+    });
 
     // OpenSSH's client reports the refusal and stops its batch; an upload over an existing file works.
     const sftp = (commands: string[]) =>
@@ -96,8 +87,7 @@ describe('hosted SFTP: the limit on files and folders per district', () => {
 
   it('gives room back on remove, rmdir and a rename over an existing file', async () => {
     const { district, login } = await newDistrict('cedar-falls');
-    const one = await login();
-    try {
+    await inSession(login, async (one) => {
       await p.mkdir(one.sftp, '/old');
       await p.writeFile(one.sftp, '/old/a.csv', 'a');
       await p.writeFile(one.sftp, '/b.csv', 'b');
@@ -119,9 +109,7 @@ describe('hosted SFTP: the limit on files and folders per district', () => {
       await p.writeFile(one.sftp, '/new/g.csv', 'g');
       await assert.rejects(p.writeFile(one.sftp, '/h.csv', ''), TOO_MANY);
       assert.equal(entriesOnDisk(district), LIMIT);
-    } finally {
-      one.end();
-    }
+    });
   });
 
   it('holds across sessions of one account creating at the same time', async () => {
@@ -154,8 +142,7 @@ describe('hosted SFTP: the limit on files and folders per district', () => {
 
   it('never refuses the server’s own _auto.csv move, and counts the epoch folder it makes', async () => {
     const { district, login } = await newDistrict('aspen-grove');
-    const one = await login();
-    try {
+    await inSession(login, async (one) => {
       await p.writeFile(one.sftp, '/a.csv', '');
       await p.writeFile(one.sftp, '/b.csv', '');
       await p.writeFile(one.sftp, '/c.csv', '');
@@ -177,15 +164,12 @@ describe('hosted SFTP: the limit on files and folders per district', () => {
       await rmdir(one.sftp, event.path);
       await p.writeFile(one.sftp, '/e.csv', '');
       await assert.rejects(p.writeFile(one.sftp, '/f.csv', ''), TOO_MANY);
-    } finally {
-      one.end();
-    }
+    });
   });
 
   it('refuses renaming a file to an _auto.csv name without room for the epoch folder its move makes', async () => {
     const { district, login } = await newDistrict('hazel-dell');
-    const one = await login();
-    try {
+    await inSession(login, async (one) => {
       await p.writeFile(one.sftp, '/a.csv', 'email\na@x.org\n');
       await p.writeFile(one.sftp, '/b.csv', 'email\nb@x.org\n');
       await p.writeFile(one.sftp, '/c.csv', '');
@@ -200,9 +184,7 @@ describe('hosted SFTP: the limit on files and folders per district', () => {
       // Other renames still work at the limit.
       await p.rename(one.sftp, '/b.csv', '/upload/b.csv');
       assert.equal(entriesOnDisk(district), LIMIT);
-    } finally {
-      one.end();
-    }
+    });
   });
 
   it('counts the epoch folder of a move whose uploading session has ended', async () => {

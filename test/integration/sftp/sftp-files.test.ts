@@ -2,34 +2,26 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { type District, type Harness, connectSsh2, makeKey, p, runSftp, startHarness } from './sftp-harness';
+import { type District, type KeyLogin, p, useSftpServer } from './sftp-harness';
 
 const execFileP = promisify(execFile);
 const sha256 = (file: string): string =>
   crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 
 describe('hosted SFTP: files with OpenSSH sftp', () => {
-  let h: Harness;
+  const h = useSftpServer({ quotaBytes: 40 * 1024 * 1024, maxFileBytes: 30 * 1024 * 1024, maxHandles: 4 });
   let district: District;
-  let key: ReturnType<typeof makeKey>;
+  let login: KeyLogin;
   let local: string;
-  const sftp = (commands: string[]) =>
-    runSftp({ port: h.port, username: district.slug, keyPath: key.privateKeyPath, commands, cwd: local });
+  const sftp = (commands: string[]) => login.sftp(commands);
 
   before(async () => {
-    h = await startHarness({ quotaBytes: 40 * 1024 * 1024, maxFileBytes: 30 * 1024 * 1024, maxHandles: 4 });
-    district = await h.addDistrict('pine-ridge');
-    key = makeKey();
-    await h.accounts.addPublicKey(district.id, key.publicKey);
-    local = fs.mkdtempSync(path.join(os.tmpdir(), 'rostersync-local-'));
-  });
-  after(async () => {
-    await h.close();
-    fs.rmSync(local, { recursive: true, force: true });
+    login = await h.addKeyDistrict('pine-ridge');
+    ({ district } = login);
+    local = h.local;
   });
 
   it('uploads, lists in ls -l form and downloads byte-identical content', async () => {
@@ -101,11 +93,7 @@ describe('hosted SFTP: files with OpenSSH sftp', () => {
   });
 
   it('refuses a file over the size limit and uploads beyond the quota, with a clear message', async () => {
-    const session = await connectSsh2({
-      port: h.port,
-      username: district.slug,
-      privateKey: fs.readFileSync(key.privateKeyPath),
-    });
+    const session = await login.session();
     for (const entry of await p.readdir(session.sftp, '/upload')) {
       await p.unlink(session.sftp, `/upload/${entry.filename}`);
     }
@@ -134,11 +122,7 @@ describe('hosted SFTP: files with OpenSSH sftp', () => {
   });
 
   it('caps open handles per session', async () => {
-    const session = await connectSsh2({
-      port: h.port,
-      username: district.slug,
-      privateKey: fs.readFileSync(key.privateKeyPath),
-    });
+    const session = await login.session();
     const handles: Buffer[] = [];
     for (let i = 0; i < 4; i++) handles.push(await p.open(session.sftp, `/upload/h${i}.tmp`, 'w'));
     await assert.rejects(
@@ -152,11 +136,7 @@ describe('hosted SFTP: files with OpenSSH sftp', () => {
   });
 
   it('uploads, lists, downloads byte-identical and resumes an upload with an ssh2 client', async () => {
-    const session = await connectSsh2({
-      port: h.port,
-      username: district.slug,
-      privateKey: fs.readFileSync(key.privateKeyPath),
-    });
+    const session = await login.session();
     const full = crypto.randomBytes(4 * 1024 * 1024 + 11);
     fs.writeFileSync(path.join(local, 'ssh2.bin'), full);
     await new Promise<void>((resolve, reject) =>
@@ -204,11 +184,7 @@ describe('hosted SFTP: files with OpenSSH sftp', () => {
   });
 
   it('renames and answers stat for an ssh2 client', async () => {
-    const session = await connectSsh2({
-      port: h.port,
-      username: district.slug,
-      privateKey: fs.readFileSync(key.privateKeyPath),
-    });
+    const session = await login.session();
     await p.writeFile(session.sftp, '/upload/x.part', 'hello');
     const st = await p.stat(session.sftp, '/upload/x.part');
     assert.equal(st.size, 5);

@@ -9,6 +9,8 @@ import { SftpAccountsRepository } from '../../../lib/sftp-server/sftp-accounts.r
 import { type SftpLimits, loadSftpConfig } from '../../../lib/sftp-server/sftp-config';
 import type { UploadCompleteEvent } from '../../../lib/sftp-server/upload-completion';
 import { type TestDatabase, createTestDatabase } from '../../support/postgres';
+import { seedDistrict } from '../../support/seed';
+import { useForSuite } from '../../support/suite';
 import { sftpClientArgs } from '../../support/ssh-keys';
 
 /**
@@ -21,6 +23,27 @@ export interface District {
   slug: string;
 }
 
+export type KeyPair = ReturnType<typeof makeKey>;
+export type Ssh2Session = Awaited<ReturnType<typeof connectSsh2>>;
+
+/** A district whose exporter logs in with its generated password. */
+export interface PasswordLogin {
+  district: District;
+  password: string;
+  /** An ssh2 session with the password. */
+  session(): Promise<Ssh2Session>;
+}
+
+/** A district whose exporter logs in with a key of its own (OpenSSH's ssh-keygen). */
+export interface KeyLogin {
+  district: District;
+  key: KeyPair;
+  /** OpenSSH's `sftp -b -` with the key, run in the harness's local folder. */
+  sftp(commands: string[]): Promise<SftpRun>;
+  /** An ssh2 session with the key. */
+  session(): Promise<Ssh2Session>;
+}
+
 export interface Harness {
   db: TestDatabase;
   accounts: SftpAccountsRepository;
@@ -30,7 +53,11 @@ export interface Harness {
   hostKeysDir: string;
   events: UploadCompleteEvent[];
   logFile: string;
+  /** A folder on the client's side for the files a test uploads and downloads. */
+  local: string;
   addDistrict(slug: string): Promise<District>;
+  addPasswordDistrict(slug: string): Promise<PasswordLogin>;
+  addKeyDistrict(slug: string): Promise<KeyLogin>;
   waitForEvent(
     predicate: (e: UploadCompleteEvent) => boolean,
     timeoutMs?: number,
@@ -61,6 +88,11 @@ export async function startHarness(overrides: Partial<SftpLimits> = {}): Promise
   });
   const port = await server.listen(0, '127.0.0.1');
   const accounts = new SftpAccountsRepository(db.pool);
+  const local = path.join(base, 'local');
+  fs.mkdirSync(local);
+  const keys: KeyPair[] = [];
+  const addDistrict = (slug: string): Promise<District> =>
+    seedDistrict(db.pool, { slug, name: `District ${slug}` });
   return {
     db,
     accounts,
@@ -70,12 +102,25 @@ export async function startHarness(overrides: Partial<SftpLimits> = {}): Promise
     hostKeysDir,
     events,
     logFile,
-    async addDistrict(slug: string): Promise<District> {
-      const { rows } = await db.pool.query<{ id: string }>(
-        `INSERT INTO districts (name, slug, time_zone) VALUES ($1, $2, 'America/Chicago') RETURNING id`,
-        [`District ${slug}`, slug],
-      );
-      return { id: rows[0].id, slug };
+    local,
+    addDistrict,
+    async addPasswordDistrict(slug) {
+      const district = await addDistrict(slug);
+      const password = await accounts.regeneratePassword(district.id, district.slug);
+      return { district, password, session: () => connectSsh2({ port, username: slug, password }) };
+    },
+    async addKeyDistrict(slug) {
+      const district = await addDistrict(slug);
+      const key = makeKey();
+      keys.push(key);
+      await accounts.addPublicKey(district.id, key.publicKey);
+      return {
+        district,
+        key,
+        sftp: (commands) =>
+          runSftp({ port, username: slug, keyPath: key.privateKeyPath, commands, cwd: local }),
+        session: () => connectSsh2({ port, username: slug, privateKey: fs.readFileSync(key.privateKeyPath) }),
+      };
     },
     async waitForEvent(predicate, timeoutMs = 10_000) {
       const deadline = Date.now() + timeoutMs;
@@ -97,8 +142,17 @@ export async function startHarness(overrides: Partial<SftpLimits> = {}): Promise
       await server.close();
       await db.drop();
       fs.rmSync(base, { recursive: true, force: true });
+      for (const key of keys) fs.rmSync(key.dir, { recursive: true, force: true });
     },
   };
+}
+
+/** A server for the enclosing suite: started before its tests, closed after them. */
+export function useSftpServer(overrides: Partial<SftpLimits> = {}): Harness {
+  return useForSuite(
+    () => startHarness(overrides),
+    (h) => h.close(),
+  );
 }
 
 /** A fresh ed25519 key pair from OpenSSH's ssh-keygen, as a district's exporter would make. */
@@ -169,6 +223,19 @@ export async function connectSsh2(opts: {
     client.sftp((err, s) => (err ? reject(err) : resolve(s))),
   );
   return { client, sftp, end: () => client.end() };
+}
+
+/** Runs `body` in a session `open` logs in, and ends the session after, whatever happens. */
+export async function inSession(
+  open: () => Promise<Ssh2Session>,
+  body: (session: Ssh2Session) => Promise<void>,
+): Promise<void> {
+  const session = await open();
+  try {
+    await body(session);
+  } finally {
+    session.end();
+  }
 }
 
 /** Resolves with the login error (ssh2 client), or throws if the login succeeded. */

@@ -1,17 +1,15 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import {
   type District,
-  type Harness,
+  type KeyLogin,
+  type KeyPair,
   connectSsh2,
   loginError,
-  makeKey,
   p,
-  runSftp,
-  startHarness,
+  useSftpServer,
 } from './sftp-harness';
 
 /**
@@ -19,27 +17,24 @@ import {
  * district's, whatever path, link or encoding the client tries.
  */
 describe('hosted SFTP: jail and district isolation', () => {
-  let h: Harness;
+  const h = useSftpServer();
   let north: District;
   let south: District;
-  let northKey: ReturnType<typeof makeKey>;
+  let northLogin: KeyLogin;
+  let northKey: KeyPair;
   let southPassword: string;
   let local: string;
   /** A file outside every district folder, next to the server's data. */
   let outsideFile: string;
   const SECRET = 'south roster: do not share\n';
 
-  const northSftp = (commands: string[]) =>
-    runSftp({ port: h.port, username: north.slug, keyPath: northKey.privateKeyPath, commands, cwd: local });
+  const northSftp = (commands: string[]) => northLogin.sftp(commands);
 
   before(async () => {
-    h = await startHarness();
-    north = await h.addDistrict('north-fork');
-    south = await h.addDistrict('south-bend');
-    northKey = makeKey();
-    await h.accounts.addPublicKey(north.id, northKey.publicKey);
-    southPassword = await h.accounts.regeneratePassword(south.id, south.slug);
-    local = fs.mkdtempSync(path.join(os.tmpdir(), 'rostersync-local-'));
+    northLogin = await h.addKeyDistrict('north-fork');
+    ({ district: north, key: northKey } = northLogin);
+    ({ district: south, password: southPassword } = await h.addPasswordDistrict('south-bend'));
+    local = h.local;
     outsideFile = path.join(path.dirname(h.root), 'server-secret.txt');
     fs.writeFileSync(outsideFile, 'server secret\n');
 
@@ -47,21 +42,13 @@ describe('hosted SFTP: jail and district isolation', () => {
     await p.writeFile(southSession.sftp, '/upload/users.csv', SECRET);
     southSession.end();
     // North's session creates its folder; links are then planted as a careless operator might.
-    const northSession = await connectSsh2({
-      port: h.port,
-      username: north.slug,
-      privateKey: fs.readFileSync(northKey.privateKeyPath),
-    });
+    const northSession = await northLogin.session();
     await p.readdir(northSession.sftp, '/upload'); // answered once the folder is made
     northSession.end();
     const northRoot = path.join(h.root, north.slug);
     fs.symlinkSync(path.join(h.root, south.slug), path.join(northRoot, 'south-link'));
     fs.symlinkSync(outsideFile, path.join(northRoot, 'upload', 'secret-link.txt'));
     fs.symlinkSync('/etc', path.join(northRoot, 'etc-link'));
-  });
-  after(async () => {
-    await h.close();
-    fs.rmSync(local, { recursive: true, force: true });
   });
 
   it('clamps .. and absolute paths at the district folder (OpenSSH sftp)', async () => {
@@ -112,11 +99,7 @@ describe('hosted SFTP: jail and district isolation', () => {
   });
 
   it('refuses links, backslashes, control characters and invalid UTF-8 from an ssh2 client', async () => {
-    const session = await connectSsh2({
-      port: h.port,
-      username: north.slug,
-      privateKey: fs.readFileSync(northKey.privateKeyPath),
-    });
+    const session = await northLogin.session();
     try {
       await assert.rejects(p.symlink(session.sftp, '/etc/passwd', '/upload/passwd'), /not allowed/);
       await assert.rejects(p.readFile(session.sftp, '/upload/secret-link.txt'), /outside your folder/);
@@ -140,11 +123,7 @@ describe('hosted SFTP: jail and district isolation', () => {
 
   it('keeps two districts apart: neither sees the other, nor logs in with the other’s credentials', async () => {
     const southSession = await connectSsh2({ port: h.port, username: south.slug, password: southPassword });
-    const northSession = await connectSsh2({
-      port: h.port,
-      username: north.slug,
-      privateKey: fs.readFileSync(northKey.privateKeyPath),
-    });
+    const northSession = await northLogin.session();
     try {
       await p.writeFile(northSession.sftp, '/upload/users.csv', 'north roster\n');
       assert.equal((await p.readFile(southSession.sftp, '/upload/users.csv')).toString(), SECRET);

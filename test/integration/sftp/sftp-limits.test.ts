@@ -3,22 +3,17 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import type net from 'node:net';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import type { SFTPWrapper } from 'ssh2';
-import { type District, type Harness, connectSsh2, p, startHarness } from './sftp-harness';
+import { type District, connectSsh2, p, useSftpServer } from './sftp-harness';
 
 describe('hosted SFTP: session limits and logs', () => {
-  let h: Harness;
+  const h = useSftpServer({ maxSessionsPerAccount: 2, idleTimeoutMs: 1500 });
   let district: District;
   let password: string;
 
   before(async () => {
-    h = await startHarness({ maxSessionsPerAccount: 2, idleTimeoutMs: 1500 });
-    district = await h.addDistrict('elm-creek');
-    password = await h.accounts.regeneratePassword(district.id, district.slug);
-  });
-  after(async () => {
-    await h.close();
+    ({ district, password } = await h.addPasswordDistrict('elm-creek'));
   });
 
   it('refuses a session beyond SFTP_MAX_SESSIONS_PER_ACCOUNT and accepts one again when a session ends', async () => {
@@ -79,7 +74,7 @@ describe('hosted SFTP: session limits and logs', () => {
 describe('hosted SFTP: a client that stops taking replies', () => {
   const MiB = 1024 * 1024;
   const READ = 32 * 1024;
-  let h: Harness;
+  const h = useSftpServer({ maxQueuedReplyBytes: MiB });
   let district: District;
   let password: string;
   let content: Buffer;
@@ -104,15 +99,10 @@ describe('hosted SFTP: a client that stops taking replies', () => {
   };
 
   before(async () => {
-    h = await startHarness({ maxQueuedReplyBytes: MiB });
-    district = await h.addDistrict('aspen-fork');
-    password = await h.accounts.regeneratePassword(district.id, district.slug);
+    ({ district, password } = await h.addPasswordDistrict('aspen-fork'));
     content = crypto.randomBytes(16 * MiB);
     fs.mkdirSync(path.join(h.root, district.slug, 'upload'), { recursive: true });
     fs.writeFileSync(path.join(h.root, district.slug, 'upload', 'big.bin'), content);
-  });
-  after(async () => {
-    await h.close();
   });
 
   it('reads no further ahead than its SSH window and the reply limit, then serves every byte once it reads again', async () => {

@@ -11,6 +11,7 @@ import {
   makeKey,
   p,
   startHarness,
+  useSftpServer,
 } from './sftp-harness';
 
 /**
@@ -45,17 +46,12 @@ function heldPasswordLogin(port: number, username: string, password: string) {
 const logLines = (h: Harness): string => fs.readFileSync(h.logFile, 'utf8');
 
 describe('hosted SFTP: password checks run a few at a time', () => {
-  let h: Harness;
+  const h = useSftpServer({ maxPasswordChecks: 1, maxQueuedPasswordChecks: 2 });
   let district: District;
   let password: string;
 
   before(async () => {
-    h = await startHarness({ maxPasswordChecks: 1, maxQueuedPasswordChecks: 2 });
-    district = await h.addDistrict('ash-meadow');
-    password = await h.accounts.regeneratePassword(district.id, district.slug);
-  });
-  after(async () => {
-    await h.close();
+    ({ district, password } = await h.addPasswordDistrict('ash-meadow'));
   });
 
   it('lets password logins beyond SFTP_MAX_PASSWORD_CHECKS wait their turn, and turns away the rest', async () => {
@@ -89,15 +85,11 @@ describe('hosted SFTP: password checks run a few at a time', () => {
 });
 
 describe('hosted SFTP: failed logins are counted per client address', () => {
-  let h: Harness;
+  const h = useSftpServer({ maxFailedLogins: 10, maxFailedLoginsPerAddress: 4 });
   let district: District;
 
   before(async () => {
-    h = await startHarness({ maxFailedLogins: 10, maxFailedLoginsPerAddress: 4 });
     district = await h.addDistrict('oak-bluff');
-  });
-  after(async () => {
-    await h.close();
   });
 
   it('refuses password logins from an address after SFTP_MAX_FAILED_LOGINS_PER_ADDRESS failures across usernames, and keeps its key logins', async () => {
@@ -145,8 +137,7 @@ describe('hosted SFTP: connections that have not logged in are capped per addres
 
   before(async () => {
     h = await startHarness({ maxUnauthenticatedPerAddress: 3 });
-    district = await h.addDistrict('willow-bend');
-    password = await h.accounts.regeneratePassword(district.id, district.slug);
+    ({ district, password } = await h.addPasswordDistrict('willow-bend'));
   });
   after(async () => {
     for (const socket of sockets) socket.destroy();

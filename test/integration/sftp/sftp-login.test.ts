@@ -4,34 +4,21 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { Client, utils } from 'ssh2';
 import { hostKeyFingerprints } from '../../../lib/sftp-server/host-keys';
 import { SftpHostKeysRepository } from '../../../lib/sftp-server/sftp-host-keys.repository';
-import {
-  type District,
-  type Harness,
-  connectSsh2,
-  loginError,
-  makeKey,
-  p,
-  runSftp,
-  startHarness,
-} from './sftp-harness';
+import { type District, connectSsh2, loginError, makeKey, p, runSftp, useSftpServer } from './sftp-harness';
 
 const execFileP = promisify(execFile);
 
 describe('hosted SFTP: logins', () => {
-  let h: Harness;
+  const h = useSftpServer({ maxFailedLogins: 3 });
   let district: District;
 
   before(async () => {
-    h = await startHarness({ maxFailedLogins: 3 });
     district = await h.addDistrict('maple-valley');
-  });
-  after(async () => {
-    await h.close();
   });
 
   it('accepts the generated password and refuses a wrong one', async () => {

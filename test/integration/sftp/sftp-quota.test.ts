@@ -42,8 +42,7 @@ describe('hosted SFTP: the quota holds across handles and sessions', () => {
 
   before(async () => {
     h = await startHarness({ quotaBytes: QUOTA, maxFileBytes: 2 * QUOTA, quietMs: 60_000 });
-    district = await h.addDistrict('birch-hollow');
-    password = await h.accounts.regeneratePassword(district.id, district.slug);
+    ({ district, password } = await h.addPasswordDistrict('birch-hollow'));
   });
   beforeEach(async () => {
     one?.end();

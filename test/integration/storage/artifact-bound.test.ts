@@ -1,16 +1,13 @@
 import assert from 'node:assert/strict';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createActivities } from '../../../activities';
 import type { SyncActivities } from '../../../activities/types';
-import { loadEnv } from '../../../lib/config/env';
-import { SyncRunsRepository } from '../../../lib/db/repositories/sync-runs.repository';
+import type { SyncRunsRepository } from '../../../lib/db/repositories/sync-runs.repository';
 import { ArtifactStore } from '../../../lib/storage/artifact-store';
 import { RunReports } from '../../../lib/sync/run-reports';
-import { createTestDatabase, type TestDatabase } from '../../support/postgres';
+import type { TestDatabase } from '../../support/postgres';
+import { type FetchHarness, startFetchHarness } from '../files/fetch-harness';
 
 /** One file's worth of bytes in these tests; the bound is set in multiples of it. */
 const FILE = 10_000;
@@ -21,48 +18,27 @@ const BOUND = Math.floor(2.5 * FILE);
  * real fetchFile over a real database and the hosted SFTP folder on disk.
  */
 describe('what one district may keep in the artifact store', () => {
+  let h: FetchHarness;
   let db: TestDatabase;
   let dataDir: string;
   let activities: SyncActivities;
   let runs: SyncRunsRepository;
 
   before(async () => {
-    db = await createTestDatabase();
-    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rostersync-artifacts-'));
-    const env = loadEnv({
-      DATABASE_URL: db.url,
-      API_TOKEN: 'artifact-bound-test-token',
-      SECRET_KEY: crypto.randomBytes(32).toString('hex'),
-      DATA_DIR: dataDir,
+    h = await startFetchHarness('artifacts', {
       FETCH_QUIET_SECONDS: '0',
       DISTRICT_ARTIFACT_MAX_BYTES: String(BOUND),
     });
-    activities = createActivities({
-      pool: db.pool,
-      artifacts: new ArtifactStore(path.join(dataDir, 'artifacts')),
-      env,
-    });
-    runs = new SyncRunsRepository(db.pool);
+    ({ db, dataDir, activities, runs } = h);
   });
   after(async () => {
-    await db?.drop();
-    if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+    await h?.close();
   });
 
   async function district(): Promise<{ id: string; upload: (content: Buffer) => void }> {
-    const slug = `d-${crypto.randomBytes(4).toString('hex')}`;
-    const { rows } = await db.pool.query<{ id: string }>(
-      `INSERT INTO districts (name, slug, time_zone) VALUES ($1, $1, 'America/Chicago') RETURNING id`,
-      [slug],
-    );
-    await db.pool.query(
-      `INSERT INTO sync_configs (district_id, source, file_rule) VALUES ($1, 'hosted', 'latest')`,
-      [rows[0].id],
-    );
-    const folder = path.join(dataDir, 'sftp', slug);
-    fs.mkdirSync(folder, { recursive: true });
+    const { id, folder } = await h.hostedDistrict();
     return {
-      id: rows[0].id,
+      id,
       upload: (content) => fs.writeFileSync(path.join(folder, 'users.csv'), content),
     };
   }

@@ -1,28 +1,17 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
-import { createTestDatabase, type TestDatabase } from '../../support/postgres';
-import { SyncHarness } from './sync-harness';
+import { describe, it } from 'node:test';
+import { useSyncDistricts } from './sync-harness';
 
 /**
  * createRun as the district workflow calls it for a scheduled or file-arrived run: with the id the
  * workflow chose, so a retried attempt whose first try did commit never leaves a second row queued.
  */
 describe('creating a scheduled run', () => {
-  let db: TestDatabase;
-  const harnesses: SyncHarness[] = [];
-
-  before(async () => {
-    db = await createTestDatabase();
-  });
-  after(async () => {
-    for (const h of harnesses) h.cleanup();
-    await db.drop();
-  });
+  const { db, district } = useSyncDistricts();
 
   it('creates the run once however often the activity is retried', async () => {
-    const h = await new SyncHarness(db.pool).setup({ matchingKey: 'email' });
-    harnesses.push(h);
+    const h = await district({ matchingKey: 'email' });
     const runId = crypto.randomUUID();
     const input = { districtId: h.districtId, trigger: 'schedule' as const, dryRun: false, runId };
     assert.deepEqual(await h.activities.createRun(input), { runId });
@@ -35,9 +24,8 @@ describe('creating a scheduled run', () => {
   });
 
   it("never hands out another district's run", async () => {
-    const a = await new SyncHarness(db.pool).setup({ matchingKey: 'email' });
-    const b = await new SyncHarness(db.pool).setup({ matchingKey: 'email' });
-    harnesses.push(a, b);
+    const a = await district({ matchingKey: 'email' });
+    const b = await district({ matchingKey: 'email' });
     const runId = crypto.randomUUID();
     await a.activities.createRun({ districtId: a.districtId, trigger: 'schedule', dryRun: false, runId });
     await assert.rejects(

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { MatchingKey } from '../../../lib/csv/roster-record';
-import { createTestDatabase, type TestDatabase } from '../../support/postgres';
-import { SyncHarness, type RunError } from './sync-harness';
+import { type RunError, type SyncHarness, useSyncDistricts } from './sync-harness';
 
 /** The schools the files under test/fixtures/csv name. */
 const CSV_SCHOOLS = ['Minty Middle School', 'Oak Grove Elementary', 'Lincoln High School'];
@@ -16,21 +15,10 @@ const codesOf = (errors: RunError[]): string[] => errors.map((e) => e.code);
  * users table and in the run's error report (test/fixtures/csv holds the files).
  */
 describe('sync engine: files as districts send them', () => {
-  let db: TestDatabase;
-  const harnesses: SyncHarness[] = [];
-  const district = async (matchingKey: MatchingKey = 'email'): Promise<SyncHarness> => {
-    const h = await new SyncHarness(db.pool).setup({ matchingKey, schools: CSV_SCHOOLS });
-    harnesses.push(h);
-    return h;
-  };
-
-  before(async () => {
-    db = await createTestDatabase();
-  });
-  after(async () => {
-    for (const h of harnesses) h.cleanup();
-    await db.drop();
-  });
+  const suite = useSyncDistricts();
+  const { db } = suite;
+  const district = (matchingKey: MatchingKey = 'email'): Promise<SyncHarness> =>
+    suite.district({ matchingKey, schools: CSV_SCHOOLS });
 
   it('the default template: IDs keep leading zeros, every role, district-wide roles need no school', async () => {
     const h = await district('internal_id');

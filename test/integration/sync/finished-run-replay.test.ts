@@ -1,18 +1,15 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { PassThrough } from 'node:stream';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { runWorkflowId } from '../../../lib/contracts/sync';
 import type { SyncRunRow } from '../../../lib/db/repositories/sync-runs.repository';
 import { RunReports } from '../../../lib/sync/run-reports';
-import { createTestDatabase, type TestDatabase } from '../../support/postgres';
-import { startTestTemporal } from '../../support/temporal';
+import { useTestTemporal } from '../../support/temporal';
 import { ActivityRecorder, startWorker } from '../workflows/harness';
-import { SyncHarness, fixturePath, type RunError } from './sync-harness';
+import { type RunError, type SyncHarness, fixturePath, streamedText, useSyncDistricts } from './sync-harness';
 
 /** The first two teachers of roster-v1.csv only: a truncated export, held for review. */
 const TRUNCATED = `First Name,Last Name,Email,Internal ID,School,Role
@@ -28,21 +25,13 @@ interface RunHistory {
   planCsv: string;
 }
 
-async function csv(write: (out: PassThrough) => Promise<void>): Promise<string> {
-  const out = new PassThrough();
-  const chunks: Buffer[] = [];
-  out.on('data', (c: Buffer) => chunks.push(c));
-  await write(out);
-  return Buffer.concat(chunks).toString('utf8');
-}
-
 async function history(h: SyncHarness, runId: string): Promise<RunHistory> {
   const reports = new RunReports(h.pool, h.artifacts);
   return {
     run: (await h.runs.get(runId))!,
     errors: await h.errors(runId),
-    errorsCsv: await csv((out) => reports.writeErrorsCsv(runId, out)),
-    planCsv: await csv((out) => reports.writePlanCsv(runId, out)),
+    errorsCsv: await streamedText((out) => reports.writeErrorsCsv(runId, out)),
+    planCsv: await streamedText((out) => reports.writePlanCsv(runId, out)),
   };
 }
 
@@ -52,7 +41,7 @@ async function history(h: SyncHarness, runId: string): Promise<RunHistory> {
  * that has not ended yet still starts its steps over.
  */
 describe('sync engine: a finished run replayed, retried or reset', () => {
-  let db: TestDatabase;
+  const { district } = useSyncDistricts();
   let h: SyncHarness;
   const refusedAsFinished = (err: Error & { type?: string }): boolean => {
     assert.equal(err.type, 'RunFinished');
@@ -61,13 +50,8 @@ describe('sync engine: a finished run replayed, retried or reset', () => {
   };
 
   before(async () => {
-    db = await createTestDatabase();
-    h = await new SyncHarness(db.pool).setup({ matchingKey: 'internal_id', coachingGroups: ['individual'] });
+    h = await district({ matchingKey: 'internal_id', coachingGroups: ['individual'] });
     await h.sync({ fixture: 'roster-v1.csv' });
-  });
-  after(async () => {
-    h.cleanup();
-    await db.drop();
   });
 
   it('an applied run: stage, plan, apply and finish again change neither its history nor users', async () => {
@@ -192,18 +176,12 @@ describe('sync engine: a finished run replayed, retried or reset', () => {
 });
 
 describe('sync-run workflow: support resets a finished run in the Temporal UI', () => {
-  let env: TestWorkflowEnvironment;
-  let db: TestDatabase;
+  const env = useTestTemporal();
+  const { district } = useSyncDistricts();
   let h: SyncHarness;
 
   before(async () => {
-    [env, db] = await Promise.all([startTestTemporal(), createTestDatabase()]);
-    h = await new SyncHarness(db.pool).setup({ matchingKey: 'internal_id' });
-  });
-  after(async () => {
-    await env?.teardown();
-    h.cleanup();
-    await db.drop();
+    h = await district({ matchingKey: 'internal_id' });
   });
 
   it('the reset is refused at its first step: run, reports, users and mails stay as they were', async () => {

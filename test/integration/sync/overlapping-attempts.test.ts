@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { readRoster } from '../../../lib/csv/read-roster';
 import { SyncEngine, type ReadRoster } from '../../../lib/sync/sync-engine.service';
 import { ATTEMPT_SUPERSEDED } from '../../../lib/sync/run-guard';
-import { createTestDatabase, type TestDatabase } from '../../support/postgres';
 import { internalId, people, rosterText } from './roster-text';
-import { SyncHarness } from './sync-harness';
+import { type SyncHarness, useSyncDistricts } from './sync-harness';
 
 /**
  * An attempt of stage or plan that lost its heartbeat keeps running while Temporal starts its retry,
@@ -13,18 +12,12 @@ import { SyncHarness } from './sync-harness';
  * gets one plan, and applying it creates each person of the file once.
  */
 describe('sync engine: overlapping attempts of stage and plan', { timeout: 300_000 }, () => {
-  let db: TestDatabase;
+  const suite = useSyncDistricts();
+  const { db } = suite;
   const roster = { name: 'roster.csv', text: rosterText(people(2000)) };
 
-  before(async () => {
-    db = await createTestDatabase();
-  });
-  after(async () => {
-    await db.drop();
-  });
-
   async function district(): Promise<{ h: SyncHarness; engine: SyncEngine }> {
-    const h = await new SyncHarness(db.pool).setup({ matchingKey: 'internal_id' });
+    const h = await suite.district({ matchingKey: 'internal_id' });
     return { h, engine: new SyncEngine({ pool: db.pool, artifacts: h.artifacts }) };
   }
 

@@ -1,25 +1,20 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import type { PoolClient } from 'pg';
 import { SyncRunsRepository } from '../../../lib/db/repositories/sync-runs.repository';
-import { createTestDatabase, type TestDatabase } from '../../support/postgres';
-import { SyncHarness } from './sync-harness';
+import { useSyncDistricts } from './sync-harness';
 
 /**
  * A run's guard names the Postgres session holding its lock. A backend pid alone is not a session:
  * after a database restart a new session can get the pid of one that held a guard before.
  */
 describe('run guard: the session holding it', () => {
-  let db: TestDatabase;
   const sessions: PoolClient[] = [];
-
-  before(async () => {
-    db = await createTestDatabase();
-  });
-  after(async () => {
+  // Declared first, so it runs first: the sessions go back to the pool before the database is dropped.
+  after(() => {
     for (const s of sessions) s.release();
-    await db.drop();
   });
+  const { db, district } = useSyncDistricts();
 
   async function session(): Promise<PoolClient> {
     const s = await db.pool.connect();
@@ -28,7 +23,7 @@ describe('run guard: the session holding it', () => {
   }
 
   it('holds for its own session only: the same pid with another start time is not the holder', async () => {
-    const h = await new SyncHarness(db.pool).setup({ matchingKey: 'email' });
+    const h = await district({ matchingKey: 'email' });
     const runId = await h.newRun({
       name: 'roster.csv',
       text: 'First Name,Last Name,Email\nAda,Lovelace,ada@example.org\n',
@@ -65,17 +60,10 @@ describe('run guard: the session holding it', () => {
 });
 
 describe('closing a run its district workflow lost', () => {
-  let db: TestDatabase;
-
-  before(async () => {
-    db = await createTestDatabase();
-  });
-  after(async () => {
-    await db.drop();
-  });
+  const { db, district } = useSyncDistricts();
 
   it('closes a running or queued run, and leaves a held or ended run as it recorded', async () => {
-    const h = await new SyncHarness(db.pool).setup({ matchingKey: 'email' });
+    const h = await district({ matchingKey: 'email' });
     const runs = new SyncRunsRepository(db.pool);
     const failure = { type: 'RunAbandoned', message: 'lost' };
     const file = { name: 'roster.csv', text: 'First Name,Last Name,Email\nAda,Lovelace,ada@example.org\n' };

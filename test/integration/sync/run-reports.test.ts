@@ -1,39 +1,24 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { RunReports } from '../../../lib/sync/run-reports';
 import { FIXTURES } from '../../support/paths';
-import { createTestDatabase, type TestDatabase } from '../../support/postgres';
-import { SyncHarness } from './sync-harness';
-
-async function collect(write: (out: PassThrough) => Promise<void>): Promise<string> {
-  const out = new PassThrough();
-  const chunks: Buffer[] = [];
-  out.on('data', (c: Buffer) => chunks.push(c));
-  await write(out);
-  return Buffer.concat(chunks).toString('utf8');
-}
+import { type SyncHarness, streamedText, useSyncDistricts } from './sync-harness';
 
 describe('run history reports', () => {
-  let db: TestDatabase;
+  const { db, district } = useSyncDistricts();
   let h: SyncHarness;
   let reports: RunReports;
   let dupRun: string;
   let v2Run: string;
 
   before(async () => {
-    db = await createTestDatabase();
-    h = await new SyncHarness(db.pool).setup({ matchingKey: 'internal_id' });
+    h = await district({ matchingKey: 'internal_id' });
     reports = new RunReports(db.pool, h.artifacts);
     dupRun = (await h.sync({ fixture: 'duplicates.csv' })).runId;
     await h.sync({ fixture: 'roster-v1.csv' });
     v2Run = (await h.sync({ fixture: 'roster-v2.csv' })).runId;
-  });
-  after(async () => {
-    h.cleanup();
-    await db.drop();
   });
 
   it('summarises errors by code with the dictionary title and fix', async () => {
@@ -48,7 +33,7 @@ describe('run history reports', () => {
   });
 
   it('errors CSV: one line per finding, formulas neutralised', async () => {
-    const csv = await collect((out) => reports.writeErrorsCsv(dupRun, out));
+    const csv = await streamedText((out) => reports.writeErrorsCsv(dupRun, out));
     const lines = csv.trim().split('\n');
     assert.equal(lines[0], 'row,column,value,code,message');
     assert.equal(lines.length, 1 + 5);
@@ -70,10 +55,10 @@ describe('run history reports', () => {
         '',
       ].join('\r\n'),
     });
-    const errors = await collect((out) => reports.writeErrorsCsv(formulas.runId, out));
+    const errors = await streamedText((out) => reports.writeErrorsCsv(formulas.runId, out));
     assert.match(errors, /^2,School,'\+SUM\(A1\),UNKNOWN_SCHOOL,/m);
     assert.match(errors, /^3,Role,'@cmd,UNKNOWN_ROLE,/m);
-    const plan = await collect((out) => reports.writePlanCsv(formulas.runId, out));
+    const plan = await streamedText((out) => reports.writePlanCsv(formulas.runId, out));
     assert.match(plan, /^create,[0-9a-f-]{36},4,F3,at@district\.org,'@me,At,$/m);
     for (const csv of [errors, plan]) {
       assert.ok(!/(^|,)"?[=+@-]/m.test(csv), `no cell may start with = + - @:\n${csv}`);
@@ -81,7 +66,7 @@ describe('run history reports', () => {
   });
 
   it('plan CSV: what the run did, with the changed fields, still there after the run finished', async () => {
-    const csv = await collect((out) => reports.writePlanCsv(v2Run, out));
+    const csv = await streamedText((out) => reports.writePlanCsv(v2Run, out));
     const lines = csv.trim().split('\n');
     assert.equal(lines[0], 'action,user_id,row,key,email,first_name,last_name,changed_fields');
     const update = lines.find((l) => l.includes('ada.lovelace@district.org'));

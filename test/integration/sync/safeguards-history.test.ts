@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { evaluateSafeguards, type SafeguardDecision } from '../../../lib/sync/safeguards';
-import { createTestDatabase, type TestDatabase } from '../../support/postgres';
-import { SyncHarness, fixturePath, type RunFile } from './sync-harness';
+import { type RunFile, type SyncHarness, fixturePath, useSyncDistricts } from './sync-harness';
 
 /** The first two teachers of roster-v1.csv only: a truncated export. */
 const TRUNCATED = `First Name,Last Name,Email,Internal ID,School,Role
@@ -18,11 +17,10 @@ Alan,Turing,alan.turing@district.org,T1002,Minty Middle School,Teacher
  * records.
  */
 describe('sync engine: safeguards and history', () => {
-  let db: TestDatabase;
-  const harnesses: SyncHarness[] = [];
+  const suite = useSyncDistricts();
+  const { db } = suite;
   const district = async (errorThresholdPct = -1): Promise<SyncHarness> => {
-    const h = await new SyncHarness(db.pool).setup({ matchingKey: 'internal_id', errorThresholdPct });
-    harnesses.push(h);
+    const h = await suite.district({ matchingKey: 'internal_id', errorThresholdPct });
     await h.sync({ fixture: 'roster-v1.csv' });
     return h;
   };
@@ -50,14 +48,6 @@ describe('sync engine: safeguards and history', () => {
       .filter((u) => u.status === 'active')
       .map((u) => u.internal_id ?? '')
       .sort();
-
-  before(async () => {
-    db = await createTestDatabase();
-  });
-  after(async () => {
-    for (const h of harnesses) h.cleanup();
-    await db.drop();
-  });
 
   it('error threshold: more rows with errors than allowed fails the run and applies nothing', async () => {
     const h = await district(10);

@@ -42,6 +42,15 @@ describe('sync engine: Postgres crashes in the middle of a run', { timeout: 600_
     return { h, runId };
   }
 
+  /** The second run staged and planned, and held for review as the workflow holds it when `held`. */
+  async function plannedSecondRun(opts: { held: boolean }): Promise<{ h: SyncHarness; runId: string }> {
+    const { h, runId } = await districtWithSecondRun();
+    await h.activities.stageFile({ runId });
+    await h.activities.planChanges({ runId });
+    if (opts.held) await h.activities.finishRun({ runId, status: 'held', failureMessage: 'held for review' });
+    return { h, runId };
+  }
+
   /** The crash, then a new pool (the worker's connections died with the server) on the same runs. */
   async function crashAndRestart(h: SyncHarness): Promise<SyncHarness> {
     await pg.crash();
@@ -101,12 +110,9 @@ describe('sync engine: Postgres crashes in the middle of a run', { timeout: 600_
   });
 
   it('between plan and approval of a held run: approving applies the reviewed plan in full', async () => {
-    const second = await districtWithSecondRun();
+    const second = await plannedSecondRun({ held: true });
     const runId = second.runId;
     let h = second.h;
-    await h.activities.stageFile({ runId });
-    await h.activities.planChanges({ runId });
-    await h.activities.finishRun({ runId, status: 'held', failureMessage: 'held for review' });
     const reviewed = await planRows(h.pool, runId);
     h = await crashAndRestart(h);
 
@@ -125,11 +131,9 @@ describe('sync engine: Postgres crashes in the middle of a run', { timeout: 600_
   });
 
   it('in the middle of the apply transaction: the retry applies everything once', async () => {
-    const second = await districtWithSecondRun();
+    const second = await plannedSecondRun({ held: false });
     const runId = second.runId;
     let h = second.h;
-    await h.activities.stageFile({ runId });
-    await h.activities.planChanges({ runId });
 
     // Hold the apply half way: users are written inside its transaction, then it waits for the
     // coaching groups, which this session keeps locked. The crash comes while it waits.
@@ -167,12 +171,9 @@ describe('sync engine: Postgres crashes in the middle of a run', { timeout: 600_
   });
 
   it('staging that cannot be rebuilt as it was: a typed failure, nothing applied', async () => {
-    const second = await districtWithSecondRun();
+    const second = await plannedSecondRun({ held: true });
     const runId = second.runId;
     let h = second.h;
-    await h.activities.stageFile({ runId });
-    await h.activities.planChanges({ runId });
-    await h.activities.finishRun({ runId, status: 'held', failureMessage: 'held for review' });
     h = await crashAndRestart(h);
     // Since the review, a school was renamed: the file's rows for it are now errors, so staging the
     // file again cannot give back the rows the plan was made from.

@@ -2,7 +2,8 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
+import { after } from 'node:test';
 import type { Pool } from 'pg';
 import {
   createSyncEngineActivities,
@@ -15,6 +16,8 @@ import { SchoolsRepository } from '../../../lib/db/repositories/schools.reposito
 import { SyncRunsRepository, type SyncRunRow } from '../../../lib/db/repositories/sync-runs.repository';
 import { ArtifactStore } from '../../../lib/storage/artifact-store';
 import { FIXTURES } from '../../support/paths';
+import type { TestDatabase } from '../../support/postgres';
+import { useTestDatabase } from '../../support/suite';
 
 export const SCHOOLS = ['Minty Middle School', 'Lincoln Elementary', 'Roosevelt High School'];
 
@@ -157,6 +160,41 @@ export class SyncHarness {
   cleanup(): void {
     fs.rmSync(this.artifacts.root, { recursive: true, force: true });
   }
+}
+
+/** What `write` writes to a stream (a report download), as text. */
+export async function streamedText(write: (out: PassThrough) => Promise<void>): Promise<string> {
+  const out = new PassThrough();
+  const chunks: Buffer[] = [];
+  out.on('data', (c: Buffer) => chunks.push(c));
+  await write(out);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export type DistrictConfig = Parameters<SyncHarness['setup']>[0];
+
+/**
+ * The sync tests' suite fixture: a database made before the suite's tests and dropped after them,
+ * and `district(config)` for a district on it with the engine's activities (its artifact folder
+ * goes after the suite too).
+ */
+export function useSyncDistricts(): {
+  db: TestDatabase;
+  district: (config: DistrictConfig) => Promise<SyncHarness>;
+} {
+  const db = useTestDatabase();
+  const harnesses: SyncHarness[] = [];
+  after(() => {
+    for (const h of harnesses) h.cleanup();
+  });
+  return {
+    db,
+    district: async (config) => {
+      const h = await new SyncHarness(db.pool).setup(config);
+      harnesses.push(h);
+      return h;
+    },
+  };
 }
 
 export interface RunError {

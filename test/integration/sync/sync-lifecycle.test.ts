@@ -1,29 +1,23 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { createTestDatabase, type TestDatabase } from '../../support/postgres';
-import { SyncHarness } from './sync-harness';
+import { before, describe, it } from 'node:test';
+import { type SyncHarness, useSyncDistricts } from './sync-harness';
 
 /**
  * A district matching by Internal ID syncs three files in a row, and checks what an admin would:
  * who exists, who changed, who was archived or came back, and what the run history says.
  */
 describe('sync engine: a district syncing by Internal ID', () => {
-  let db: TestDatabase;
+  const { db, district } = useSyncDistricts();
   let h: SyncHarness;
 
   before(async () => {
-    db = await createTestDatabase();
-    h = await new SyncHarness(db.pool).setup({ matchingKey: 'internal_id', coachingGroups: ['individual'] });
+    h = await district({ matchingKey: 'internal_id', coachingGroups: ['individual'] });
     // An admin created by hand, not in any file: protected users are never archived by a sync.
     await db.pool.query(
       `INSERT INTO users (district_id, email, first_name, last_name, role, protected)
        VALUES ($1, 'it.admin@district.org', 'Ivy', 'Admin', 'System Admin', true)`,
       [h.districtId],
     );
-  });
-  after(async () => {
-    h.cleanup();
-    await db.drop();
   });
 
   it('first file: creates everyone, with schools, roles and custom columns', async () => {

@@ -1,24 +1,9 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { createTestDatabase, type TestDatabase } from '../../support/postgres';
-import { SyncHarness } from './sync-harness';
+import { describe, it } from 'node:test';
+import { useSyncDistricts } from './sync-harness';
 
 describe('sync engine rules', () => {
-  let db: TestDatabase;
-  const harnesses: SyncHarness[] = [];
-  const harness = async (config: Parameters<SyncHarness['setup']>[0]): Promise<SyncHarness> => {
-    const h = await new SyncHarness(db.pool).setup(config);
-    harnesses.push(h);
-    return h;
-  };
-
-  before(async () => {
-    db = await createTestDatabase();
-  });
-  after(async () => {
-    for (const h of harnesses) h.cleanup();
-    await db.drop();
-  });
+  const { db, district: harness } = useSyncDistricts();
 
   it('matching by email: a changed email archives the old profile and creates a new one', async () => {
     const h = await harness({ matchingKey: 'email' });

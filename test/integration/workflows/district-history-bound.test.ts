@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { describe, it } from 'node:test';
 import { runWorkflowId, SIGNALS } from '../../../lib/contracts/sync';
-import { startTestTemporal } from '../../support/temporal';
+import { useTestTemporal } from '../../support/temporal';
 import {
   ActivityRecorder,
   eventually,
@@ -15,14 +14,7 @@ import {
   uuid,
 } from './harness';
 
-let env: TestWorkflowEnvironment;
-
-before(async () => {
-  env = await startTestTemporal();
-});
-after(async () => {
-  await env?.teardown();
-});
+const env = useTestTemporal();
 
 /** Signals a flood would send; bounded so the test stays quick on a shared 2-core machine. */
 const FILE_ARRIVALS = 2_900;

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/activity';
-import { WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { WorkflowFailedError } from '@temporalio/client';
 import { runWorkflowId, SIGNALS } from '../../../lib/contracts/sync';
 import { DistrictSyncClient } from '../../../lib/temporal/district-sync.client';
-import { startTestTemporal } from '../../support/temporal';
+import { planned, stagedRows } from '../../support/activity-results';
+import { useTestTemporal } from '../../support/temporal';
 import {
   ActivityRecorder,
   eventually,
@@ -17,28 +17,16 @@ import {
   startWorker,
   status,
   uuid,
+  withWorker,
+  workflowStarted,
 } from './harness';
 
-let env: TestWorkflowEnvironment;
-
-before(async () => {
-  env = await startTestTemporal();
-});
-after(async () => {
-  await env?.teardown();
-});
+const env = useTestTemporal();
 
 /** The result of a run's child workflow, once the district workflow has started it. */
 async function childResult(districtId: string, runId: string): Promise<unknown> {
   const handle = env.client.workflow.getHandle(runWorkflowId(districtId, runId));
-  await eventually('child started', async () => {
-    try {
-      return Boolean(await handle.describe());
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError) return false;
-      throw err;
-    }
-  });
+  await workflowStarted(handle);
   return await handle.result();
 }
 
@@ -53,9 +41,7 @@ describe('district sync workflow on the Temporal dev server', () => {
     const gate = new Gate();
     const [first, second, third, fourth] = [uuid(), uuid(), uuid(), uuid()];
     recorder.behaviour.fetchFile = gatedFetch(gate, (runId) => runId === first);
-    const worker = await startWorker(env, taskQueue, recorder);
-    try {
-      const client = new DistrictSyncClient(env.client, taskQueue);
+    await withWorker(env, taskQueue, recorder, async (client) => {
       await client.syncNow(districtId, { runId: first, dryRun: false, trigger: 'sync_now' }, schedule());
       await eventually('first run blocked in fetchFile', () => gate.entered);
       for (const runId of [second, third, fourth]) {
@@ -80,16 +66,12 @@ describe('district sync workflow on the Temporal dev server', () => {
         assert.equal(recorder.run(dropped).failureMessage, `Coalesced into run ${fourth}.`);
       }
       assert.equal(recorder.count('applyChanges'), 2);
-    } finally {
-      await worker.stop();
-    }
+    });
   });
 
   it('a config change moves the next due time at once; disabled means no next run', async () => {
     const { taskQueue, districtId, recorder } = fixture();
-    const worker = await startWorker(env, taskQueue, recorder);
-    try {
-      const client = new DistrictSyncClient(env.client, taskQueue);
+    await withWorker(env, taskQueue, recorder, async (client) => {
       await client.ensureStarted(districtId, schedule({ startDate: '2030-01-01', timeOfDay: '02:00' }));
       await client.ensureStarted(districtId, schedule()); // "already started" is success
       const before = await eventually('status', async () => (await client.status(districtId)) ?? undefined);
@@ -131,15 +113,12 @@ describe('district sync workflow on the Temporal dev server', () => {
         async () => (await client.status(districtId))?.lastOutcome?.runId === runId,
       );
       assert.equal(recorder.count('createRun'), 0, 'no scheduled run was created');
-    } finally {
-      await worker.stop();
-    }
+    });
   });
 
   it('fires the scheduled run when due, as a child with DistrictId and SyncTrigger search attributes', async () => {
     const { taskQueue, districtId, recorder } = fixture();
-    const worker = await startWorker(env, taskQueue, recorder);
-    try {
+    await withWorker(env, taskQueue, recorder, async () => {
       const due = Date.now() + 2_000;
       const handle = await startDistrict(env.client, taskQueue, {
         districtId,
@@ -166,9 +145,7 @@ describe('district sync workflow on the Temporal dev server', () => {
       assert.equal(after.lastOutcome?.status, 'succeeded');
       // The next slot is tomorrow's (or today's) 02:00 in Chicago, in the future.
       assert.ok(after.nextRunAt && Date.parse(after.nextRunAt) > Date.now());
-    } finally {
-      await worker.stop();
-    }
+    });
   });
 
   it('shows a scheduled run as waiting while its row is being created (Postgres slow or away)', async () => {
@@ -178,8 +155,7 @@ describe('district sync workflow on the Temporal dev server', () => {
       await gate.pass();
       return { runId: input.runId ?? uuid() };
     };
-    const worker = await startWorker(env, taskQueue, recorder);
-    try {
+    await withWorker(env, taskQueue, recorder, async () => {
       const handle = await startDistrict(env.client, taskQueue, {
         districtId,
         schedule: schedule({ startDate: '2026-01-01' }),
@@ -194,16 +170,12 @@ describe('district sync workflow on the Temporal dev server', () => {
         async () => (await status(handle)).lastOutcome?.status === 'succeeded',
       );
       assert.equal((await status(handle)).queued, false);
-    } finally {
-      await worker.stop();
-    }
+    });
   });
 
   it('runs on file arrival only when the district asked for it', async () => {
     const { taskQueue, districtId, recorder } = fixture();
-    const worker = await startWorker(env, taskQueue, recorder);
-    try {
-      const client = new DistrictSyncClient(env.client, taskQueue);
+    await withWorker(env, taskQueue, recorder, async (client) => {
       assert.equal(
         await client.fileArrived(uuid(), 'roster.csv'),
         false,
@@ -221,9 +193,7 @@ describe('district sync workflow on the Temporal dev server', () => {
       assert.equal(s.lastOutcome?.status, 'succeeded');
       assert.equal(recorder.count('createRun'), 1, 'only the arrival after processOnArrival was set ran');
       assert.equal([...recorder.runs.values()].find((r) => r.trigger)?.trigger, 'file_arrived');
-    } finally {
-      await worker.stop();
-    }
+    });
   });
 
   it('recovers from an SFTP outage by retrying fetchFile with backoff', async () => {
@@ -234,32 +204,23 @@ describe('district sync workflow on the Temporal dev server', () => {
       if (attempts <= 2) throw new Error('connect ECONNREFUSED 127.0.0.1:22 (SFTP server down)');
       return { fileRef: 'f', name: 'roster.csv', size: 1, sha256: 'x' };
     };
-    const worker = await startWorker(env, taskQueue, recorder);
-    try {
-      const client = new DistrictSyncClient(env.client, taskQueue);
+    await withWorker(env, taskQueue, recorder, async (client) => {
       const runId = uuid();
       await client.syncNow(districtId, { runId, dryRun: false, trigger: 'sync_now' }, schedule());
       await childResult(districtId, runId);
       assert.equal(attempts, 3);
       assert.deepEqual(recorder.run(runId).statuses, ['running', 'succeeded']);
       assert.equal(recorder.count('applyChanges', runId), 1);
-    } finally {
-      await worker.stop();
-    }
+    });
   });
 
   it('fails the child with the data error type while the district workflow goes on', async () => {
     const { taskQueue, districtId, recorder } = fixture();
     const bad = uuid();
     recorder.behaviour.stageFile = async ({ runId }) => {
-      if (runId !== bad)
-        return { rowsTotal: 5, rowsBlank: 0, rowsValid: 5, rowsWithErrors: 0, warningCount: 0 };
+      if (runId !== bad) return stagedRows(5);
       return {
-        rowsTotal: 0,
-        rowsBlank: 0,
-        rowsValid: 0,
-        rowsWithErrors: 0,
-        warningCount: 0,
+        ...stagedRows(0),
         fatal: { type: 'MissingColumns', message: 'The file has no "email" column. Add it to the export.' },
       };
     };
@@ -268,9 +229,7 @@ describe('district sync workflow on the Temporal dev server', () => {
       planCalls++;
       throw ApplicationFailure.nonRetryable('No sync configuration for this district.', 'ConfigMissing');
     };
-    const worker = await startWorker(env, taskQueue, recorder);
-    try {
-      const client = new DistrictSyncClient(env.client, taskQueue);
+    await withWorker(env, taskQueue, recorder, async (client) => {
       await client.syncNow(districtId, { runId: bad, dryRun: false, trigger: 'sync_now' }, schedule());
       const err = await childResult(districtId, bad).then(
         () => assert.fail('the run should fail'),
@@ -303,15 +262,12 @@ describe('district sync workflow on the Temporal dev server', () => {
       assert.equal(planCalls, 1, 'a non-retryable type is not retried');
       const district = await env.client.workflow.getHandle(`district-sync:${districtId}`).describe();
       assert.equal(district.status.name, 'RUNNING');
-    } finally {
-      await worker.stop();
-    }
+    });
   });
 
   it('drops invalid signals and keeps serving; an invalid input fails at once as InvalidInput', async () => {
     const { taskQueue, districtId, recorder } = fixture();
-    const worker = await startWorker(env, taskQueue, recorder);
-    try {
+    await withWorker(env, taskQueue, recorder, async () => {
       const handle = await startDistrict(env.client, taskQueue, { districtId, schedule: schedule() });
       const before = await status(handle);
       await handle.signal(SIGNALS.configChanged, { ...schedule(), timeZone: 'Mars/Olympus_Mons' });
@@ -340,9 +296,7 @@ describe('district sync workflow on the Temporal dev server', () => {
       assert.ok(err instanceof WorkflowFailedError && err.cause instanceof ApplicationFailure);
       assert.equal(err.cause.type, 'InvalidInput');
       assert.match(err.cause.message, /schedule\.timeZone: timeZone must be an IANA time zone name/);
-    } finally {
-      await worker.stop();
-    }
+    });
   });
 
   it('completes a run exactly once when its worker dies mid-run and another takes over', async () => {
@@ -398,18 +352,9 @@ describe('district sync workflow on the Temporal dev server', () => {
 
   it('holds a run for review and applies it once on approval; a rejected run is discarded', async () => {
     const { taskQueue, districtId, recorder } = fixture();
-    recorder.behaviour.planChanges = async () => ({
-      create: 0,
-      update: 0,
-      unchanged: 10,
-      reactivate: 0,
-      archive: 900,
-      activeBefore: 1000,
-      previousRowCount: 1000,
-    });
-    const worker = await startWorker(env, taskQueue, recorder);
-    try {
-      const client = new DistrictSyncClient(env.client, taskQueue);
+    recorder.behaviour.planChanges = async () =>
+      planned({ unchanged: 10, archive: 900, activeBefore: 1000, previousRowCount: 1000 });
+    await withWorker(env, taskQueue, recorder, async (client) => {
       const held = uuid();
       await client.syncNow(districtId, { runId: held, dryRun: false, trigger: 'sync_now' }, schedule());
       const waiting = await eventually('held', async () => {
@@ -441,28 +386,22 @@ describe('district sync workflow on the Temporal dev server', () => {
       await client.review(districtId, { runId: rejected, approve: false });
       await eventually('rejected run discarded', () => recorder.run(rejected).statuses.includes('discarded'));
       assert.equal(recorder.count('applyChanges', rejected), 0);
-    } finally {
-      await worker.stop();
-    }
+    });
   });
 
   it('a discard after an approval wins while the approved run waits for a dry run to finish', async () => {
     const { taskQueue, districtId, recorder } = fixture();
     const [held, preview] = [uuid(), uuid()];
     const gate = new Gate();
-    recorder.behaviour.planChanges = async ({ runId }) => ({
-      create: 0,
-      update: 0,
-      unchanged: 10,
-      reactivate: 0,
-      archive: runId === held ? 900 : 0,
-      activeBefore: 1000,
-      previousRowCount: 1000,
-    });
+    recorder.behaviour.planChanges = async ({ runId }) =>
+      planned({
+        unchanged: 10,
+        archive: runId === held ? 900 : 0,
+        activeBefore: 1000,
+        previousRowCount: 1000,
+      });
     recorder.behaviour.fetchFile = gatedFetch(gate, (runId) => runId === preview);
-    const worker = await startWorker(env, taskQueue, recorder);
-    try {
-      const client = new DistrictSyncClient(env.client, taskQueue);
+    await withWorker(env, taskQueue, recorder, async (client) => {
       await client.syncNow(districtId, { runId: held, dryRun: false, trigger: 'sync_now' }, schedule());
       await eventually('held', async () => (await client.status(districtId))?.heldRunId === held);
       // A dry run (which leaves the held plan in place) is in flight when the admin approves...
@@ -484,15 +423,12 @@ describe('district sync workflow on the Temporal dev server', () => {
       await new Promise((r) => setTimeout(r, 300));
       assert.equal(recorder.count('applyChanges', held), 0, 'the discarded run is never applied');
       assert.equal((await client.status(districtId))?.queued, false);
-    } finally {
-      await worker.stop();
-    }
+    });
   });
 
   it('runs ONE catch-up run for slots missed while no worker ran, within the window', async () => {
     const { taskQueue, districtId, recorder } = fixture();
-    const worker = await startWorker(env, taskQueue, recorder);
-    try {
+    await withWorker(env, taskQueue, recorder, async () => {
       const day = 86_400_000;
       // As if the worker had been down for three days: three daily slots passed unattended.
       const handle = await startDistrict(env.client, taskQueue, {
@@ -513,8 +449,7 @@ describe('district sync workflow on the Temporal dev server', () => {
 
       // A slot missed longer ago than the window is not caught up.
       const { taskQueue: tq2, districtId: d2, recorder: r2 } = fixture();
-      const worker2 = await startWorker(env, tq2, r2);
-      try {
+      await withWorker(env, tq2, r2, async () => {
         // A one-time run two days ago, missed: outside the 24 h window, so it is not run late.
         const missed = new Date(Date.now() - 2 * day);
         const h2 = await startDistrict(env.client, tq2, {
@@ -531,12 +466,8 @@ describe('district sync workflow on the Temporal dev server', () => {
         await eventually('once schedule consumed', async () => (await status(h2)).nextRunAt === null);
         await new Promise((r) => setTimeout(r, 500));
         assert.equal(r2.count('createRun'), 0);
-      } finally {
-        await worker2.stop();
-      }
-    } finally {
-      await worker.stop();
-    }
+      });
+    });
   });
 
   it('a config saved after a due time passed unhandled (no worker ran) still runs that slot once', async () => {
@@ -558,8 +489,7 @@ describe('district sync workflow on the Temporal dev server', () => {
       SIGNALS.configChanged,
       schedule({ startDate: '2026-01-01', timeZone: 'UTC', timeOfDay: '23:59' }),
     );
-    const worker = await startWorker(env, taskQueue, recorder);
-    try {
+    await withWorker(env, taskQueue, recorder, async () => {
       const s = await eventually('the missed slot ran', async () => {
         const st = await status(handle);
         return st.lastOutcome?.status === 'succeeded' ? st : undefined;
@@ -568,9 +498,7 @@ describe('district sync workflow on the Temporal dev server', () => {
       const trigger = [...recorder.runs.values()].find((r) => r.trigger)?.trigger;
       assert.ok(trigger === 'schedule' || trigger === 'catch_up', String(trigger));
       assert.match(s.nextRunLocal ?? '', /T23:59:00\.000(Z|\+00:00)$/, 'the new schedule is in force');
-    } finally {
-      await worker.stop();
-    }
+    });
   });
 
   it('a run that cannot be closed as discarded, and a re-sent merged request, leave the schedule running', async () => {
@@ -583,9 +511,7 @@ describe('district sync workflow on the Temporal dev server', () => {
       if (runId === ghost && status === 'discarded')
         throw ApplicationFailure.nonRetryable('no such run', 'RunNotFound');
     };
-    const worker = await startWorker(env, taskQueue, recorder);
-    try {
-      const client = new DistrictSyncClient(env.client, taskQueue);
+    await withWorker(env, taskQueue, recorder, async (client) => {
       await client.syncNow(districtId, { runId: first, dryRun: false, trigger: 'sync_now' }, schedule());
       await eventually('first run blocked', () => gate.entered);
       await client.syncNow(districtId, { runId: ghost, dryRun: false, trigger: 'sync_now' }, schedule());
@@ -607,9 +533,7 @@ describe('district sync workflow on the Temporal dev server', () => {
         'a later Sync Now runs',
         async () => (await client.status(districtId))?.lastOutcome?.runId === next,
       );
-    } finally {
-      await worker.stop();
-    }
+    });
   });
 
   it('continues-as-new and keeps its state: next due, last outcome and the queued run', async () => {
@@ -623,10 +547,9 @@ describe('district sync workflow on the Temporal dev server', () => {
     };
     recorder.behaviour.stageFile = async ({ runId }) => {
       if (runId === first) throw ApplicationFailure.nonRetryable('Empty file.', 'EmptyFile');
-      return { rowsTotal: 1, rowsBlank: 0, rowsValid: 1, rowsWithErrors: 0, warningCount: 0 };
+      return stagedRows(1);
     };
-    const worker = await startWorker(env, taskQueue, recorder);
-    try {
+    await withWorker(env, taskQueue, recorder, async () => {
       const handle = await startDistrict(env.client, taskQueue, {
         districtId,
         schedule: schedule({ startDate: '2031-05-31', frequency: 'monthly' }),
@@ -668,8 +591,6 @@ describe('district sync workflow on the Temporal dev server', () => {
       assert.equal(latest.status.name, 'RUNNING');
       const history = await env.client.workflow.getHandle(`district-sync:${districtId}`).fetchHistory();
       assert.ok((history.events?.length ?? 0) < 100, 'each execution keeps a short history');
-    } finally {
-      await worker.stop();
-    }
+    });
   });
 });

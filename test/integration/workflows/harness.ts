@@ -1,16 +1,13 @@
 import crypto from 'node:crypto';
 import { Context } from '@temporalio/activity';
-import type { Client, WorkflowHandle } from '@temporalio/client';
+import { type Client, type WorkflowHandle, WorkflowNotFoundError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { SyncActivities } from '../../../activities/types';
 import { createWorker, parseWorkerSettings } from '../../../apps/worker/worker';
-import type {
-  DistrictSchedule,
-  DistrictState,
-  DistrictStatus,
-  DistrictSyncInput,
-} from '../../../lib/contracts/schedule';
+import type { DistrictStatus, DistrictSyncInput } from '../../../lib/contracts/schedule';
 import { districtWorkflowId, QUERIES } from '../../../lib/contracts/sync';
+import { DistrictSyncClient } from '../../../lib/temporal/district-sync.client';
+import { applied, planned, stagedRows } from '../../support/activity-results';
 
 export interface RunRecord {
   runId: string;
@@ -82,41 +79,15 @@ export class ActivityRecorder {
       },
       stageFile: async (input) => {
         note('stageFile', input.runId);
-        return (
-          (await b().stageFile?.(input)) ?? {
-            rowsTotal: 10,
-            rowsBlank: 0,
-            rowsValid: 10,
-            rowsWithErrors: 0,
-            warningCount: 0,
-          }
-        );
+        return (await b().stageFile?.(input)) ?? stagedRows(10);
       },
       planChanges: async (input) => {
         note('planChanges', input.runId);
-        return (
-          (await b().planChanges?.(input)) ?? {
-            create: 10,
-            update: 0,
-            unchanged: 0,
-            reactivate: 0,
-            archive: 0,
-            activeBefore: 0,
-            previousRowCount: null,
-          }
-        );
+        return (await b().planChanges?.(input)) ?? planned({ create: 10 });
       },
       applyChanges: async (input) => {
         note('applyChanges', input.runId);
-        return (
-          (await b().applyChanges?.(input)) ?? {
-            applied: true,
-            created: 10,
-            updated: 0,
-            reactivated: 0,
-            archived: 0,
-          }
-        );
+        return (await b().applyChanges?.(input)) ?? applied({ created: 10 });
       },
       sendWelcomeEmails: async (input) => {
         note('sendWelcomeEmails', input.runId);
@@ -198,6 +169,24 @@ export async function startWorker(
   };
 }
 
+/**
+ * Runs `body` while a worker (startWorker) serves the task queue with the recorder's activities,
+ * handing it a client for the districts on that queue; the worker stops after, whatever happens.
+ */
+export async function withWorker(
+  env: TestWorkflowEnvironment,
+  taskQueue: string,
+  recorder: ActivityRecorder,
+  body: (client: DistrictSyncClient) => Promise<void>,
+): Promise<void> {
+  const worker = await startWorker(env, taskQueue, recorder);
+  try {
+    await body(new DistrictSyncClient(env.client, taskQueue));
+  } finally {
+    await worker.stop();
+  }
+}
+
 /** fetchFile that waits at `gate` for the runs `blocked` names, so a test controls when they go on. */
 export function gatedFetch(gate: Gate, blocked: (runId: string) => boolean): SyncActivities['fetchFile'] {
   return async ({ runId }) => {
@@ -206,26 +195,7 @@ export function gatedFetch(gate: Gate, blocked: (runId: string) => boolean): Syn
   };
 }
 
-/** A district's carried state with nothing queued, held or remembered, next due at `nextDueAt`. */
-export const dueState = (nextDueAt: number | null): DistrictState => ({
-  nextDueAt,
-  queued: null,
-  approved: null,
-  held: null,
-  lastOutcome: null,
-  recentRunIds: [],
-  inFlight: null,
-});
-
-export const schedule = (overrides: Partial<DistrictSchedule> = {}): DistrictSchedule => ({
-  timeZone: 'America/Chicago',
-  enabled: true,
-  frequency: 'daily',
-  startDate: '2030-01-01',
-  timeOfDay: '02:00',
-  processOnArrival: false,
-  ...overrides,
-});
+export { dueState, schedule } from '../../support/district-schedule';
 
 export async function startDistrict(
   client: Client,
@@ -262,6 +232,18 @@ export async function eventually<T>(
       throw new Error(`Timed out waiting for: ${what}${last ? ` (last error: ${String(last)})` : ''}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** Resolves once the workflow exists: a parent or a signal starts it a moment after the test asks. */
+export async function workflowStarted(handle: WorkflowHandle): Promise<void> {
+  await eventually('workflow started', async () => {
+    try {
+      return Boolean(await handle.describe());
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return false;
+      throw err;
+    }
+  });
 }
 
 export const uuid = (): string => crypto.randomUUID();

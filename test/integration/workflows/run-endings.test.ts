@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Context } from '@temporalio/activity';
@@ -9,17 +7,15 @@ import { WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../../activities';
 import type { SyncActivities } from '../../../activities/types';
-import { createWorker, parseWorkerSettings, type SyncWorker } from '../../../apps/worker/worker';
-import { loadEnv } from '../../../lib/config/env';
 import { districtWorkflowId, runTaskQueue, runWorkflowId } from '../../../lib/contracts/sync';
 import { SyncRunsRepository, type SyncRunRow } from '../../../lib/db/repositories/sync-runs.repository';
 import { ArtifactStore } from '../../../lib/storage/artifact-store';
 import { stagePartition } from '../../../lib/sync/run-id';
 import { DistrictSyncClient } from '../../../lib/temporal/district-sync.client';
-import { startSmtpCatcher, type SmtpCatcher } from '../../../scripts/dev/smtp-catcher';
 import { FIXTURES } from '../../support/paths';
-import { createTestDatabase, type TestDatabase } from '../../support/postgres';
-import { startTestTemporal } from '../../support/temporal';
+import type { TestDatabase } from '../../support/postgres';
+import { seedDistrictWithConfig } from '../../support/seed';
+import { startWorkerStack, type WorkerStackWithMail } from '../../support/worker-stack';
 import { eventually, Gate, schedule, uuid } from './harness';
 
 const SCHOOLS = ['Minty Middle School', 'Lincoln Elementary', 'Roosevelt High School'];
@@ -35,12 +31,9 @@ const SHRUNK = ROSTER.split('\n').slice(0, 2).join('\n') + '\n';
  * end a run mid-way.
  */
 describe('how runs end: run rows and staging partitions', () => {
+  let stack: WorkerStackWithMail;
   let db: TestDatabase;
   let temporal: TestWorkflowEnvironment;
-  let catcher: SmtpCatcher;
-  let worker: SyncWorker;
-  let workerRun: Promise<void>;
-  let dataDir: string;
   let runs: SyncRunsRepository;
   let client: DistrictSyncClient;
   const taskQueue = `endings-${uuid()}`;
@@ -49,26 +42,16 @@ describe('how runs end: run rows and staging partitions', () => {
   let afterOpenRuns: (() => Promise<void>) | undefined;
 
   before(async () => {
-    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rostersync-endings-'));
-    [db, temporal, catcher] = await Promise.all([
-      createTestDatabase(),
-      startTestTemporal(),
-      startSmtpCatcher({ dir: path.join(dataDir, 'mail'), smtpPort: 0 }),
-    ]);
-    const env = loadEnv({
-      DATABASE_URL: db.url,
-      API_TOKEN: 'run-endings-test-token',
-      SECRET_KEY: crypto.randomBytes(32).toString('hex'),
-      DATA_DIR: dataDir,
-      TEMPORAL_TASK_QUEUE: taskQueue,
-      SMTP_URL: `smtp://127.0.0.1:${catcher.smtpPort}`,
-      LOG_LEVEL: 'silent',
-      FETCH_QUIET_SECONDS: '0',
+    stack = await startWorkerStack({
+      name: 'endings',
+      mailCatcher: true,
+      settings: { TEMPORAL_TASK_QUEUE: taskQueue, FETCH_QUIET_SECONDS: '0' },
     });
+    ({ db, temporal } = stack);
     const real = createActivities({
       pool: db.pool,
-      artifacts: new ArtifactStore(path.join(dataDir, 'artifacts')),
-      env,
+      artifacts: new ArtifactStore(path.join(stack.dataDir, 'artifacts')),
+      env: stack.env,
     });
     const activities: SyncActivities = {
       ...real,
@@ -86,46 +69,20 @@ describe('how runs end: run rows and staging partitions', () => {
         return await real.planChanges(input);
       },
     };
-    worker = await createWorker(
-      {
-        connection: temporal.nativeConnection,
-        activities,
-        env: parseWorkerSettings({ TEMPORAL_TASK_QUEUE: taskQueue }),
-      },
-      { shutdownGraceTime: 0 },
-    );
-    workerRun = worker.run();
+    await stack.startWorker(activities, { shutdownGraceTime: 0 });
     runs = new SyncRunsRepository(db.pool);
     client = new DistrictSyncClient(temporal.client, taskQueue);
   });
 
   after(async () => {
     for (const gate of gates.values()) gate.release();
-    worker?.shutdown();
-    await workerRun;
-    await temporal?.teardown();
-    await catcher?.close();
-    await db?.drop();
-    if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+    await stack?.close();
   });
 
   /** A district with schools and a sync config reading its hosted folder; `upload` replaces its file. */
   async function district(config: Record<string, unknown> = {}) {
-    const slug = `d-${crypto.randomBytes(4).toString('hex')}`;
-    const { rows } = await db.pool.query<{ id: string }>(
-      `INSERT INTO districts (name, slug, time_zone) VALUES ($1, $1, 'America/Chicago') RETURNING id`,
-      [slug],
-    );
-    const id = rows[0].id;
-    for (const name of SCHOOLS)
-      await db.pool.query('INSERT INTO schools (district_id, name) VALUES ($1, $2)', [id, name]);
-    const columns = Object.keys(config);
-    await db.pool.query(
-      `INSERT INTO sync_configs (district_id${columns.map((c) => `, ${c}`).join('')})
-       VALUES ($1${columns.map((_, i) => `, $${i + 2}`).join('')})`,
-      [id, ...Object.values(config)],
-    );
-    const folder = path.join(dataDir, 'sftp', slug);
+    const { id, slug } = await seedDistrictWithConfig(db.pool, config, { schools: SCHOOLS });
+    const folder = path.join(stack.dataDir, 'sftp', slug);
     fs.mkdirSync(folder, { recursive: true });
     return { id, upload: (text: string) => fs.writeFileSync(path.join(folder, 'users.csv'), text) };
   }
@@ -171,6 +128,22 @@ describe('how runs end: run rows and staging partitions', () => {
   async function atPlan(runId: string): Promise<void> {
     await eventually(`run ${runId} at plan`, () => gates.get(runId)?.entered === true, 90_000);
     assert.equal(await hasStaging(runId), true, 'staging exists while the run is in flight');
+  }
+
+  /** A district whose roster run is in flight, waiting at its plan step (staged). */
+  async function runAtPlan(): Promise<{ d: Awaited<ReturnType<typeof district>>; runId: string }> {
+    const d = await district();
+    d.upload(ROSTER);
+    const runId = await syncNow(d.id, { gated: true });
+    await atPlan(runId);
+    return { d, runId };
+  }
+
+  /** What support does in the Temporal UI: terminate the district's workflow (not its run's). */
+  async function terminateDistrictWorkflow(districtId: string): Promise<void> {
+    await temporal.client.workflow
+      .getHandle(districtWorkflowId(districtId))
+      .terminate('support terminated the district');
   }
 
   /** A district whose roster was applied once, so that a shrunk file is held for review. */
@@ -225,10 +198,7 @@ describe('how runs end: run rows and staging partitions', () => {
   });
 
   it('runs coalesced into a queued run, and a run whose child was terminated mid-run, leave no staging', async () => {
-    const d = await district();
-    d.upload(ROSTER);
-    const long = await syncNow(d.id, { gated: true });
-    await atPlan(long);
+    const { d, runId: long } = await runAtPlan();
     const merged = await syncNow(d.id);
     const queued = await syncNow(d.id);
     await temporal.client.workflow.getHandle(runWorkflowId(d.id, long)).terminate('support stopped it');
@@ -260,13 +230,8 @@ describe('how runs end: run rows and staging partitions', () => {
   });
 
   it('a district workflow terminated mid-run, its run gone too: the restart fails the run RunAbandoned and the next Sync Now runs', async () => {
-    const d = await district();
-    d.upload(ROSTER);
-    const lost = await syncNow(d.id, { gated: true });
-    await atPlan(lost);
-    await temporal.client.workflow
-      .getHandle(districtWorkflowId(d.id))
-      .terminate('support terminated the district');
+    const { d, runId: lost } = await runAtPlan();
+    await terminateDistrictWorkflow(d.id);
     // Its run is terminated too (a district workflow of older code took its run with it).
     await temporal.client.workflow
       .getHandle(runWorkflowId(d.id, lost))
@@ -291,18 +256,13 @@ describe('how runs end: run rows and staging partitions', () => {
   });
 
   it('a district workflow terminated mid-run while its run goes on: the restart waits for that run, and closes the queued one it lost', async () => {
-    const d = await district();
-    d.upload(ROSTER);
-    const going = await syncNow(d.id, { gated: true });
-    await atPlan(going);
+    const { d, runId: going } = await runAtPlan();
     const lostQueued = await syncNow(d.id);
     await eventually(
       'queued in the district workflow',
       async () => (await client.status(d.id))?.queued === true,
     );
-    await temporal.client.workflow
-      .getHandle(districtWorkflowId(d.id))
-      .terminate('support terminated the district');
+    await terminateDistrictWorkflow(d.id);
     // A queued row younger than a few seconds may still have its Sync Now signal on the way: wait past that.
     await new Promise((resolve) => setTimeout(resolve, 11_000));
 
@@ -338,9 +298,7 @@ describe('how runs end: run rows and staging partitions', () => {
     d.upload(SHRUNK);
     const review = await syncNow(d.id, { gated: true });
     await atPlan(review);
-    await temporal.client.workflow
-      .getHandle(districtWorkflowId(d.id))
-      .terminate('support terminated the district');
+    await terminateDistrictWorkflow(d.id);
     // The restart reads the run as running; before it looks at the run's workflow, the run is held
     // and its workflow completes.
     afterOpenRuns = async () => {
@@ -365,13 +323,8 @@ describe('how runs end: run rows and staging partitions', () => {
   });
 
   it('a Sync Now re-delivered to a restarted district workflow for the run it adopts runs that run once', async () => {
-    const d = await district();
-    d.upload(ROSTER);
-    const going = await syncNow(d.id, { gated: true });
-    await atPlan(going);
-    await temporal.client.workflow
-      .getHandle(districtWorkflowId(d.id))
-      .terminate('support terminated the district');
+    const { d, runId: going } = await runAtPlan();
+    await terminateDistrictWorkflow(d.id);
     const execution = (await temporal.client.workflow.getHandle(runWorkflowId(d.id, going)).describe()).runId;
     // The API sends the same Sync Now again (a retried request): it starts the district workflow.
     await client.syncNow(d.id, { runId: going, dryRun: false, trigger: 'sync_now' }, schedule());

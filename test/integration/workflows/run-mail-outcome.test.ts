@@ -1,24 +1,20 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { INestApplication } from '@nestjs/common';
-import { WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
+import type { WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { temporal as proto } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import request from 'supertest';
-import { createApiApp } from '../../../apps/api/app';
-import { createWorker, type SyncWorker } from '../../../apps/worker/worker';
-import { loadEnv } from '../../../lib/config/env';
 import { runWorkflowId } from '../../../lib/contracts/sync';
 import { FIXTURES } from '../../support/paths';
-import { createTestDatabase, type TestDatabase } from '../../support/postgres';
-import { startTestTemporal } from '../../support/temporal';
+import type { TestDatabase } from '../../support/postgres';
 import { startTestSmtp, type TestSmtp } from '../../support/test-smtp';
-import { eventually } from './harness';
+import { postDistrict, startWorkerStack, type WorkerStack } from '../../support/worker-stack';
+import { eventually, workflowStarted } from './harness';
 import { BASE_CONFIG } from '../api/api-harness';
 
 const ADMIN = 'it-admin@springfield.example.org';
@@ -31,14 +27,12 @@ const ROSTER = fs.readFileSync(path.join(FIXTURES, 'e2e', '01-initial-roster.csv
  * hangs or comes back as a test needs. An admin reads the outcome in the API and in their mail.
  */
 describe('run outcome and mail', () => {
+  let stack: WorkerStack;
   let db: TestDatabase;
   let temporal: TestWorkflowEnvironment;
   let smtp: TestSmtp;
   let smtpPort: number;
   let app: INestApplication;
-  let worker: SyncWorker;
-  let workerRun: Promise<void>;
-  let dataDir: string;
   let districtId: string;
   /** Every mail the SMTP server accepted, across its restarts. */
   const mailbox: Array<{ to: string[]; subject: string; text: string }> = [];
@@ -52,29 +46,19 @@ describe('run outcome and mail', () => {
   }
 
   before(async () => {
-    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rostersync-run-mail-'));
     smtpPort = 0;
-    [db, temporal] = await Promise.all([createTestDatabase(), startTestTemporal(), startSmtp()]);
-    const env = loadEnv({
-      DATABASE_URL: db.url,
-      API_TOKEN,
-      SECRET_KEY: crypto.randomBytes(32).toString('hex'),
-      DATA_DIR: dataDir,
-      TEMPORAL_TASK_QUEUE: `run-mail-${crypto.randomUUID()}`,
-      SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
-      LOG_LEVEL: 'silent',
-      FETCH_QUIET_SECONDS: '0',
+    await startSmtp();
+    stack = await startWorkerStack({
+      name: 'run-mail',
+      settings: { API_TOKEN, SMTP_URL: `smtp://127.0.0.1:${smtpPort}`, FETCH_QUIET_SECONDS: '0' },
     });
-    worker = await createWorker({ connection: temporal.nativeConnection, pool: db.pool, env });
-    workerRun = worker.run();
-    app = await createApiApp({ env, pool: db.pool, temporalClient: temporal.client });
-    await app.init();
-    const district = await api()
-      .post('/districts')
-      .set(auth)
-      .send({ name: 'Springfield Public Schools', slug: 'springfield', timeZone: 'America/Chicago' })
-      .expect(201);
-    districtId = district.body.id as string;
+    ({ db, temporal } = stack);
+    await stack.startWorker();
+    app = await stack.startApi();
+    districtId = await postDistrict(app, API_TOKEN, {
+      name: 'Springfield Public Schools',
+      slug: 'springfield',
+    });
     for (const name of ['Lincoln Elementary School', 'Washington Middle School']) {
       await api().post(`/districts/${districtId}/schools`).set(auth).send({ name }).expect(201);
     }
@@ -97,18 +81,13 @@ describe('run outcome and mail', () => {
   });
 
   after(async () => {
-    await app?.close();
-    worker?.shutdown();
-    await workerRun;
-    await temporal?.teardown();
+    await stack?.close();
     await smtp?.close();
-    await db?.drop();
-    fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
   /** The district's file on the hosted SFTP server, as an upload leaves it. */
   function upload(csv: string): void {
-    const folder = path.join(dataDir, 'sftp', 'springfield');
+    const folder = path.join(stack.dataDir, 'sftp', 'springfield');
     fs.mkdirSync(folder, { recursive: true });
     fs.writeFileSync(path.join(folder, 'users.csv'), `${csv}\n`);
   }
@@ -117,14 +96,7 @@ describe('run outcome and mail', () => {
     const started = await api().post(`/districts/${districtId}/sync-now`).set(auth).send({}).expect(202);
     const runId = started.body.runId as string;
     const handle = temporal.client.workflow.getHandle(runWorkflowId(districtId, runId));
-    await eventually('run workflow started', async () => {
-      try {
-        return Boolean(await handle.describe());
-      } catch (err) {
-        if (err instanceof WorkflowNotFoundError) return false;
-        throw err;
-      }
-    });
+    await workflowStarted(handle);
     return { runId, handle };
   }
 

@@ -4,6 +4,7 @@ import { Context } from '@temporalio/activity';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import type { SyncActivities } from '../../../activities/types';
 import { createWorker } from '../../../apps/worker/worker';
+import { applied, planned, stagedRows } from '../../support/activity-results';
 
 /**
  * A worker PROCESS for the kill and SIGTERM tests: the production worker (createWorker, the SDK's
@@ -41,7 +42,7 @@ const activities: SyncActivities = {
   },
   stageFile: async ({ runId }) => {
     note('stageFile', runId);
-    return { rowsTotal: 1, rowsBlank: 0, rowsValid: 1, rowsWithErrors: 0, warningCount: 0 };
+    return stagedRows(1);
   },
   planChanges: async ({ runId }) => {
     note('planChanges:start', runId);
@@ -52,15 +53,7 @@ const activities: SyncActivities = {
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
     note('planChanges:done', runId);
-    return {
-      create: 1,
-      update: 0,
-      unchanged: 0,
-      reactivate: 0,
-      archive: 0,
-      activeBefore: 0,
-      previousRowCount: null,
-    };
+    return planned({ create: 1 });
   },
   applyChanges: async ({ runId }) => {
     try {
@@ -70,7 +63,7 @@ const activities: SyncActivities = {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       note('applyChanges:already-applied', runId);
     }
-    return { applied: true, created: 1, updated: 0, reactivated: 0, archived: 0 };
+    return applied({ created: 1 });
   },
   sendWelcomeEmails: async ({ runId }) => {
     note('sendWelcomeEmails', runId);

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -15,6 +16,38 @@ export interface ReadResult {
 }
 
 export const SCHOOLS = ['Minty Middle School', 'Oak Grove Elementary', 'Lincoln High School'];
+
+/** The default template's columns in order, as the docs and the blank template show them. */
+export const TEMPLATE_COLUMNS = [
+  'First Name',
+  'Last Name',
+  'Email',
+  'Internal ID',
+  'School',
+  'Role',
+  'Coach Email',
+  'Accounting ID',
+  'Clever ID',
+  'Platform ID',
+  'Phone',
+];
+
+const COUNT_OF = {
+  total: 'rowsTotal',
+  valid: 'rowsValid',
+  errors: 'rowsWithErrors',
+  blank: 'rowsBlank',
+  warnings: 'warningCount',
+} as const;
+
+/** Asserts the summary's row counts that `expected` names (total, valid, errors, blank, warnings). */
+export function assertRowCounts(
+  summary: ReadSummary,
+  expected: Partial<Record<keyof typeof COUNT_OF, number>>,
+): void {
+  const names = Object.keys(expected) as Array<keyof typeof COUNT_OF>;
+  assert.deepEqual(Object.fromEntries(names.map((name) => [name, summary[COUNT_OF[name]]])), expected);
+}
 
 export const fixturePath = (name: string): string => path.join(FIXTURES, 'csv', name);
 

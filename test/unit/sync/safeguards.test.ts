@@ -29,6 +29,10 @@ const limits = (s: Partial<Safeguards> = {}): Safeguards => ({
   ...s,
 });
 
+/** The decision alone, for the given stage, plan and limits (each on top of the defaults above). */
+const decisionFor = (s: Partial<StageResult>, p: Partial<PlanResult> = {}, l: Partial<Safeguards> = {}) =>
+  evaluateSafeguards(stage(s), plan(p), limits(l)).decision;
+
 describe('evaluateSafeguards', () => {
   it('proceeds with an ordinary file', () => {
     assert.deepEqual(evaluateSafeguards(stage(), plan({ archive: 20, update: 30 }), limits()), {
@@ -52,32 +56,17 @@ describe('evaluateSafeguards', () => {
 
   it('exactly at the threshold is allowed; -1 disables it', () => {
     assert.equal(
-      evaluateSafeguards(
-        stage({ rowsValid: 950, rowsWithErrors: 50 }),
-        plan(),
-        limits({ errorThresholdPct: 5 }),
-      ).decision,
+      decisionFor({ rowsValid: 950, rowsWithErrors: 50 }, {}, { errorThresholdPct: 5 }),
       'proceed',
     );
     assert.equal(
-      evaluateSafeguards(
-        stage({ rowsValid: 1, rowsWithErrors: 999 }),
-        plan(),
-        limits({ errorThresholdPct: -1 }),
-      ).decision,
+      decisionFor({ rowsValid: 1, rowsWithErrors: 999 }, {}, { errorThresholdPct: -1 }),
       'proceed',
     );
   });
 
   it('a threshold of 0 fails on the first row error', () => {
-    assert.equal(
-      evaluateSafeguards(
-        stage({ rowsValid: 999, rowsWithErrors: 1 }),
-        plan(),
-        limits({ errorThresholdPct: 0 }),
-      ).decision,
-      'fail',
-    );
+    assert.equal(decisionFor({ rowsValid: 999, rowsWithErrors: 1 }, {}, { errorThresholdPct: 0 }), 'fail');
   });
 
   it('holds when too large a share of active users would be archived', () => {
@@ -113,19 +102,11 @@ describe('evaluateSafeguards', () => {
 
   it('blank rows do not count as rows for the drop check; a first run has no baseline', () => {
     assert.equal(
-      evaluateSafeguards(
-        stage({ rowsTotal: 1000, rowsBlank: 300, rowsValid: 700 }),
-        plan({ previousRowCount: 1000 }),
-        limits(),
-      ).decision,
+      decisionFor({ rowsTotal: 1000, rowsBlank: 300, rowsValid: 700 }, { previousRowCount: 1000 }),
       'hold',
     );
     assert.equal(
-      evaluateSafeguards(
-        stage({ rowsTotal: 10, rowsValid: 10 }),
-        plan({ previousRowCount: null, create: 10, activeBefore: 0 }),
-        limits(),
-      ).decision,
+      decisionFor({ rowsTotal: 10, rowsValid: 10 }, { previousRowCount: null, create: 10, activeBefore: 0 }),
       'proceed',
     );
   });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { SourceWatch, throughputVerdict } from '../../lib/files/source-watch';
+import { SourceWatch, throughputVerdict } from '../../../lib/files/source-watch';
 
 const limits = { stallMs: 20_000, minBytesPerSecond: 1000, windowMs: 60_000 };
 /** One sample a second for `seconds`, at `rate` bytes a second. */

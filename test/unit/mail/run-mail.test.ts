@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { SyncRunRow } from '../../lib/db/repositories/sync-runs.repository';
-import { adminNotice, runOutcome, welcomeMail } from '../../lib/mail/run-mail';
+import type { SyncRunRow } from '../../../lib/db/repositories/sync-runs.repository';
+import { adminNotice, runOutcome, welcomeMail } from '../../../lib/mail/run-mail';
 
 const run = (over: Partial<SyncRunRow>): SyncRunRow =>
   ({

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { loadEnv } from '../../lib/config/env';
+import { loadEnv } from '../../../lib/config/env';
 
 describe('configuration', () => {
   const base = {

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { DEV_SERVER_DYNAMIC_CONFIG, devServerArgs } from '../../lib/temporal/dev-server';
-import { REPO_ROOT } from '../support/paths';
+import { DEV_SERVER_DYNAMIC_CONFIG, devServerArgs } from '../../../lib/temporal/dev-server';
+import { REPO_ROOT } from '../../support/paths';
 
 describe('Temporal server settings', () => {
   it('passes each dynamic config value to the dev server as JSON', () => {

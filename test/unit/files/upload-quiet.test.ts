@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigError, loadEnv } from '../../lib/config/env';
-import { plainUploadState } from '../../lib/files/upload-quiet';
-import { loadSftpConfig } from '../../lib/sftp-server/sftp-config';
+import { ConfigError, loadEnv } from '../../../lib/config/env';
+import { plainUploadState } from '../../../lib/files/upload-quiet';
+import { loadSftpConfig } from '../../../lib/sftp-server/sftp-config';
 
 const NOW = Date.parse('2026-12-01T08:00:00Z');
 const base = {

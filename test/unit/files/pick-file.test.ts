@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { pickFile, type DirEntry } from '../../lib/files/pick-file';
+import { pickFile, type DirEntry } from '../../../lib/files/pick-file';
 
 const NOW = Date.parse('2026-11-23T08:00:00Z');
 const file = (path: string, minutesAgo: number, size = 100): DirEntry => ({
@@ -11,6 +11,8 @@ const file = (path: string, minutesAgo: number, size = 100): DirEntry => ({
 });
 const dir = (path: string): DirEntry => ({ path, isDirectory: true, size: 0, mtimeMs: NOW });
 const opts = { nowMs: NOW, quietMs: 30_000 };
+/** The path of the file a pick chose, or false when it chose none. */
+const pickedPath = (pick: ReturnType<typeof pickFile>) => pick.kind === 'file' && pick.entry.path;
 
 describe('choosing the file a run reads', () => {
   it('latest: takes the newest CSV in the top folder, ignoring temporary names and sub-folders', () => {
@@ -28,7 +30,7 @@ describe('choosing the file a run reads', () => {
       opts,
     );
     assert.equal(pick.kind, 'file');
-    assert.equal(pick.kind === 'file' && pick.entry.path, 'tuesday.csv');
+    assert.equal(pickedPath(pick), 'tuesday.csv');
   });
 
   it('latest: a file changed within the quiet period is treated as still uploading', () => {
@@ -65,7 +67,7 @@ describe('choosing the file a run reads', () => {
       file('upload/20261123-020000/users.csv', 1),
     ];
     const pick = pickFile(entries, 'epoch', opts);
-    assert.equal(pick.kind === 'file' && pick.entry.path, 'upload/20261122-020000/users.csv');
+    assert.equal(pickedPath(pick), 'upload/20261122-020000/users.csv');
   });
 
   it('epoch: a folder with COMPLETE is still uploading while one of its files is open or cut off on the hosted server', () => {
@@ -96,7 +98,7 @@ describe('choosing the file a run reads', () => {
     });
     assert.match(renaming.kind === 'uploading' ? renaming.reason : '', /groups\.csv\.filepart is unfinished/);
     const done = pickFile(entries, 'epoch', { ...opts, unfinished: new Map() });
-    assert.equal(done.kind === 'file' && done.entry.path, 'upload/20261123-020000/users.csv');
+    assert.equal(pickedPath(done), 'upload/20261123-020000/users.csv');
   });
 
   it('epoch: explains a missing COMPLETE file', () => {
@@ -120,7 +122,7 @@ describe('choosing the file a run reads', () => {
       'auto_suffix',
       opts,
     );
-    assert.equal(pick.kind === 'file' && pick.entry.path, 'upload/students_auto.csv');
+    assert.equal(pickedPath(pick), 'upload/students_auto.csv');
   });
 
   it('auto suffix: finds the file where the hosted server moved it, in a complete epoch folder of its own', () => {
@@ -134,9 +136,9 @@ describe('choosing the file a run reads', () => {
       file('upload/20261128-030000/late_auto.csv', 60),
     ];
     const pick = pickFile(moved, 'auto_suffix', opts);
-    assert.equal(pick.kind === 'file' && pick.entry.path, 'upload/20261128-020000/staff_auto.csv');
+    assert.equal(pickedPath(pick), 'upload/20261128-020000/staff_auto.csv');
     // A newer one waiting in /upload/ (a district's own server) goes first once it is quiet.
     const newer = pickFile([...moved, file('upload/next_auto.csv', 40)], 'auto_suffix', opts);
-    assert.equal(newer.kind === 'file' && newer.entry.path, 'upload/next_auto.csv');
+    assert.equal(pickedPath(newer), 'upload/next_auto.csv');
   });
 });
