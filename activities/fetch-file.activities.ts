@@ -66,6 +66,7 @@ interface SourceConfig {
   external_username: string | null;
   external_password_enc: string | null;
   external_key_enc: string | null;
+  external_key_passphrase_enc: string | null;
   external_host_key: string | null;
   external_path: string | null;
 }
@@ -136,7 +137,7 @@ export function createFetchFileActivities(deps: FetchFileDeps): Pick<SyncActivit
   async function sourceConfig(runId: string): Promise<SourceConfig> {
     const { rows } = await deps.pool.query<SourceConfig>(
       `SELECT d.id AS district_id, d.slug, c.source, c.file_rule, c.file_name, c.external_host, c.external_port, c.external_username,
-              c.external_password_enc, c.external_key_enc, c.external_host_key, c.external_path
+              c.external_password_enc, c.external_key_enc, c.external_key_passphrase_enc, c.external_host_key, c.external_path
        FROM sync_runs r JOIN districts d ON d.id = r.district_id JOIN sync_configs c ON c.district_id = d.id
        WHERE r.id = $1`,
       [runId],
@@ -250,6 +251,9 @@ export function createFetchFileActivities(deps: FetchFileDeps): Pick<SyncActivit
             ? decryptSecret(deps.secretKey, cfg.external_password_enc)
             : undefined,
           privateKey: cfg.external_key_enc ? decryptSecret(deps.secretKey, cfg.external_key_enc) : undefined,
+          passphrase: cfg.external_key_passphrase_enc
+            ? decryptSecret(deps.secretKey, cfg.external_key_passphrase_enc)
+            : undefined,
           hostKeyFingerprint: cfg.external_host_key,
           path: root,
         },

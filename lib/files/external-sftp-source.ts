@@ -1,8 +1,8 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
-import { Client, type ConnectConfig, type SFTPWrapper } from 'ssh2';
-import { checkHost, pinnedLookup } from './external-host-guard';
+import { Client, type ConnectConfig, type SFTPWrapper, utils } from 'ssh2';
+import { checkHost, pinnedLookup, type Refusal } from './external-host-guard';
 import type { DirEntry } from './pick-file';
 import type { SourceWatch } from './source-watch';
 
@@ -13,9 +13,11 @@ export interface ExternalSftpSettings {
   username: string;
   password?: string;
   privateKey?: string;
+  /** Passphrase of an encrypted private key. */
+  passphrase?: string;
   /** OpenSSH-style 'SHA256:base64' fingerprint the server's host key must match. */
   hostKeyFingerprint: string;
-  /** Folder on the server that plays the role of our hosted root. */
+  /** Folder on the server that plays the role of our hosted root; '.' is the login's home folder. */
   path: string;
 }
 
@@ -34,6 +36,41 @@ export class ExternalSourceError extends Error {
 export const openSshFingerprint = (key: Buffer): string =>
   `SHA256:${crypto.createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
 
+/** Configs saved before fingerprints were stored unpadded may carry a trailing '='. */
+export const sameFingerprint = (seen: string, pinned: string): boolean => seen === pinned.replace(/=+$/, '');
+
+/** Why the worker does not connect to `host`; names the host as configured, never the address it resolved to. */
+export function hostNotAllowedMessage(host: string, refused: Refusal): string {
+  const { address, kind, privateRange } = refused;
+  const what = address === host ? `it is a ${kind} address` : `it resolves to a ${kind} address`;
+  return privateRange
+    ? `rostersync did not connect to ${host}: ${what}, and this worker connects only to public addresses. If the district's server is reached over a VPN or private link, set EXTERNAL_SFTP_ALLOW_PRIVATE=true on the worker; otherwise put the server's public host name in the sync config.`
+    : `rostersync did not connect to ${host}: ${what}, which is never a district's SFTP server. Put the server's public host name in the sync config.`;
+}
+
+export type KeyProblem = { code: 'KEY_PASSPHRASE_WRONG' | 'PRIVATE_KEY_INVALID'; message: string };
+
+/** Whether ssh2 can use the key with this passphrase; a problem says what the admin must change. */
+export function privateKeyProblem(
+  privateKey: string,
+  passphrase: string | undefined,
+): KeyProblem | undefined {
+  const parsed = utils.parseKey(privateKey, passphrase);
+  if (!(parsed instanceof Error)) return undefined;
+  if (/passphrase/i.test(parsed.message))
+    return {
+      code: 'KEY_PASSPHRASE_WRONG',
+      message: passphrase
+        ? "The private key in the sync config cannot be unlocked with its passphrase: the passphrase is wrong. Set external.privateKeyPassphrase to the key's passphrase."
+        : 'The private key in the sync config is protected by a passphrase, and none is set: give it in external.privateKeyPassphrase.',
+    };
+  return {
+    code: 'PRIVATE_KEY_INVALID',
+    message:
+      'The private key in the sync config cannot be read (ssh2 supports OpenSSH, PEM RSA/ECDSA and Ed25519 keys). Paste the whole key file, BEGIN and END lines included.',
+  };
+}
+
 /**
  * Connects after checking where the host name points (see external-host-guard), and only to the
  * addresses checked. The host key is still verified against the configured fingerprint.
@@ -49,16 +86,14 @@ export async function connectExternal(
   );
   if ('refused' in checked) {
     // The district sees the host it configured, never the address it resolved to (one of ours).
-    const { address, kind, privateRange } = checked.refused;
-    const what = address === settings.host ? `it is a ${kind} address` : `it resolves to a ${kind} address`;
-    throw new ExternalSourceError(
-      'HostNotAllowed',
-      privateRange
-        ? `rostersync did not connect to ${settings.host}: ${what}, and this worker connects only to public addresses. If the district's server is reached over a VPN or private link, set EXTERNAL_SFTP_ALLOW_PRIVATE=true on the worker; otherwise put the server's public host name in the sync config.`
-        : `rostersync did not connect to ${settings.host}: ${what}, which is never a district's SFTP server. Put the server's public host name in the sync config.`,
-      { host: settings.host, resolvedAddress: address },
-    );
+    throw new ExternalSourceError('HostNotAllowed', hostNotAllowedMessage(settings.host, checked.refused), {
+      host: settings.host,
+      resolvedAddress: checked.refused.address,
+    });
   }
+  // ssh2 throws on a key it cannot read: a setting to fix, not network trouble to retry.
+  const keyProblem = settings.privateKey && privateKeyProblem(settings.privateKey, settings.passphrase);
+  if (keyProblem) throw new ExternalSourceError('AuthFailed', keyProblem.message);
   const client = new Client();
   let seenFingerprint: string | undefined;
   const config: ConnectConfig = {
@@ -66,12 +101,12 @@ export async function connectExternal(
     username: settings.username,
     password: settings.password,
     privateKey: settings.privateKey,
+    passphrase: settings.passphrase,
     readyTimeout: watch.limits.operationMs,
     keepaliveInterval: 10_000,
     hostVerifier: (key: Buffer) => {
       seenFingerprint = openSshFingerprint(key);
-      // Configs saved before fingerprints were stored unpadded may carry a trailing '='.
-      return seenFingerprint === settings.hostKeyFingerprint.replace(/=+$/, '');
+      return sameFingerprint(seenFingerprint, settings.hostKeyFingerprint);
     },
   };
   // Whatever stops the watch (a stall, a timeout, cancellation) drops the connection at once.
@@ -80,7 +115,7 @@ export async function connectExternal(
   await watch.request<void>('the SSH login', (resolve, reject) => {
     client.once('ready', () => resolve());
     client.once('error', (err: Error & { level?: string }) => {
-      if (seenFingerprint && seenFingerprint !== settings.hostKeyFingerprint.replace(/=+$/, '')) {
+      if (seenFingerprint && !sameFingerprint(seenFingerprint, settings.hostKeyFingerprint)) {
         reject(
           new ExternalSourceError(
             'HostKeyMismatch',

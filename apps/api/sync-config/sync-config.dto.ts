@@ -33,6 +33,12 @@ export const ExternalServerBody = z
         'external.privateKey must be a PEM/OpenSSH private key block',
       )
       .nullish(),
+    /** Write-only passphrase of an encrypted privateKey: stored encrypted; omit to keep the stored one, null to remove it. */
+    privateKeyPassphrase: z.string().min(1).max(1024).nullish(),
+    /**
+     * Required to save; Test Connection without it reports the server's fingerprint so the admin can
+     * check it with the district and pin it.
+     */
     hostKeyFingerprint: z
       .string()
       .regex(
@@ -40,15 +46,27 @@ export const ExternalServerBody = z
         'external.hostKeyFingerprint must be the server key\'s SHA256 fingerprint as `ssh-keygen -lf` prints it, e.g. "SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8"',
       )
       // Stored as OpenSSH prints it, without base64 padding, which is what the worker compares with.
-      .transform((fingerprint) => fingerprint.replace(/=+$/, '')),
+      .transform((fingerprint) => fingerprint.replace(/=+$/, ''))
+      .optional(),
+    /** Omitted or null (or useHomeFolder): the login's home folder. */
     path: z
       .string()
       .min(1)
       .max(1024)
       .regex(/^[^\0]+$/, 'external.path must not contain NUL characters')
-      .default('/'),
+      .nullish(),
+    useHomeFolder: z.boolean().optional(),
   })
-  .strict();
+  .strict()
+  .refine((ext) => !(ext.useHomeFolder && ext.path), {
+    path: ['path'],
+    message: "external.path must be left out when useHomeFolder is true (the login's home folder is read)",
+  });
+export type ExternalServerBody = z.output<typeof ExternalServerBody>;
+
+/** The folder a config reads: null is the login's home folder. */
+export const externalFolder = (ext: ExternalServerBody): string | null =>
+  ext.useHomeFolder ? null : (ext.path ?? null);
 
 export const SyncConfigBody = z
   .object({
@@ -114,8 +132,20 @@ export const SyncConfigBody = z
         code: 'custom',
         path: ['external'],
         message:
-          'external is required when source is "external": give host, port, username, password or privateKey, hostKeyFingerprint and path',
+          'external is required when source is "external": give host, port, username, password or privateKey, hostKeyFingerprint and path (or useHomeFolder)',
       });
   });
 export type SyncConfigBody = z.output<typeof SyncConfigBody>;
 export class SyncConfigDto extends createZodDto(SyncConfigBody) {}
+
+const isEmptyBody = (body: unknown): boolean =>
+  body === undefined ||
+  body === null ||
+  (typeof body === 'object' && !Array.isArray(body) && Object.keys(body).length === 0);
+
+/** Test Connection: no body tests the saved config; a body is a candidate config, validated as PUT validates it. */
+export const TestConnectionBody = z.preprocess(
+  (body) => (isEmptyBody(body) ? undefined : body),
+  SyncConfigBody.optional(),
+);
+export type TestConnectionBody = z.output<typeof TestConnectionBody>;

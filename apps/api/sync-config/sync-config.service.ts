@@ -9,7 +9,6 @@ import {
 } from '@nestjs/common';
 import type { Env } from '../../../lib/config/env';
 import type { DistrictSchedule } from '../../../lib/contracts/schedule';
-import { encryptSecret } from '../../../lib/crypto/secret-box';
 import { refusal } from '../../../lib/files/external-host-guard';
 import type { District } from '../../../lib/db/repositories/districts.repository';
 import {
@@ -20,21 +19,33 @@ import {
 import { DistrictSyncClient } from '../../../lib/temporal/district-sync.client';
 import { ENV } from '../api.tokens';
 import { DistrictsService } from '../districts/districts.service';
-import type { SyncConfigBody } from './sync-config.dto';
+import { resolveExternalSecrets } from './external-secrets';
+import { externalFolder, type SyncConfigBody } from './sync-config.dto';
 
 /** A sync config as the API shows it: secrets reduced to "is one stored". */
-export type SyncConfigView = Omit<SyncConfigRecord, 'externalPasswordEnc' | 'externalKeyEnc' | 'external'> & {
-  external: (ExternalServerSettings & { hasPassword: boolean; hasPrivateKey: boolean }) | null;
+export type SyncConfigView = Omit<
+  SyncConfigRecord,
+  'externalPasswordEnc' | 'externalKeyEnc' | 'externalKeyPassphraseEnc' | 'external'
+> & {
+  external:
+    | (ExternalServerSettings & {
+        hasPassword: boolean;
+        hasPrivateKey: boolean;
+        /** Only with a stored private key, the one thing it qualifies. */
+        hasPrivateKeyPassphrase?: boolean;
+      })
+    | null;
 };
 
 export function toConfigView(record: SyncConfigRecord): SyncConfigView {
-  const { externalPasswordEnc, externalKeyEnc, external, ...rest } = record;
+  const { externalPasswordEnc, externalKeyEnc, externalKeyPassphraseEnc, external, ...rest } = record;
   return {
     ...rest,
     external: external && {
       ...external,
       hasPassword: externalPasswordEnc !== null,
       hasPrivateKey: externalKeyEnc !== null,
+      ...(externalKeyEnc !== null && { hasPrivateKeyPassphrase: externalKeyPassphraseEnc !== null }),
     },
   };
 }
@@ -86,18 +97,13 @@ export class SyncConfigService {
     const existing = await this.configs.get(districtId);
     const ext = body.external ?? null;
     if (ext) this.refuseForbiddenAddress(ext.host);
-    // A secret left out of the body keeps its stored value, so admins need not re-enter it on every save;
-    // null removes it. Without an external block nothing about the external server is kept. A stored
-    // secret is only ever kept for the same server, login and host key: otherwise a save that points
-    // the config at another host would have the worker send the district's password there.
-    const sameServer = !!ext && !!existing?.external && sameLogin(existing.external, ext);
-    const secret = (value: string | null | undefined, stored: string | null | undefined): string | null => {
-      if (!ext || value === null) return null;
-      if (value === undefined) return sameServer ? (stored ?? null) : null;
-      return encryptSecret(this.env.SECRET_KEY, value);
-    };
-    const externalPasswordEnc = secret(ext?.password, existing?.externalPasswordEnc);
-    const externalKeyEnc = secret(ext?.privateKey, existing?.externalKeyEnc);
+    const hostKeyFingerprint = ext?.hostKeyFingerprint;
+    if (ext && !hostKeyFingerprint)
+      throw new BadRequestException(
+        `external.hostKeyFingerprint is required to save: POST /districts/${districtId}/sync-config/test-connection with this config shows the server's fingerprint; check it with the district and add it.`,
+      );
+    const { sameServer, ...secrets } = resolveExternalSecrets(this.env.SECRET_KEY, ext, existing);
+    const { externalPasswordEnc, externalKeyEnc } = secrets;
     if (body.source === 'external' && !externalPasswordEnc && !externalKeyEnc)
       throw new BadRequestException(
         existing?.external && ext && !sameServer && (existing.externalPasswordEnc || existing.externalKeyEnc)
@@ -127,11 +133,10 @@ export class SyncConfigService {
         host: ext.host,
         port: ext.port,
         username: ext.username,
-        hostKeyFingerprint: ext.hostKeyFingerprint,
-        path: ext.path,
+        hostKeyFingerprint: hostKeyFingerprint ?? '',
+        path: externalFolder(ext),
       },
-      externalPasswordEnc,
-      externalKeyEnc,
+      ...secrets,
     });
     try {
       await this.districtSync.configChanged(districtId, scheduleFor(district, saved));
@@ -148,7 +153,7 @@ export class SyncConfigService {
    * An external host written as an IP address the worker would refuse is refused at once, with the
    * reason, instead of failing the first run. (Names are resolved by the worker when it connects.)
    */
-  private refuseForbiddenAddress(host: string): void {
+  refuseForbiddenAddress(host: string): void {
     const address = host.replace(/^\[(.*)\]$/, '$1');
     if (net.isIP(address) === 0) return;
     const refused = refusal(address, this.env.EXTERNAL_SFTP_ALLOW_PRIVATE);
@@ -159,18 +164,4 @@ export class SyncConfigService {
       }: give the district server's public address or name.`,
     );
   }
-}
-
-/** Whether a saved external server is the one the stored secret was given for. */
-function sameLogin(
-  stored: ExternalServerSettings,
-  next: Pick<ExternalServerSettings, 'host' | 'port' | 'username' | 'hostKeyFingerprint'>,
-): boolean {
-  return (
-    stored.host.toLowerCase() === next.host.toLowerCase() &&
-    stored.port === next.port &&
-    stored.username === next.username &&
-    // OpenSSH prints the fingerprint without base64 padding; a pasted one may carry a trailing '='.
-    stored.hostKeyFingerprint.replace(/=+$/, '') === next.hostKeyFingerprint.replace(/=+$/, '')
-  );
 }

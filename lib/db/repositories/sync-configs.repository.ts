@@ -1,6 +1,4 @@
-import type { Pool, PoolClient } from 'pg';
-
-type Queryable = Pool | PoolClient;
+import type { Queryable } from '../queryable';
 
 export type Frequency = 'once' | 'daily' | 'weekly' | 'monthly';
 export type FileRule = 'latest' | 'specific_name' | 'epoch' | 'auto_suffix';
@@ -12,7 +10,8 @@ export interface ExternalServerSettings {
   port: number;
   username: string;
   hostKeyFingerprint: string;
-  path: string;
+  /** Folder on the server to read; null: the login's home folder. */
+  path: string | null;
 }
 
 /** A district's sync settings as stored. The encrypted fields never leave the service layer. */
@@ -41,6 +40,7 @@ export interface SyncConfigRecord {
   /** AES-GCM blobs (lib/crypto/secret-box); null when not set. */
   externalPasswordEnc: string | null;
   externalKeyEnc: string | null;
+  externalKeyPassphraseEnc: string | null;
   updatedAt: Date;
 }
 
@@ -71,6 +71,7 @@ interface Row {
   external_username: string | null;
   external_password_enc: string | null;
   external_key_enc: string | null;
+  external_key_passphrase_enc: string | null;
   external_host_key: string | null;
   external_path: string | null;
   updated_at: Date;
@@ -81,7 +82,7 @@ const COLUMNS = `district_id, enabled, frequency, start_date::text AS start_date
   process_on_arrival, matching_key, coaching_groups, error_threshold_pct::float8 AS error_threshold_pct,
   max_archive_pct::float8 AS max_archive_pct, max_archive_count, max_row_drop_pct::float8 AS max_row_drop_pct,
   welcome_emails, notify_emails, notify_on_success, stale_feed_hours, external_host, external_port, external_username,
-  external_password_enc, external_key_enc, external_host_key, external_path, updated_at`;
+  external_password_enc, external_key_enc, external_key_passphrase_enc, external_host_key, external_path, updated_at`;
 
 function toRecord(row: Row): SyncConfigRecord {
   return {
@@ -112,10 +113,11 @@ function toRecord(row: Row): SyncConfigRecord {
             port: row.external_port ?? 22,
             username: row.external_username ?? '',
             hostKeyFingerprint: row.external_host_key ?? '',
-            path: row.external_path ?? '',
+            path: row.external_path,
           },
     externalPasswordEnc: row.external_password_enc,
     externalKeyEnc: row.external_key_enc,
+    externalKeyPassphraseEnc: row.external_key_passphrase_enc,
     updatedAt: row.updated_at,
   };
 }
@@ -160,15 +162,16 @@ export class SyncConfigsRepository {
       ext?.hostKeyFingerprint ?? null,
       ext?.path ?? null,
       config.staleFeedHours,
+      config.externalKeyPassphraseEnc,
     ];
     const { rows } = await this.db.query<Row>(
       `INSERT INTO sync_configs (district_id, enabled, frequency, start_date, time_of_day, source, file_rule, file_name,
          process_on_arrival, matching_key, coaching_groups, error_threshold_pct, max_archive_pct, max_archive_count,
          max_row_drop_pct, welcome_emails, notify_emails, notify_on_success, external_host, external_port,
          external_username, external_password_enc, external_key_enc, external_host_key, external_path,
-         stale_feed_hours, updated_at)
+         stale_feed_hours, external_key_passphrase_enc, updated_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22,
-         $23, $24, $25, $26, now())
+         $23, $24, $25, $26, $27, now())
        ON CONFLICT (district_id) DO UPDATE SET enabled = EXCLUDED.enabled, frequency = EXCLUDED.frequency,
          start_date = EXCLUDED.start_date, time_of_day = EXCLUDED.time_of_day, source = EXCLUDED.source,
          file_rule = EXCLUDED.file_rule, file_name = EXCLUDED.file_name,
@@ -180,7 +183,8 @@ export class SyncConfigsRepository {
          external_host = EXCLUDED.external_host, external_port = EXCLUDED.external_port,
          external_username = EXCLUDED.external_username, external_password_enc = EXCLUDED.external_password_enc,
          external_key_enc = EXCLUDED.external_key_enc, external_host_key = EXCLUDED.external_host_key,
-         external_path = EXCLUDED.external_path, stale_feed_hours = EXCLUDED.stale_feed_hours, updated_at = now()
+         external_path = EXCLUDED.external_path, stale_feed_hours = EXCLUDED.stale_feed_hours,
+         external_key_passphrase_enc = EXCLUDED.external_key_passphrase_enc, updated_at = now()
        RETURNING ${COLUMNS}`,
       values,
     );
