@@ -1,9 +1,11 @@
+import { CONNECTION_ERROR_CODES } from './connection-error-codes';
 import type { Severity } from './roster-record';
 import { TEMPLATE_HEADERS } from './roster-columns';
 
 /**
  * The error dictionary: every finding the CSV reader (and staging, for within-file duplicates) can
- * report, with a stable code, its severity and how a district admin fixes it. Served as-is by the
+ * report, and every problem Test Connection finds on the way to the file (connection-error-codes.ts),
+ * with a stable code, its severity and how a district admin fixes it. Served as-is by the
  * API and mirrored in docs/error-codes.md (a unit test keeps the two in step).
  *
  * Severity: fatal = the file as a whole cannot be used, nothing is applied; error = the row is
@@ -225,6 +227,7 @@ export const ERROR_CODES: ReadonlyArray<ErrorCodeEntry> = Object.freeze([
     title: 'A line above the header row (for example “Exported from SIS on …”) was skipped.',
     fix: 'Nothing to do; turn off the report title or export banner in your export settings for a clean report.',
   },
+  ...CONNECTION_ERROR_CODES,
 ]);
 
 const BY_CODE = new Map(ERROR_CODES.map((entry) => [entry.code, entry]));
