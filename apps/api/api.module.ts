@@ -9,6 +9,7 @@ import type { Env } from '../../lib/config/env';
 import { ApiKeysRepository } from '../../lib/db/repositories/api-keys.repository';
 import { DistrictsRepository } from '../../lib/db/repositories/districts.repository';
 import { ManualRunsRepository } from '../../lib/db/repositories/manual-runs.repository';
+import { OpenUploadsRepository } from '../../lib/db/repositories/open-uploads.repository';
 import { RateLimitsRepository } from '../../lib/db/repositories/rate-limits.repository';
 import { SchoolsRepository } from '../../lib/db/repositories/schools.repository';
 import { SyncConfigsRepository } from '../../lib/db/repositories/sync-configs.repository';
@@ -35,6 +36,7 @@ import { RunsController } from './runs/runs.controller';
 import { RunsService } from './runs/runs.service';
 import { SftpCredentialsController } from './sftp-credentials/sftp-credentials.controller';
 import { SftpCredentialsService } from './sftp-credentials/sftp-credentials.service';
+import { ConnectionTestService } from './sync-config/connection-test.service';
 import { SyncConfigController } from './sync-config/sync-config.controller';
 import { SyncConfigService } from './sync-config/sync-config.service';
 import { UsersController } from './users/users.controller';
@@ -91,6 +93,7 @@ export class ApiModule {
         onPool(SftpHostKeysRepository),
         onPool(ApiKeysRepository),
         onPool(ManualRunsRepository),
+        onPool(OpenUploadsRepository),
         {
           provide: getStorageToken(),
           useFactory: () =>
@@ -117,6 +120,7 @@ export class ApiModule {
         },
         DistrictsService,
         SyncConfigService,
+        ConnectionTestService,
         SftpCredentialsService,
         RunsService,
         ReportDownloads,

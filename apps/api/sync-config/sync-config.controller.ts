@@ -1,8 +1,11 @@
-import { Body, Controller, Get, Param, Put } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Put } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags, ApiOperation } from '@nestjs/swagger';
 import { DistrictKeys } from '../common/district-key-access.decorator';
+import { ZodValidationPipe } from 'nestjs-zod';
+import type { ConnectionTestResult } from '../../../lib/files/connection-test';
 import { UuidParamPipe } from '../common/uuid-param.pipe';
-import { SyncConfigDto } from './sync-config.dto';
+import { ConnectionTestService } from './connection-test.service';
+import { SyncConfigDto, TestConnectionBody } from './sync-config.dto';
 import { SyncConfigService, type SyncConfigView } from './sync-config.service';
 
 @ApiTags('sync config')
@@ -10,7 +13,10 @@ import { SyncConfigService, type SyncConfigView } from './sync-config.service';
 @DistrictKeys('own-district')
 @Controller('districts/:id/sync-config')
 export class SyncConfigController {
-  constructor(private readonly service: SyncConfigService) {}
+  constructor(
+    private readonly service: SyncConfigService,
+    private readonly connectionTest: ConnectionTestService,
+  ) {}
 
   @ApiOperation({ summary: 'Replace the sync config and reschedule the district workflow' })
   @Put()
@@ -22,5 +28,18 @@ export class SyncConfigController {
   @Get()
   async get(@Param('id', UuidParamPipe) id: string): Promise<SyncConfigView> {
     return await this.service.get(id);
+  }
+
+  @ApiOperation({
+    summary:
+      'Test Connection: try the saved config (no body) or a candidate one step by step, importing nothing (at most 20 s)',
+  })
+  @Post('test-connection')
+  @HttpCode(200)
+  async testConnection(
+    @Param('id', UuidParamPipe) id: string,
+    @Body(new ZodValidationPipe(TestConnectionBody)) body: TestConnectionBody,
+  ): Promise<ConnectionTestResult> {
+    return await this.connectionTest.test(id, body);
   }
 }
