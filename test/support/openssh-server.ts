@@ -15,10 +15,30 @@ export interface OpenSshServer {
   privateKey: string;
   hostKeyFingerprint: string;
   dir: string;
+  /**
+   * A second login that does not own `dir`'s files (`nobody` when the tests run as root, where file
+   * modes deny nothing to the owner; the current user otherwise): a folder of `dir` with mode 000
+   * is denied to it. Its key is `privateKey` too. Set with `otherLogin`.
+   */
+  otherUsername: string;
+  /** Adds a public key (OpenSSH one-line form) to both logins' authorized keys. */
+  authorize(publicKey: string): void;
   stop(): Promise<void>;
 }
 
-export async function startOpenSshServer(): Promise<OpenSshServer> {
+export interface OpenSshOptions {
+  /** Password logins are offered (every password fails: the test users have none sshd accepts). */
+  passwordAuthentication?: boolean;
+  /**
+   * A folder of `dir`, made here, an SFTP session starts in (`internal-sftp -d`): the login's home
+   * folder as clients see it.
+   */
+  homeFolder?: string;
+  /** Allows the second login (`otherUsername`). */
+  otherLogin?: boolean;
+}
+
+export async function startOpenSshServer(options: OpenSshOptions = {}): Promise<OpenSshServer> {
   const sshd = '/usr/sbin/sshd';
   if (!fs.existsSync(sshd))
     throw new Error('OpenSSH server is not installed: run `npm test`, whose install step adds it.');
@@ -35,6 +55,8 @@ export async function startOpenSshServer(): Promise<OpenSshServer> {
   ).split(' ')[1];
   const port = await freePort();
   const username = os.userInfo().username;
+  const otherUsername = process.getuid?.() === 0 ? 'nobody' : username;
+  const users = options.otherLogin ? [...new Set([username, otherUsername])] : [username];
   fs.writeFileSync(
     path.join(dir, 'sshd_config'),
     [
@@ -43,16 +65,17 @@ export async function startOpenSshServer(): Promise<OpenSshServer> {
       `HostKey ${path.join(dir, 'host_key')}`,
       `PidFile ${path.join(dir, 'sshd.pid')}`,
       `AuthorizedKeysFile ${path.join(dir, 'authorized_keys')}`,
-      'PasswordAuthentication no',
+      `PasswordAuthentication ${options.passwordAuthentication ? 'yes' : 'no'}`,
       'KbdInteractiveAuthentication no',
       'PubkeyAuthentication yes',
       'PermitRootLogin prohibit-password',
       'StrictModes no',
       'UsePAM no',
-      `AllowUsers ${username}`,
-      'Subsystem sftp internal-sftp',
+      `AllowUsers ${users.join(' ')}`,
+      `Subsystem sftp internal-sftp${options.homeFolder ? ` -d ${path.join(dir, options.homeFolder)}` : ''}`,
     ].join('\n') + '\n',
   );
+  if (options.homeFolder) fs.mkdirSync(path.join(dir, options.homeFolder), { recursive: true });
   if (process.getuid?.() === 0) fs.mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
   const child = spawn(sshd, ['-D', '-e', '-f', path.join(dir, 'sshd_config')], {
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -76,6 +99,8 @@ export async function startOpenSshServer(): Promise<OpenSshServer> {
     privateKey: fs.readFileSync(path.join(dir, 'client_key'), 'utf8'),
     hostKeyFingerprint: fingerprint,
     dir,
+    otherUsername,
+    authorize: (publicKey) => fs.appendFileSync(path.join(dir, 'authorized_keys'), `${publicKey.trim()}\n`),
     stop: async () => {
       if (child.exitCode === null) {
         child.kill('SIGTERM');
