@@ -100,18 +100,12 @@ export class StepRunner {
       });
       return outcome.value;
     } catch (err) {
-      this.failed = true;
-      const failure =
+      this.fail(
+        step,
         err instanceof StepFailure
           ? err
-          : new StepFailure(unexpectedCode, `The ${step} step failed unexpectedly${errnoOf(err)}.`);
-      this.steps.push({
-        step,
-        status: 'failed',
-        code: failure.code,
-        message: failure.message,
-        ...(failure.detail && { detail: failure.detail }),
-      });
+          : new StepFailure(unexpectedCode, `The ${step} step failed unexpectedly${errnoOf(err)}.`),
+      );
       return undefined;
     } finally {
       clearTimeout(timer);

@@ -16,6 +16,7 @@ import {
 } from './connection-test';
 import { checkHost, pinnedLookup } from './external-host-guard';
 import {
+  type ExternalSftpSettings,
   hostNotAllowedMessage,
   listExternalFolder,
   openSshFingerprint,
@@ -26,13 +27,8 @@ import type { DirEntry } from './pick-file';
 import { SourceWatch } from './source-watch';
 
 /** A district's own SFTP server as a config (saved or candidate) names it, secrets decrypted. */
-export interface ExternalTestSettings extends PickSettings {
-  host: string;
-  port: number;
-  username: string;
-  password?: string;
-  privateKey?: string;
-  passphrase?: string;
+export interface ExternalTestSettings
+  extends PickSettings, Omit<ExternalSftpSettings, 'hostKeyFingerprint' | 'path'> {
   /** Absent: the step reports the server's fingerprint so the admin can pin it, and stops there. */
   hostKeyFingerprint?: string;
   /** Null: the login's home folder. */

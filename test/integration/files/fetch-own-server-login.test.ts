@@ -1,34 +1,30 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createFetchFileActivities } from '../../../activities/fetch-file.activities';
 import { encryptSecret } from '../../../lib/crypto/secret-box';
 import { testExternalConnection } from '../../../lib/files/external-connection-test';
-import { ArtifactStore } from '../../../lib/storage/artifact-store';
 import { startOpenSshServer, type OpenSshServer } from '../../support/openssh-server';
 import { FIXTURES } from '../../support/paths';
-import { createTestDatabase, type TestDatabase } from '../../support/postgres';
 import { queuedRun, seedDistrictWithConfig } from '../../support/seed';
+import { type FetchHarness, startFetchHarness } from './fetch-harness';
 
 const PASSPHRASE = 'district passphrase';
 
 /** A district's own server as the district sets it up: a key with a passphrase, files in the login's home folder. */
 describe("fetching from a district's own server: passphrase key and home folder", () => {
-  let db: TestDatabase;
+  let h: FetchHarness;
   let sshd: OpenSshServer;
-  let dataDir: string;
   let passphraseKey: string;
-  const secretKey = crypto.randomBytes(32).toString('hex');
   const roster = fs.readFileSync(path.join(FIXTURES, 'e2e', '01-initial-roster.csv'));
-  const sha256 = crypto.createHash('sha256').update(roster).digest('hex');
 
   before(async () => {
-    [db, sshd] = await Promise.all([createTestDatabase(), startOpenSshServer({ homeFolder: 'home' })]);
-    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rostersync-fetch-login-'));
+    // The OpenSSH server standing in for a district's own is on 127.0.0.1: private addresses allowed.
+    [h, sshd] = await Promise.all([
+      startFetchHarness('own-login', { EXTERNAL_SFTP_ALLOW_PRIVATE: 'true', UPLOAD_QUIET_SECONDS: '0' }),
+      startOpenSshServer({ homeFolder: 'home' }),
+    ]);
     const keyFile = path.join(sshd.dir, 'passphrase_key');
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', PASSPHRASE, '-f', keyFile]);
     passphraseKey = fs.readFileSync(keyFile, 'utf8');
@@ -37,27 +33,13 @@ describe("fetching from a district's own server: passphrase key and home folder"
   });
   after(async () => {
     await sshd?.stop();
-    await db?.drop();
-    fs.rmSync(dataDir, { recursive: true, force: true });
+    await h?.close();
   });
 
-  const limits = { operationMs: 20_000, stallMs: 20_000, minBytesPerSecond: 0, windowMs: 60_000 };
-  const activities = () =>
-    createFetchFileActivities({
-      pool: db.pool,
-      artifacts: new ArtifactStore(path.join(dataDir, 'artifacts')),
-      hostedRoot: path.join(dataDir, 'sftp'),
-      secretKey,
-      quietMs: 0,
-      downloadConcurrency: 2,
-      maxFileBytes: 2 * 1024 ** 3,
-      // The OpenSSH server standing in for a district's own is on 127.0.0.1.
-      allowPrivateAddresses: true,
-      sourceLimits: limits,
-    });
+  const secret = (value: string) => encryptSecret(h.env.SECRET_KEY, value);
   const ownServer = (slug: string, config: Record<string, unknown>) =>
     seedDistrictWithConfig(
-      db.pool,
+      h.db.pool,
       {
         source: 'external',
         file_rule: 'latest',
@@ -72,23 +54,39 @@ describe("fetching from a district's own server: passphrase key and home folder"
       { slug },
     );
 
+  /** Test Connection settings for the passphrase key login into the home folder. */
+  const loginSettings = (host: string) => ({
+    host,
+    port: sshd.port,
+    username: sshd.username,
+    privateKey: passphraseKey,
+    passphrase: PASSPHRASE,
+    hostKeyFingerprint: sshd.hostKeyFingerprint,
+    path: null,
+    fileRule: 'latest' as const,
+    fileName: null,
+    quietMs: 0,
+    maxFileBytes: 1024 ** 3,
+    matchingKey: 'email' as const,
+  });
+
   it('copies the file from the home folder through a key unlocked with its stored passphrase', async () => {
     const { id } = await ownServer('passphrase-home', {
-      external_key_enc: encryptSecret(secretKey, passphraseKey),
-      external_key_passphrase_enc: encryptSecret(secretKey, PASSPHRASE),
+      external_key_enc: secret(passphraseKey),
+      external_key_passphrase_enc: secret(PASSPHRASE),
     });
-    const fetched = await activities().fetchFile({ runId: await queuedRun(db.pool, id) });
+    const fetched = await h.activities.fetchFile({ runId: await queuedRun(h.db.pool, id) });
     assert.equal(fetched.name, 'users.csv');
-    assert.equal(fetched.sha256, sha256);
+    assert.deepEqual(fs.readFileSync(path.join(h.artifactsRoot, fetched.fileRef)), roster);
   });
 
   it('fails a wrong passphrase as AuthFailed (not retried), saying what to change', async () => {
     const { id } = await ownServer('wrong-passphrase', {
-      external_key_enc: encryptSecret(secretKey, passphraseKey),
-      external_key_passphrase_enc: encryptSecret(secretKey, 'not the passphrase'),
+      external_key_enc: secret(passphraseKey),
+      external_key_passphrase_enc: secret('not the passphrase'),
     });
     await assert.rejects(
-      activities().fetchFile({ runId: await queuedRun(db.pool, id) }),
+      h.activities.fetchFile({ runId: await queuedRun(h.db.pool, id) }),
       (err: Error & { type?: string; nonRetryable?: boolean }) => {
         assert.equal(err.type, 'AuthFailed');
         assert.equal(err.nonRetryable, true);
@@ -99,23 +97,7 @@ describe("fetching from a district's own server: passphrase key and home folder"
   });
 
   it('Test Connection shows the home folder it resolved', async () => {
-    const result = await testExternalConnection(
-      {
-        host: '127.0.0.1',
-        port: sshd.port,
-        username: sshd.username,
-        privateKey: passphraseKey,
-        passphrase: PASSPHRASE,
-        hostKeyFingerprint: sshd.hostKeyFingerprint,
-        path: null,
-        fileRule: 'latest',
-        fileName: null,
-        quietMs: 0,
-        maxFileBytes: 1024 ** 3,
-        matchingKey: 'email',
-      },
-      { allowPrivateAddresses: true },
-    );
+    const result = await testExternalConnection(loginSettings('127.0.0.1'), { allowPrivateAddresses: true });
     assert.equal(result.ok, true, JSON.stringify(result.steps));
     const folder = result.steps.find((s) => s.step === 'path');
     assert.deepEqual(folder?.detail, { path: path.join(sshd.dir, 'home'), homeFolder: true });
@@ -123,23 +105,7 @@ describe("fetching from a district's own server: passphrase key and home folder"
   });
 
   it('Test Connection refuses a loopback host unless private addresses are allowed, without its address', async () => {
-    const result = await testExternalConnection(
-      {
-        host: 'localhost',
-        port: sshd.port,
-        username: sshd.username,
-        privateKey: passphraseKey,
-        passphrase: PASSPHRASE,
-        hostKeyFingerprint: sshd.hostKeyFingerprint,
-        path: null,
-        fileRule: 'latest',
-        fileName: null,
-        quietMs: 0,
-        maxFileBytes: 1024 ** 3,
-        matchingKey: 'email',
-      },
-      { allowPrivateAddresses: false },
-    );
+    const result = await testExternalConnection(loginSettings('localhost'), { allowPrivateAddresses: false });
     assert.equal(result.ok, false);
     assert.deepEqual(
       result.steps.map((s) => `${s.step}:${s.status}${s.code ? `:${s.code}` : ''}`),
