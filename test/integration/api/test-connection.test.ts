@@ -109,6 +109,28 @@ describe('API: Test Connection against a real OpenSSH server', () => {
     assert.deepEqual(leaked, [], 'no response holds the private key');
   });
 
+  it('saves a passphrase key and the home folder, shows neither secret, and tests them as saved', async () => {
+    const d = await createDistrict(h);
+    const body = candidate({
+      path: undefined,
+      useHomeFolder: true,
+      privateKey: passphraseKey,
+      privateKeyPassphrase: PASSPHRASE,
+    });
+    const saved = await h.api().put(`/districts/${d.id}/sync-config`).send(body).expect(200);
+    assert.equal(saved.body.external.path, null);
+    assert.equal(saved.body.external.hasPrivateKey, true);
+    assert.equal(saved.body.external.hasPrivateKeyPassphrase, true);
+    const { rows } = await h.db.pool.query<{ external_key_passphrase_enc: string }>(
+      'SELECT external_key_passphrase_enc FROM sync_configs WHERE district_id = $1',
+      [d.id],
+    );
+    assert.ok(!rows[0].external_key_passphrase_enc.includes(PASSPHRASE), 'stored encrypted');
+    const result = await testConnection(d.id);
+    assert.deepEqual(outline(result).slice(3, 5), ['auth:ok', 'path:ok']);
+    assert.equal(result.steps[4].detail?.homeFolder, true);
+  });
+
   it('reads the header against the config: missing required columns and no file at all', async () => {
     const d = await createDistrict(h);
     const noRole = await testConnection(d.id, candidate({ path: path.join(sshd.dir, 'no-role') }));
