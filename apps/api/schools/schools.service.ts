@@ -5,7 +5,7 @@ import { SchoolName } from './schools.dto';
 
 /** What became of one name of a bulk add, in the order the names were given. */
 export type BulkSchoolResult =
-  | { name: string; status: 'created' | 'exists'; school: School; message?: string }
+  | { name: string; status: 'created' | 'exists'; school?: School; message?: string }
   | { name: string; status: 'invalid'; message: string };
 
 export interface BulkSchoolsOutcome {
@@ -41,15 +41,17 @@ export class SchoolsService {
     await this.districts.require(districtId);
     const checked = names.map((raw) => ({ raw, parsed: SchoolName.safeParse(raw) }));
     const valid = checked.flatMap((c) => (c.parsed.success ? [c.parsed.data] : []));
-    const saved = valid.length > 0 ? await this.schools.createMany(districtId, valid) : new Map();
+    const saved = await this.schools.createMany(districtId, valid);
     const seen = new Set<string>();
     const results = checked.map(({ raw, parsed }): BulkSchoolResult => {
       if (!parsed.success)
         return { name: raw.slice(0, 200), status: 'invalid', message: parsed.error.issues[0].message };
       const name = parsed.data;
-      const entry = saved.get(name)!;
+      const entry = saved.get(name);
       const repeated = seen.has(name);
       seen.add(name);
+      // Added by a concurrent request after this statement began: it exists, but is not seen here.
+      if (!entry) return { name, status: 'exists', message: 'added at the same time by another request' };
       if (repeated)
         return { name, status: 'exists', school: entry.school, message: 'named earlier in this list' };
       return { name, status: entry.created ? 'created' : 'exists', school: entry.school };

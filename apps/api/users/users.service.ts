@@ -21,18 +21,22 @@ export class UsersService {
 
   async detail(districtId: string, userId: string): Promise<UserDetail> {
     await this.districts.require(districtId);
-    const user = await this.users.get(districtId, userId);
-    if (!user)
-      throw new NotFoundException(
-        `User ${userId} not found in district ${districtId}: search the district's users with GET /districts/${districtId}/users?q=.`,
-      );
-    return user;
+    return await this.found(districtId, userId);
   }
 
   /** A protected user is never archived by a sync, even when no file row names it. */
   async setProtected(districtId: string, userId: string, value: boolean): Promise<UserDetail> {
     await this.districts.require(districtId);
     await this.users.setProtected(districtId, userId, value);
-    return await this.detail(districtId, userId);
+    return await this.found(districtId, userId);
+  }
+
+  private async found(districtId: string, userId: string): Promise<UserDetail> {
+    const user = await this.users.get(districtId, userId);
+    if (!user)
+      throw new NotFoundException(
+        `User ${userId} not found in district ${districtId}: search the district's users with GET /districts/${districtId}/users?q=.`,
+      );
+    return user;
   }
 }
