@@ -25,6 +25,7 @@ import { ApiKeysService } from './api-keys/api-keys.service';
 import { ENV, EXPORTS_POOL, PG_POOL, TEMPORAL_CLIENT } from './api.tokens';
 import { ApiErrorFilter } from './common/api-error.filter';
 import { BearerAuthGuard } from './common/bearer-auth.guard';
+import { DistrictSettingsService } from './districts/district-settings.service';
 import { DistrictsController } from './districts/districts.controller';
 import { DistrictsService } from './districts/districts.service';
 import { HealthController } from './health/health.controller';
@@ -34,12 +35,15 @@ import { ReferenceController } from './reference/reference.controller';
 import { ReportDownloads } from './runs/report-downloads.service';
 import { RunsController } from './runs/runs.controller';
 import { RunsService } from './runs/runs.service';
+import { SchoolsController } from './schools/schools.controller';
+import { SchoolsService } from './schools/schools.service';
 import { SftpCredentialsController } from './sftp-credentials/sftp-credentials.controller';
 import { SftpCredentialsService } from './sftp-credentials/sftp-credentials.service';
 import { ConnectionTestService } from './sync-config/connection-test.service';
 import { SyncConfigController } from './sync-config/sync-config.controller';
 import { SyncConfigService } from './sync-config/sync-config.service';
 import { UsersController } from './users/users.controller';
+import { UsersService } from './users/users.service';
 
 export interface ApiDeps {
   env: Readonly<Env>;
@@ -72,6 +76,7 @@ export class ApiModule {
       controllers: [
         HealthController,
         DistrictsController,
+        SchoolsController,
         SyncConfigController,
         SftpCredentialsController,
         RunsController,
@@ -119,6 +124,9 @@ export class ApiModule {
           inject: [TEMPORAL_CLIENT, ENV],
         },
         DistrictsService,
+        DistrictSettingsService,
+        SchoolsService,
+        UsersService,
         SyncConfigService,
         ConnectionTestService,
         SftpCredentialsService,

@@ -87,7 +87,7 @@ export class ApplyRepository {
                 internal_id = x.internal_id, accounting_id = x.accounting_id, clever_id = x.clever_id,
                 role = x.role, school_id = x.school_id, coach_email = x.coach_email, phone = x.phone,
                 custom_fields = x.custom::jsonb, row_hash = x.row_hash, status = 'active', archived_at = NULL,
-                updated_at = now(), last_run_id = $1
+                updated_at = now(), last_run_id = $1, changed_by_run = $1, archived_by_run = NULL
          FROM (SELECT p.user_id, p.action, s.*, sc.id AS school_id
                ${planned} AND p.action IN ('update', 'reactivate')) x
          WHERE u.id = x.user_id AND u.district_id = $2
@@ -97,7 +97,8 @@ export class ApplyRepository {
       [id, districtId],
     );
     const archived = await this.db.query(
-      `UPDATE users u SET status = 'archived', archived_at = now(), updated_at = now(), last_run_id = $1
+      `UPDATE users u SET status = 'archived', archived_at = now(), updated_at = now(), last_run_id = $1,
+              archived_by_run = $1
        FROM run_plan p
        WHERE p.run_id = $1 AND p.action = 'archive' AND u.id = p.user_id AND u.district_id = $2
          AND u.status = 'active' AND NOT u.protected`,

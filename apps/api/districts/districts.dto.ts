@@ -6,27 +6,38 @@ import { DistrictSchedule } from '../../../lib/contracts/schedule';
 const canonicalZone = (zone: string): string =>
   new Intl.DateTimeFormat('en-US', { timeZone: zone }).resolvedOptions().timeZone;
 
+const DistrictName = z
+  .string()
+  .trim()
+  .min(1, 'name must not be empty')
+  .max(200, 'name must be at most 200 characters');
+
+const TimeZone = z
+  .string()
+  .max(64, 'timeZone must be at most 64 characters')
+  .pipe(DistrictSchedule.shape.timeZone)
+  .transform(canonicalZone);
+
 export const CreateDistrictBody = z
   .object({
-    name: z.string().trim().min(1, 'name must not be empty').max(200, 'name must be at most 200 characters'),
+    name: DistrictName,
     slug: z
       .string()
       .regex(
         /^[a-z0-9][a-z0-9-]{1,62}$/,
         'slug must be 2-63 lowercase letters, digits or dashes, starting with a letter or digit (it becomes the SFTP username), e.g. "springfield-usd"',
       ),
-    timeZone: z
-      .string()
-      .max(64, 'timeZone must be at most 64 characters')
-      .pipe(DistrictSchedule.shape.timeZone)
-      .transform(canonicalZone),
+    timeZone: TimeZone,
   })
   .strict();
 export class CreateDistrictDto extends createZodDto(CreateDistrictBody) {}
 
-export const CreateSchoolBody = z
-  .object({
-    name: z.string().trim().min(1, 'name must not be empty').max(200, 'name must be at most 200 characters'),
-  })
-  .strict();
-export class CreateSchoolDto extends createZodDto(CreateSchoolBody) {}
+/** The slug is the hosted SFTP username and folder name, so it never changes. */
+export const UpdateDistrictBody = z
+  .object({ name: DistrictName.optional(), timeZone: TimeZone.optional() })
+  .strict()
+  .refine((body) => body.name !== undefined || body.timeZone !== undefined, {
+    message: 'Give name, timeZone or both: the slug cannot be changed (it is the SFTP username).',
+  });
+export type UpdateDistrictBody = z.infer<typeof UpdateDistrictBody>;
+export class UpdateDistrictDto extends createZodDto(UpdateDistrictBody) {}

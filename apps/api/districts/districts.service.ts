@@ -1,14 +1,10 @@
 import { ConflictException, Injectable, NotFoundException } from '@nestjs/common';
 import { type District, DistrictsRepository } from '../../../lib/db/repositories/districts.repository';
-import { type School, SchoolsRepository } from '../../../lib/db/repositories/schools.repository';
 import type { PageQuery } from '../common/paging.dto';
 
 @Injectable()
 export class DistrictsService {
-  constructor(
-    private readonly districts: DistrictsRepository,
-    private readonly schools: SchoolsRepository,
-  ) {}
+  constructor(private readonly districts: DistrictsRepository) {}
 
   async create(input: { name: string; slug: string; timeZone: string }): Promise<District> {
     const district = await this.districts.create(input);
@@ -29,20 +25,5 @@ export class DistrictsService {
     if (!district)
       throw new NotFoundException(`District ${id} not found: list districts with GET /districts.`);
     return district;
-  }
-
-  async createSchool(districtId: string, name: string): Promise<School> {
-    await this.require(districtId);
-    const school = await this.schools.create(districtId, name);
-    if (!school)
-      throw new ConflictException(
-        `District ${districtId} already has a school named "${name}"; school names are unique per district.`,
-      );
-    return school;
-  }
-
-  async listSchools(districtId: string): Promise<School[]> {
-    await this.require(districtId);
-    return await this.schools.listForDistrict(districtId);
   }
 }

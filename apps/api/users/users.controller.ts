@@ -1,36 +1,47 @@
-import { Controller, Get, Param, Query } from '@nestjs/common';
+import { Body, Controller, Get, Param, Put, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags, ApiOperation } from '@nestjs/swagger';
-import { createZodDto } from 'nestjs-zod';
-import { z } from 'zod';
-import { type UserView, UsersRepository } from '../../../lib/db/repositories/users.repository';
+import type { UserDetail, UserView } from '../../../lib/db/repositories/users.repository';
 import { DistrictKeys } from '../common/district-key-access.decorator';
-import { PageQuery } from '../common/paging.dto';
 import { UuidParamPipe } from '../common/uuid-param.pipe';
-import { DistrictsService } from '../districts/districts.service';
+import { ProtectedDto, UsersQueryDto } from './users.dto';
+import { UsersService } from './users.service';
 
-export const UsersQuery = PageQuery.extend({
-  status: z.enum(['active', 'archived'], 'status must be "active" or "archived"').optional(),
-});
-export class UsersQueryDto extends createZodDto(UsersQuery) {}
-
-/** Read-only: lets an admin see what a sync created, updated or archived. */
+/** What a sync created, updated or archived; the one thing an admin changes here is protection. */
 @ApiTags('users')
 @ApiBearerAuth()
 @DistrictKeys('own-district')
 @Controller('districts/:id/users')
 export class UsersController {
-  constructor(
-    private readonly districts: DistrictsService,
-    private readonly users: UsersRepository,
-  ) {}
+  constructor(private readonly service: UsersService) {}
 
-  @ApiOperation({ summary: "List the district's users (read-only)" })
+  @ApiOperation({
+    summary:
+      "List or search the district's users: q is a case-insensitive prefix of a name, the email or any id",
+  })
   @Get()
   async list(
     @Param('id', UuidParamPipe) id: string,
     @Query() query: UsersQueryDto,
   ): Promise<{ total: number; users: UserView[] }> {
-    await this.districts.require(id);
-    return await this.users.listForDistrict(id, query);
+    return await this.service.list(id, query);
+  }
+
+  @ApiOperation({ summary: 'One user: school, role, custom fields, protection and the runs behind it' })
+  @Get(':userId')
+  async detail(
+    @Param('id', UuidParamPipe) id: string,
+    @Param('userId', UuidParamPipe) userId: string,
+  ): Promise<UserDetail> {
+    return await this.service.detail(id, userId);
+  }
+
+  @ApiOperation({ summary: 'Protect a user from being archived by syncs (or lift the protection)' })
+  @Put(':userId/protected')
+  async setProtected(
+    @Param('id', UuidParamPipe) id: string,
+    @Param('userId', UuidParamPipe) userId: string,
+    @Body() body: ProtectedDto,
+  ): Promise<UserDetail> {
+    return await this.service.setProtected(id, userId, body.protected);
   }
 }

@@ -1,6 +1,4 @@
-import type { Pool, PoolClient } from 'pg';
-
-type Queryable = Pool | PoolClient;
+import type { Queryable } from '../queryable';
 
 export interface District {
   id: string;
@@ -28,6 +26,16 @@ export class DistrictsRepository {
 
   async get(id: string): Promise<District | undefined> {
     const { rows } = await this.db.query<District>(`SELECT ${COLUMNS} FROM districts WHERE id = $1`, [id]);
+    return rows[0];
+  }
+
+  /** Changes the given fields; undefined when there is no such district. */
+  async update(id: string, changes: { name?: string; timeZone?: string }): Promise<District | undefined> {
+    const { rows } = await this.db.query<District>(
+      `UPDATE districts SET name = coalesce($2, name), time_zone = coalesce($3, time_zone)
+       WHERE id = $1 RETURNING ${COLUMNS}`,
+      [id, changes.name ?? null, changes.timeZone ?? null],
+    );
     return rows[0];
   }
 

@@ -1,6 +1,4 @@
-import type { Pool, PoolClient } from 'pg';
-
-type Queryable = Pool | PoolClient;
+import type { Queryable } from '../queryable';
 
 export interface School {
   id: string;
@@ -9,7 +7,19 @@ export interface School {
   createdAt: Date;
 }
 
+/** The users a school still has, which keep it from being deleted. */
+export interface SchoolMembers {
+  active: number;
+  archived: number;
+}
+
+export type RenameOutcome = { renamed: School } | { missing: true } | { duplicate: true };
+export type DeleteOutcome = { deleted: true } | { missing: true } | { inUse: SchoolMembers };
+
 const COLUMNS = `id, district_id AS "districtId", name, created_at AS "createdAt"`;
+
+const isUniqueViolation = (err: unknown): boolean => (err as { code?: unknown })?.code === '23505';
+const isForeignKeyViolation = (err: unknown): boolean => (err as { code?: unknown })?.code === '23503';
 
 /** The only code that speaks SQL about schools. Every query is scoped to one district. */
 export class SchoolsRepository {
@@ -25,11 +35,71 @@ export class SchoolsRepository {
     return rows[0];
   }
 
+  /**
+   * Adds every name the district lacks, in one statement; returns the school of each name (distinct
+   * names), with `created` false for those that already existed.
+   */
+  async createMany(
+    districtId: string,
+    names: readonly string[],
+  ): Promise<Map<string, { school: School; created: boolean }>> {
+    const { rows } = await this.db.query<School & { created: boolean }>(
+      `WITH wanted AS (SELECT DISTINCT unnest($2::text[]) AS name),
+       added AS (
+         INSERT INTO schools (district_id, name) SELECT $1, name FROM wanted
+         ON CONFLICT (district_id, name) DO NOTHING RETURNING ${COLUMNS}
+       )
+       SELECT *, true AS created FROM added
+       UNION ALL
+       SELECT ${COLUMNS}, false AS created FROM schools
+       WHERE district_id = $1 AND name IN (SELECT name FROM wanted) AND id NOT IN (SELECT id FROM added)`,
+      [districtId, names],
+    );
+    return new Map(rows.map(({ created, ...school }) => [school.name, { school, created }]));
+  }
+
   async listForDistrict(districtId: string): Promise<School[]> {
     const { rows } = await this.db.query<School>(
       `SELECT ${COLUMNS} FROM schools WHERE district_id = $1 ORDER BY name, id`,
       [districtId],
     );
     return rows;
+  }
+
+  async rename(districtId: string, schoolId: string, name: string): Promise<RenameOutcome> {
+    try {
+      const { rows } = await this.db.query<School>(
+        `UPDATE schools SET name = $3 WHERE district_id = $1 AND id = $2 RETURNING ${COLUMNS}`,
+        [districtId, schoolId, name],
+      );
+      return rows[0] ? { renamed: rows[0] } : { missing: true };
+    } catch (err) {
+      if (isUniqueViolation(err)) return { duplicate: true };
+      throw err;
+    }
+  }
+
+  /** Deletes a school no user (active or archived) belongs to; otherwise says how many do. */
+  async delete(districtId: string, schoolId: string): Promise<DeleteOutcome> {
+    try {
+      const res = await this.db.query(
+        `DELETE FROM schools s WHERE s.district_id = $1 AND s.id = $2
+           AND NOT EXISTS (SELECT 1 FROM users u WHERE u.school_id = s.id)`,
+        [districtId, schoolId],
+      );
+      if (res.rowCount === 1) return { deleted: true };
+    } catch (err) {
+      // A sync gave the school a user between the check and the delete.
+      if (!isForeignKeyViolation(err)) throw err;
+    }
+    const { rows } = await this.db.query<SchoolMembers & { found: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM schools WHERE district_id = $1 AND id = $2) AS found,
+              count(*) FILTER (WHERE u.status = 'active')::int AS active,
+              count(*) FILTER (WHERE u.status = 'archived')::int AS archived
+       FROM users u WHERE u.district_id = $1 AND u.school_id = $2`,
+      [districtId, schoolId],
+    );
+    const { found, active, archived } = rows[0];
+    return found ? { inUse: { active, archived } } : { missing: true };
   }
 }

@@ -46,6 +46,7 @@ export function bearerAgent(app: INestApplication, token: string, responses: str
     get: (url: string) => record(agent.get(url)),
     post: (url: string) => record(agent.post(url)),
     put: (url: string) => record(agent.put(url)),
+    patch: (url: string) => record(agent.patch(url)),
     delete: (url: string) => record(agent.delete(url)),
   };
 }

@@ -62,6 +62,20 @@ describe('API while the scheduler is down', () => {
     assert.equal(saved.body.timeOfDay, '05:30');
   });
 
+  it('a new time zone is saved and the answer says to send it again for the schedule', async () => {
+    const res = await h
+      .api()
+      .patch(`/districts/${districtId}`)
+      .send({ timeZone: 'America/Denver' })
+      .expect(503);
+    assert.match(
+      res.body.message,
+      /The time zone was saved but the scheduler \(Temporal\) could not be reached/,
+    );
+    const district = await h.api().get(`/districts/${districtId}`).expect(200);
+    assert.equal(district.body.timeZone, 'America/Denver');
+  });
+
   it('the status answers 503 and points at the worker', async () => {
     const res = await h.api().get(`/districts/${districtId}/sync-status`).expect(503);
     assert.match(res.body.message, /did not answer its status query/);
