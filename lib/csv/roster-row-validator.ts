@@ -9,7 +9,8 @@ import {
   headerOf,
 } from './roster-columns';
 import { makeFinding, quoteValue } from './roster-findings';
-import type { Finding, MatchingKey, RosterRecord } from './roster-record';
+import type { MatchingKey } from '../contracts/sync-config';
+import type { Finding, RosterRecord } from './roster-record';
 import { DISTRICT_WIDE_ROLES, ROLES, type Role, canonicalRole, normalizeRole } from './roster-roles';
 import type { ColumnPlan } from './roster-header';
 import { isUuid } from '../contracts/uuid';
