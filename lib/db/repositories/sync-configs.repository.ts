@@ -1,8 +1,6 @@
-import type { Pool, PoolClient } from 'pg';
+import type { Queryable } from '../queryable';
 import type { ScheduleFrequency } from '../../contracts/schedule';
 import type { CoachingGroup, FileRule, FileSource, MatchingKey } from '../../contracts/sync-config';
-
-type Queryable = Pool | PoolClient;
 
 export interface ExternalServerSettings {
   host: string;

@@ -1,0 +1,2 @@
+import type { Pool, PoolClient } from 'pg';
+export type Queryable = Pool | PoolClient;
