@@ -1,5 +1,4 @@
 import type { Pool } from 'pg';
-import { inTransaction } from '../transaction';
 import { type SyncRunRow, SyncRunsRepository } from './sync-runs.repository';
 
 /** Runs a person or script asks for; schedules and uploads are not counted. */
@@ -32,8 +31,10 @@ export class ManualRunsRepository {
     limit: number,
     windowSeconds: number,
   ): Promise<ManualRunAdmission> {
-    // A request that joins or is refused writes nothing: its transaction only held the lock.
-    return await inTransaction(this.pool, async (client): Promise<ManualRunAdmission> => {
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
       await client.query("SELECT pg_advisory_xact_lock(hashtextextended('manual-runs:' || $1::text, 0))", [
         input.districtId,
       ]);
@@ -56,13 +57,25 @@ export class ManualRunsRepository {
         [input.districtId, MANUAL_TRIGGERS, windowSeconds, input.dryRun, input.retryOf],
       );
       const { started, waiting, joinable, oldest_age } = rows[0];
-      if (joinable !== null) return { outcome: 'joined', runId: joinable };
+      if (joinable !== null) {
+        await client.query('ROLLBACK');
+        return { outcome: 'joined', runId: joinable };
+      }
       const runsInWindow = started + (waiting ? 1 : 0);
       if (!waiting && runsInWindow >= limit) {
+        await client.query('ROLLBACK');
         const retryAfterSeconds = Math.max(1, Math.ceil(windowSeconds - (oldest_age ?? 0)));
         return { outcome: 'refused', retryAfterSeconds, runsInWindow };
       }
-      return { outcome: 'created', run: await new SyncRunsRepository(client).create(input) };
-    });
+      const run = await new SyncRunsRepository(client).create(input);
+      await client.query('COMMIT');
+      return { outcome: 'created', run };
+    } catch (err) {
+      broken = err instanceof Error ? err : new Error(String(err));
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release(broken);
+    }
   }
 }
