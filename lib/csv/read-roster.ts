@@ -4,7 +4,8 @@ import { CsvDecoder } from './csv-decoder';
 import { MAX_HEADER_CELLS, TEMPLATE_HEADERS } from './roster-columns';
 import { type ColumnPlan, headerScore, planColumns } from './roster-header';
 import { RosterFileError, fatal, makeFinding, quoteValue } from './roster-findings';
-import type { Finding, MatchingKey, RosterRecord } from './roster-record';
+import type { MatchingKey } from '../contracts/sync-config';
+import type { Finding, RosterRecord } from './roster-record';
 import { RosterRowValidator } from './roster-row-validator';
 
 /**

@@ -1,4 +1,5 @@
-import type { MatchingKey, RosterRecord } from './roster-record';
+import type { MatchingKey } from '../contracts/sync-config';
+import type { RosterRecord } from './roster-record';
 
 /**
  * The default template's known columns, how headers are matched to them, and which are required.

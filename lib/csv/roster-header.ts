@@ -14,7 +14,8 @@ import {
   withoutSurroundingQuotes,
 } from './roster-columns';
 import { fatal, makeFinding, quoteValue } from './roster-findings';
-import type { Finding, MatchingKey } from './roster-record';
+import type { MatchingKey } from '../contracts/sync-config';
+import type { Finding } from './roster-record';
 
 /**
  * Maps a header row to the known columns and custom fields, and decides whether a line is a header

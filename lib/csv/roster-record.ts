@@ -3,8 +3,8 @@
  * (errors and warnings) with enough context for an admin to fix the file.
  * This is the contract between lib/csv (reading, validating) and lib/sync (staging, planning).
  */
-export const MATCHING_KEYS = ['email', 'internal_id', 'accounting_id', 'clever_id', 'platform_id'] as const;
-export type MatchingKey = (typeof MATCHING_KEYS)[number];
+// The matching key is a config choice, defined with the other choices in lib/contracts.
+export type { MatchingKey } from '../contracts/sync-config';
 
 export type Severity = 'fatal' | 'error' | 'warning';
 

@@ -9,7 +9,8 @@ import {
   headerOf,
 } from './roster-columns';
 import { makeFinding, quoteValue } from './roster-findings';
-import type { Finding, MatchingKey, RosterRecord } from './roster-record';
+import type { MatchingKey } from '../contracts/sync-config';
+import type { Finding, RosterRecord } from './roster-record';
 import { DISTRICT_WIDE_ROLES, ROLES, type Role, canonicalRole, normalizeRole } from './roster-roles';
 import type { ColumnPlan } from './roster-header';
 import { isUuid } from '../contracts/uuid';
@@ -129,158 +130,14 @@ export class RosterRowValidator {
     if (lastName.length === 0) this.error('MISSING_REQUIRED_VALUE', 'Last Name is empty.', 'Last Name', '');
 
     const ids: Record<string, string> = { internalId, accountingId, cleverId, platformId, email };
-    if (ids[this.keyField].length === 0) {
-      const header = headerOf(this.keyField);
-      this.error(
-        'MISSING_KEY',
-        `${header} is empty, and ${header} is the matching key of this sync.`,
-        header,
-        '',
-      );
-    }
-    if (this.keyField === 'platformId' && platformId.length > 0 && !isUuid(platformId)) {
-      this.error(
-        'INVALID_PLATFORM_ID',
-        `Platform ID ${quoteValue(platformId)} is not a rostersync user id.`,
-        'Platform ID',
-        platformId,
-      );
-    }
-    if (email.length > 0 && email.length <= MAX_KNOWN_VALUE && !EMAIL.test(email)) {
-      this.error('INVALID_EMAIL', `Email ${quoteValue(email)} is not a valid email address.`, 'Email', email);
-    }
-    for (const field of ID_FIELDS) {
-      const value = ids[field];
-      if (value.length > 0 && value.length <= MAX_KNOWN_VALUE && SCIENTIFIC.test(value)) {
-        this.error(
-          'SCIENTIFIC_NOTATION_ID',
-          `${headerOf(field)} ${quoteValue(value)} is in scientific notation; a spreadsheet program rounded the ID.`,
-          headerOf(field),
-          value,
-        );
-      }
-    }
-
-    let role: string | undefined;
-    if (roleText.length === 0) {
-      this.error('MISSING_REQUIRED_VALUE', 'Role is empty.', 'Role', '');
-    } else {
-      // A value longer than any value may be is no role, and is neither looked up nor remembered:
-      // ten thousand cached megabyte-long "roles" would fill the memory.
-      role = roleText.length <= MAX_KNOWN_VALUE ? this.role(roleText) : undefined;
-      if (role === undefined) {
-        const near = roleText.length <= MAX_KNOWN_VALUE ? closestMatch(roleText, ROLES, normalizeRole) : null;
-        this.error(
-          'UNKNOWN_ROLE',
-          `Role ${quoteValue(roleText)} is not a known role${near ? `; did you mean '${near}'?` : '.'}`,
-          'Role',
-          roleText,
-        );
-      }
-    }
-
-    let school: string | null = null;
-    if (role !== undefined && DISTRICT_WIDE_ROLES.has(role)) {
-      // District-wide roles see every school; a School value on their row is ignored.
-      school = null;
-    } else if (schoolText.length === 0) {
-      if (role !== undefined) {
-        this.error('MISSING_SCHOOL', `School is empty, and a ${role} must belong to a school.`, 'School', '');
-      }
-    } else if (this.schools.has(schoolText)) {
-      school = schoolText;
-    } else if (schoolText.length <= MAX_KNOWN_VALUE) {
-      this.error(
-        'UNKNOWN_SCHOOL',
-        `School ${quoteValue(schoolText)} does not exist in this district${this.suggestSchool(schoolText)}`,
-        'School',
-        schoolText,
-      );
-    }
-
-    let coachEmail: string | null = null;
-    if (coachText.length > 0 && coachText.length <= MAX_KNOWN_VALUE) {
-      if (EMAIL.test(coachText)) coachEmail = coachText;
-      else
-        this.warn(
-          'INVALID_COACH_EMAIL',
-          `Coach Email ${quoteValue(coachText)} is not a valid email address; it was ignored.`,
-          'Coach Email',
-          coachText,
-        );
-    }
-
-    let phone: string | null = null;
-    if (phoneText.length > 0 && phoneText.length <= MAX_KNOWN_VALUE) {
-      if (PHONE.test(phoneText) && digitCount(phoneText) >= 3) phone = phoneText;
-      else
-        this.warn(
-          'INVALID_PHONE',
-          `Phone ${quoteValue(phoneText)} is not a phone number; it was ignored.`,
-          'Phone',
-          phoneText,
-        );
-    }
-
-    const custom: Record<string, string> = {};
-    for (const { index, key } of this.plan.custom) {
-      const value = index < cells.length ? cells[index].trim() : '';
-      if (value.length > MAX_CUSTOM_VALUE) {
-        this.error(
-          'VALUE_TOO_LONG',
-          `${key} is ${value.length} characters long (at most ${MAX_CUSTOM_VALUE} in a custom column): ${quoteValue(value)}.`,
-          key,
-          value.slice(0, MAX_CUSTOM_VALUE),
-        );
-      }
-      custom[key] = value;
-    }
-
-    // One warning per row, however many header-less cells it fills: the first names the place.
-    let unnamedFirst = -1;
-    let unnamedCount = 0;
-    for (const index of this.plan.unnamed) {
-      if (index < cells.length && cells[index].trim().length > 0) {
-        if (unnamedFirst < 0) unnamedFirst = index;
-        unnamedCount++;
-      }
-    }
-    if (unnamedFirst >= 0) {
-      const value = cells[unnamedFirst].trim();
-      const more =
-        unnamedCount > 1
-          ? ` (and ${unnamedCount - 1} more value${unnamedCount > 2 ? 's' : ''} in columns without a header)`
-          : '';
-      this.warn(
-        'UNNAMED_COLUMN_VALUE',
-        `Value ${quoteValue(value)} is in column ${unnamedFirst + 1}, which has no header${more}; it was ignored.`,
-        null,
-        value,
-      );
-    }
-
-    const width = this.plan.width;
-    if (cells.length > width) {
-      for (let i = width; i < cells.length; i++) {
-        const value = cells[i].trim();
-        if (value.length > 0) {
-          this.error(
-            'CELLS_BEYOND_HEADER',
-            `The row has ${cells.length} values but the header only ${width} columns; value ${quoteValue(value)} is in column ${i + 1}, past the last header.`,
-            null,
-            value,
-          );
-          break;
-        }
-      }
-    } else if (cells.length < width) {
-      this.warn(
-        'TOO_FEW_CELLS',
-        `The row has ${cells.length} values but the header has ${width} columns; the missing values were treated as empty.`,
-        null,
-        null,
-      );
-    }
+    this.checkIds(ids);
+    const role = this.checkRole(roleText);
+    const school = this.checkSchool(schoolText, role);
+    const coachEmail = this.checkCoachEmail(coachText);
+    const phone = this.checkPhone(phoneText);
+    const custom = this.readCustom(cells);
+    this.checkUnnamedCells(cells);
+    this.checkWidth(cells);
 
     if (this.errors > 0 || role === undefined) {
       const key = ids[this.keyField];
@@ -303,6 +160,188 @@ export class RosterRowValidator {
       phone,
       custom,
     };
+  }
+
+  /** The matching key is there, Platform ID and Email are well formed, no ID was rounded by a spreadsheet. */
+  private checkIds(ids: Record<string, string>): void {
+    if (ids[this.keyField].length === 0) {
+      const header = headerOf(this.keyField);
+      this.error(
+        'MISSING_KEY',
+        `${header} is empty, and ${header} is the matching key of this sync.`,
+        header,
+        '',
+      );
+    }
+    if (this.keyField === 'platformId' && ids.platformId.length > 0 && !isUuid(ids.platformId)) {
+      this.error(
+        'INVALID_PLATFORM_ID',
+        `Platform ID ${quoteValue(ids.platformId)} is not a rostersync user id.`,
+        'Platform ID',
+        ids.platformId,
+      );
+    }
+    const email = ids.email;
+    if (email.length > 0 && email.length <= MAX_KNOWN_VALUE && !EMAIL.test(email)) {
+      this.error('INVALID_EMAIL', `Email ${quoteValue(email)} is not a valid email address.`, 'Email', email);
+    }
+    for (const field of ID_FIELDS) {
+      const value = ids[field];
+      if (value.length > 0 && value.length <= MAX_KNOWN_VALUE && SCIENTIFIC.test(value)) {
+        this.error(
+          'SCIENTIFIC_NOTATION_ID',
+          `${headerOf(field)} ${quoteValue(value)} is in scientific notation; a spreadsheet program rounded the ID.`,
+          headerOf(field),
+          value,
+        );
+      }
+    }
+  }
+
+  /** The row's canonical role; undefined (with an error) when it is empty or unknown. */
+  private checkRole(roleText: string): string | undefined {
+    let role: string | undefined;
+    if (roleText.length === 0) {
+      this.error('MISSING_REQUIRED_VALUE', 'Role is empty.', 'Role', '');
+    } else {
+      // A value longer than any value may be is no role, and is neither looked up nor remembered:
+      // ten thousand cached megabyte-long "roles" would fill the memory.
+      role = roleText.length <= MAX_KNOWN_VALUE ? this.role(roleText) : undefined;
+      if (role === undefined) {
+        const near = roleText.length <= MAX_KNOWN_VALUE ? closestMatch(roleText, ROLES, normalizeRole) : null;
+        this.error(
+          'UNKNOWN_ROLE',
+          `Role ${quoteValue(roleText)} is not a known role${near ? `; did you mean '${near}'?` : '.'}`,
+          'Role',
+          roleText,
+        );
+      }
+    }
+    return role;
+  }
+
+  /** The row's school, checked against the district's; null for district-wide roles. */
+  private checkSchool(schoolText: string, role: string | undefined): string | null {
+    let school: string | null = null;
+    if (role !== undefined && DISTRICT_WIDE_ROLES.has(role)) {
+      // District-wide roles see every school; a School value on their row is ignored.
+      school = null;
+    } else if (schoolText.length === 0) {
+      if (role !== undefined) {
+        this.error('MISSING_SCHOOL', `School is empty, and a ${role} must belong to a school.`, 'School', '');
+      }
+    } else if (this.schools.has(schoolText)) {
+      school = schoolText;
+    } else if (schoolText.length <= MAX_KNOWN_VALUE) {
+      this.error(
+        'UNKNOWN_SCHOOL',
+        `School ${quoteValue(schoolText)} does not exist in this district${this.suggestSchool(schoolText)}`,
+        'School',
+        schoolText,
+      );
+    }
+    return school;
+  }
+
+  /** An invalid Coach Email is a warning and is dropped. */
+  private checkCoachEmail(coachText: string): string | null {
+    let coachEmail: string | null = null;
+    if (coachText.length > 0 && coachText.length <= MAX_KNOWN_VALUE) {
+      if (EMAIL.test(coachText)) coachEmail = coachText;
+      else
+        this.warn(
+          'INVALID_COACH_EMAIL',
+          `Coach Email ${quoteValue(coachText)} is not a valid email address; it was ignored.`,
+          'Coach Email',
+          coachText,
+        );
+    }
+    return coachEmail;
+  }
+
+  /** An invalid Phone is a warning and is dropped. */
+  private checkPhone(phoneText: string): string | null {
+    let phone: string | null = null;
+    if (phoneText.length > 0 && phoneText.length <= MAX_KNOWN_VALUE) {
+      if (PHONE.test(phoneText) && digitCount(phoneText) >= 3) phone = phoneText;
+      else
+        this.warn(
+          'INVALID_PHONE',
+          `Phone ${quoteValue(phoneText)} is not a phone number; it was ignored.`,
+          'Phone',
+          phoneText,
+        );
+    }
+    return phone;
+  }
+
+  /** The row's custom columns, by header; a value over MAX_CUSTOM_VALUE is an error. */
+  private readCustom(cells: readonly string[]): Record<string, string> {
+    const custom: Record<string, string> = {};
+    for (const { index, key } of this.plan.custom) {
+      const value = index < cells.length ? cells[index].trim() : '';
+      if (value.length > MAX_CUSTOM_VALUE) {
+        this.error(
+          'VALUE_TOO_LONG',
+          `${key} is ${value.length} characters long (at most ${MAX_CUSTOM_VALUE} in a custom column): ${quoteValue(value)}.`,
+          key,
+          value.slice(0, MAX_CUSTOM_VALUE),
+        );
+      }
+      custom[key] = value;
+    }
+    return custom;
+  }
+
+  /** One warning per row, however many header-less cells it fills: the first names the place. */
+  private checkUnnamedCells(cells: readonly string[]): void {
+    let unnamedFirst = -1;
+    let unnamedCount = 0;
+    for (const index of this.plan.unnamed) {
+      if (index < cells.length && cells[index].trim().length > 0) {
+        if (unnamedFirst < 0) unnamedFirst = index;
+        unnamedCount++;
+      }
+    }
+    if (unnamedFirst >= 0) {
+      const value = cells[unnamedFirst].trim();
+      const more =
+        unnamedCount > 1
+          ? ` (and ${unnamedCount - 1} more value${unnamedCount > 2 ? 's' : ''} in columns without a header)`
+          : '';
+      this.warn(
+        'UNNAMED_COLUMN_VALUE',
+        `Value ${quoteValue(value)} is in column ${unnamedFirst + 1}, which has no header${more}; it was ignored.`,
+        null,
+        value,
+      );
+    }
+  }
+
+  /** A value past the header's last column is an error; a short row is a warning. */
+  private checkWidth(cells: readonly string[]): void {
+    const width = this.plan.width;
+    if (cells.length > width) {
+      for (let i = width; i < cells.length; i++) {
+        const value = cells[i].trim();
+        if (value.length > 0) {
+          this.error(
+            'CELLS_BEYOND_HEADER',
+            `The row has ${cells.length} values but the header only ${width} columns; value ${quoteValue(value)} is in column ${i + 1}, past the last header.`,
+            null,
+            value,
+          );
+          break;
+        }
+      }
+    } else if (cells.length < width) {
+      this.warn(
+        'TOO_FEW_CELLS',
+        `The row has ${cells.length} values but the header has ${width} columns; the missing values were treated as empty.`,
+        null,
+        null,
+      );
+    }
   }
 
   /** Every distinct value of the row (but `except`) that could be a matching key, normalised like one. */

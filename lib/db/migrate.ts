@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { runner } from 'node-pg-migrate';
+import { Env, loadEnvPart } from '../config/env';
 
 /** Migrations live beside this module's source (copied next to the compiled JS is not needed: we read the .sql files). */
 export const MIGRATIONS_DIR = path.resolve(__dirname, '../../../lib/db/migrations');
@@ -20,14 +21,14 @@ export async function migrate(
   });
 }
 
+/** The one setting `npm run migrate` reads: the database to migrate. */
+const MigrateEnv = Env.pick({ DATABASE_URL: true });
+
 if (require.main === module) {
-  const url = process.env.DATABASE_URL;
-  if (!url) {
-    console.error('DATABASE_URL is not set: point it at the Postgres database to migrate.');
-    process.exit(1);
-  }
-  migrate(url, (msg) => console.log(msg)).catch((err: unknown) => {
-    console.error(err instanceof Error ? err.message : err);
-    process.exit(1);
-  });
+  Promise.resolve()
+    .then(() => migrate(loadEnvPart(MigrateEnv, process.env).DATABASE_URL, (msg) => console.log(msg)))
+    .catch((err: unknown) => {
+      console.error(err instanceof Error ? err.message : err);
+      process.exit(1);
+    });
 }

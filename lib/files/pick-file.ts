@@ -1,3 +1,4 @@
+import type { FileRule } from '../contracts/sync-config';
 import { isTemporaryName } from './temporary-name';
 import { plainUploadState, type UnfinishedUpload } from './upload-quiet';
 
@@ -5,7 +6,7 @@ import { plainUploadState, type UnfinishedUpload } from './upload-quiet';
  * Which file a run reads, by the district's rule. Pure, so the rules are the same for our hosted
  * server and for a district's own SFTP server, and easy to test.
  */
-export type FileRule = 'latest' | 'specific_name' | 'epoch' | 'auto_suffix';
+export type { FileRule };
 
 export interface DirEntry {
   /** Path relative to the source root, '/'-separated, no leading slash. */

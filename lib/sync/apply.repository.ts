@@ -1,5 +1,5 @@
 import type { PoolClient } from 'pg';
-import type { MatchingKey } from '../csv/roster-record';
+import type { MatchingKey } from '../contracts/sync-config';
 import { assertRunId, stagePartition } from './run-id';
 
 /** Memory per hash or sort of a whole-district statement (Postgres' default of 4MB spills to disk). */

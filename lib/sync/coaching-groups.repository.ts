@@ -1,7 +1,5 @@
 import type { PoolClient } from 'pg';
-
-export const COACHING_GROUP_OPTIONS = ['individual', 'school_teachers'] as const;
-export type CoachingGroupOption = (typeof COACHING_GROUP_OPTIONS)[number];
+import type { CoachingGroup } from '../contracts/sync-config';
 
 export interface GroupChanges {
   added: number;
@@ -22,7 +20,7 @@ export interface GroupChanges {
 export class CoachingGroupsRepository {
   constructor(private readonly db: PoolClient) {}
 
-  async sync(districtId: string, options: readonly string[]): Promise<GroupChanges> {
+  async sync(districtId: string, options: readonly CoachingGroup[]): Promise<GroupChanges> {
     const total: GroupChanges = { added: 0, removed: 0 };
     if (!options.includes('individual') && !options.includes('school_teachers')) return total;
     // Users were just rewritten in this transaction, so the planner's statistics are stale; these

@@ -1,4 +1,5 @@
-import type { MatchingKey, RosterRecord } from '../csv/roster-record';
+import type { MatchingKey } from '../contracts/sync-config';
+import type { RosterRecord } from '../csv/roster-record';
 
 /**
  * Where each matching key lives: on a file row, and as an SQL expression over `users u`.

@@ -1,5 +1,5 @@
 import type { Pool, PoolClient } from 'pg';
-import type { MatchingKey } from '../csv/roster-record';
+import type { MatchingKey } from '../contracts/sync-config';
 import { BULK_WORK_MEM } from './apply.repository';
 import { userKeySql } from './matching-key';
 import { assertRunId, stagePartition } from './run-id';

@@ -3,7 +3,9 @@ import type { Pool, PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { Writable } from 'node:stream';
 import { errorCode } from '../csv/error-codes';
-import type { Finding, MatchingKey, RosterRecord } from '../csv/roster-record';
+import type { MatchingKey } from '../contracts/sync-config';
+import type { RosterBatch } from '../csv/read-roster';
+import type { Finding } from '../csv/roster-record';
 import { inParallelTransactions, inTransaction } from '../db/transaction';
 import { BULK_WORK_MEM } from './apply.repository';
 import { copyLine } from './copy-text';
@@ -13,19 +15,6 @@ import { KEY_LABEL, recordKey } from './matching-key';
 import { customJson, rowHash } from './row-hash';
 import { assertRunId, stagePartition } from './run-id';
 import { UUID_SQL_PATTERN } from '../contracts/uuid';
-
-/** The batches the CSV reader yields; its return value (the summary) is passed through. */
-export interface Batch {
-  records: RosterRecord[];
-  findings: Finding[];
-  /**
-   * Matching keys of rows rejected with a row error (normalised like a record's key). Staged so the
-   * users of those rows are left as they are instead of being archived because of the error.
-   */
-  errorKeys?: ReadonlyArray<{ rowNumber: number; key: string }>;
-  /** Other values of those rows that could be someone's key: they only protect from archiving. */
-  errorRowValues?: ReadonlyArray<{ rowNumber: number; key: string }>;
-}
 
 const STAGE_COLUMNS =
   'run_id, row_number, match_key, email, first_name, last_name, internal_id, accounting_id, clever_id, platform_id, role, school, coach_email, phone, custom, row_hash, has_error, protect_only';
@@ -121,7 +110,7 @@ export class StagingRepository {
   async copyBatches<S>(
     runId: string,
     key: MatchingKey,
-    batches: AsyncGenerator<Batch, S>,
+    batches: AsyncGenerator<RosterBatch, S>,
     fence: Fence,
     keepFindings = true,
   ): Promise<S> {

@@ -1,16 +1,23 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
-import { Body, Controller, Get, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { applyDecorators, Body, Controller, Get, HttpCode, Post, Query, Req, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiProduces, ApiTags, ApiOperation } from '@nestjs/swagger';
 import { credentialOf } from '../common/bearer-token';
 import { DistrictKeys } from '../common/district-key-access.decorator';
 import { PageQueryDto } from '../common/paging.dto';
-import { UuidParamPipe } from '../common/uuid-param.pipe';
+import { DistrictIdParam, RunIdParam } from '../common/path-params';
 import { attachment } from './content-disposition';
 import { disconnectWhenStalled, ReportDownloads } from './report-downloads.service';
 import type { RunView } from './run-view';
 import { SyncNowDto } from './runs.dto';
 import { type RunDetail, RunsService, type StartedRun, type SyncStatusView } from './runs.service';
+
+/** A POST that hands work to the district's schedule and answers 202 Accepted. */
+const QueuesWork = (path: string, summary: string): MethodDecorator =>
+  applyDecorators(ApiOperation({ summary }), Post(path), HttpCode(202));
+
+/** What a review decision answers. */
+type ReviewDecision = { runId: string; decision: string };
 
 @ApiTags('runs')
 @ApiBearerAuth()
@@ -22,10 +29,8 @@ export class RunsController {
     private readonly downloads: ReportDownloads,
   ) {}
 
-  @ApiOperation({ summary: 'Queue a run now (dryRun: plan only); 409 without a sync config' })
-  @Post('sync-now')
-  @HttpCode(202)
-  async syncNow(@Param('id', UuidParamPipe) id: string, @Body() body: SyncNowDto): Promise<StartedRun> {
+  @QueuesWork('sync-now', 'Queue a run now (dryRun: plan only); 409 without a sync config')
+  async syncNow(@DistrictIdParam() id: string, @Body() body: SyncNowDto): Promise<StartedRun> {
     return await this.service.syncNow(id, body.dryRun);
   }
 
@@ -33,14 +38,14 @@ export class RunsController {
     summary: "The district workflow's status: next run, in-flight, queued, held, last outcome",
   })
   @Get('sync-status')
-  async status(@Param('id', UuidParamPipe) id: string): Promise<SyncStatusView> {
+  async status(@DistrictIdParam() id: string): Promise<SyncStatusView> {
     return await this.service.status(id);
   }
 
   @ApiOperation({ summary: 'Run history, newest first' })
   @Get('runs')
   async list(
-    @Param('id', UuidParamPipe) id: string,
+    @DistrictIdParam() id: string,
     @Query() page: PageQueryDto,
   ): Promise<{ total: number; runs: RunView[] }> {
     return await this.service.list(id, page);
@@ -48,40 +53,22 @@ export class RunsController {
 
   @ApiOperation({ summary: 'One run: counts, timings, file, failure, plan samples, errors by code' })
   @Get('runs/:runId')
-  async detail(
-    @Param('id', UuidParamPipe) id: string,
-    @Param('runId', UuidParamPipe) runId: string,
-  ): Promise<RunDetail> {
+  async detail(@DistrictIdParam() id: string, @RunIdParam() runId: string): Promise<RunDetail> {
     return await this.service.detail(id, runId);
   }
 
-  @ApiOperation({ summary: 'Apply a run held by a safeguard (409 unless held)' })
-  @Post('runs/:runId/approve')
-  @HttpCode(202)
-  async approve(
-    @Param('id', UuidParamPipe) id: string,
-    @Param('runId', UuidParamPipe) runId: string,
-  ): Promise<{ runId: string; decision: string }> {
+  @QueuesWork('runs/:runId/approve', 'Apply a run held by a safeguard (409 unless held)')
+  async approve(@DistrictIdParam() id: string, @RunIdParam() runId: string): Promise<ReviewDecision> {
     return await this.service.review(id, runId, true);
   }
 
-  @ApiOperation({ summary: 'Discard a run held by a safeguard (409 unless held)' })
-  @Post('runs/:runId/discard')
-  @HttpCode(202)
-  async discard(
-    @Param('id', UuidParamPipe) id: string,
-    @Param('runId', UuidParamPipe) runId: string,
-  ): Promise<{ runId: string; decision: string }> {
+  @QueuesWork('runs/:runId/discard', 'Discard a run held by a safeguard (409 unless held)')
+  async discard(@DistrictIdParam() id: string, @RunIdParam() runId: string): Promise<ReviewDecision> {
     return await this.service.review(id, runId, false);
   }
 
-  @ApiOperation({ summary: 'Retry a failed run as a new run (409 unless failed)' })
-  @Post('runs/:runId/retry')
-  @HttpCode(202)
-  async retry(
-    @Param('id', UuidParamPipe) id: string,
-    @Param('runId', UuidParamPipe) runId: string,
-  ): Promise<StartedRun> {
+  @QueuesWork('runs/:runId/retry', 'Retry a failed run as a new run (409 unless failed)')
+  async retry(@DistrictIdParam() id: string, @RunIdParam() runId: string): Promise<StartedRun> {
     return await this.service.retry(id, runId);
   }
 
@@ -91,8 +78,8 @@ export class RunsController {
   @Get('runs/:runId/file')
   @ApiProduces('application/octet-stream')
   async file(
-    @Param('id', UuidParamPipe) id: string,
-    @Param('runId', UuidParamPipe) runId: string,
+    @DistrictIdParam() id: string,
+    @RunIdParam() runId: string,
     @Res() res: ServerResponse,
   ): Promise<void> {
     const file = await this.service.original(id, runId);
@@ -108,37 +95,44 @@ export class RunsController {
   @Get('runs/:runId/errors.csv')
   @ApiProduces('text/csv')
   async errorsCsv(
-    @Param('id', UuidParamPipe) id: string,
-    @Param('runId', UuidParamPipe) runId: string,
+    @DistrictIdParam() id: string,
+    @RunIdParam() runId: string,
     @Req() req: IncomingMessage,
     @Res() res: ServerResponse,
   ): Promise<void> {
-    await this.service.requireRun(id, runId);
-    await this.downloads.send(
-      credentialOf(req),
-      id,
-      res,
-      () => startCsv(res, `run-${runId}-errors.csv`),
-      (reports, client) => reports.writeErrorsCsv(runId, res, client),
-    );
+    await this.sendCsv(id, runId, 'errors', req, res);
   }
 
   @ApiOperation({ summary: "Download the run's planned changes as CSV" })
   @Get('runs/:runId/plan.csv')
   @ApiProduces('text/csv')
   async planCsv(
-    @Param('id', UuidParamPipe) id: string,
-    @Param('runId', UuidParamPipe) runId: string,
+    @DistrictIdParam() id: string,
+    @RunIdParam() runId: string,
     @Req() req: IncomingMessage,
     @Res() res: ServerResponse,
+  ): Promise<void> {
+    await this.sendCsv(id, runId, 'plan', req, res);
+  }
+
+  /** Streams the run's `report` as `run-<runId>-<report>.csv` on a download slot (ReportDownloads). */
+  private async sendCsv(
+    id: string,
+    runId: string,
+    report: 'errors' | 'plan',
+    req: IncomingMessage,
+    res: ServerResponse,
   ): Promise<void> {
     await this.service.requireRun(id, runId);
     await this.downloads.send(
       credentialOf(req),
       id,
       res,
-      () => startCsv(res, `run-${runId}-plan.csv`),
-      (reports, client) => reports.writePlanCsv(runId, res, client),
+      () => startCsv(res, `run-${runId}-${report}.csv`),
+      (reports, client) =>
+        report === 'errors'
+          ? reports.writeErrorsCsv(runId, res, client)
+          : reports.writePlanCsv(runId, res, client),
     );
   }
 }

@@ -1,12 +1,5 @@
 import type { Readable } from 'node:stream';
-import {
-  ConflictException,
-  Inject,
-  Injectable,
-  Logger,
-  NotFoundException,
-  ServiceUnavailableException,
-} from '@nestjs/common';
+import { ConflictException, Inject, Injectable, Logger, NotFoundException } from '@nestjs/common';
 import type { Env } from '../../../lib/config/env';
 import type { DistrictStatus, RunOutcome } from '../../../lib/contracts/schedule';
 import { ManualRunsRepository } from '../../../lib/db/repositories/manual-runs.repository';
@@ -15,6 +8,7 @@ import { type SyncRunRow, SyncRunsRepository } from '../../../lib/db/repositorie
 import { RunReports } from '../../../lib/sync/run-reports';
 import { DistrictSyncClient } from '../../../lib/temporal/district-sync.client';
 import { ENV } from '../api.tokens';
+import { schedulerUnavailable } from '../common/scheduler-unavailable';
 import { inWords, TooManyRequestsException } from '../common/too-many-requests.exception';
 import { DistrictsService } from '../districts/districts.service';
 import type { PageQuery } from '../common/paging.dto';
@@ -136,16 +130,20 @@ export class RunsService {
     } catch (err) {
       // The row exists but no workflow will ever pick it up: record why, so history does not show a run
       // stuck in "queued" forever.
-      this.logger.error(`syncNow for district ${districtId} failed: ${(err as Error).message}`);
+      const unavailable = schedulerUnavailable(
+        this.logger,
+        'error',
+        `syncNow for district ${districtId} failed`,
+        err,
+        'The scheduler (Temporal) could not be reached, so the run was not started: try again in a minute.',
+      );
       await this.runs.update(run.id, {
         status: 'failed',
         failure_type: 'SchedulerUnavailable',
         failure_message: 'The scheduler (Temporal) could not be reached; the run never started.',
         finished_at: new Date(),
       });
-      throw new ServiceUnavailableException(
-        'The scheduler (Temporal) could not be reached, so the run was not started: try again in a minute.',
-      );
+      throw unavailable;
     }
     return { runId: run.id, joinedQueuedRun: false };
   }
@@ -154,8 +152,11 @@ export class RunsService {
     await this.districts.require(districtId);
     const status = await withTimeout(this.districtSync.status(districtId), STATUS_TIMEOUT_MS).catch(
       (err: Error) => {
-        this.logger.warn(`status query for district ${districtId} failed: ${err.message}`);
-        throw new ServiceUnavailableException(
+        throw schedulerUnavailable(
+          this.logger,
+          'warn',
+          `status query for district ${districtId} failed`,
+          err,
           'The district workflow did not answer its status query: check that the worker (apps/worker) is running, then try again.',
         );
       },
@@ -256,8 +257,11 @@ export class RunsService {
         throw new ConflictException(
           `The district's schedule is not running, so no one is waiting for this decision: save the sync config (PUT /districts/${districtId}/sync-config) to start it, then decide again.`,
         );
-      this.logger.warn(`review decision for run ${runId} could not be sent: ${(err as Error).message}`);
-      throw new ServiceUnavailableException(
+      throw schedulerUnavailable(
+        this.logger,
+        'warn',
+        `review decision for run ${runId} could not be sent`,
+        err,
         'The scheduler (Temporal) could not be reached, so the decision was not sent and the run is still held: decide again in a minute.',
       );
     }

@@ -1,6 +1,7 @@
 import { createZodDto } from 'nestjs-zod';
 import { z } from 'zod';
 import { DistrictSchedule } from '../../../lib/contracts/schedule';
+import { CoachingGroup, FileRule, FileSource, MatchingKey } from '../../../lib/contracts/sync-config';
 
 /** A percentage limit; -1 turns that limit off. */
 const pct = (name: string) =>
@@ -74,8 +75,8 @@ export const SyncConfigBody = z
     frequency: DistrictSchedule.shape.frequency,
     startDate: DistrictSchedule.shape.startDate,
     timeOfDay: DistrictSchedule.shape.timeOfDay,
-    source: z.enum(['hosted', 'external']).default('hosted'),
-    fileRule: z.enum(['latest', 'specific_name', 'epoch', 'auto_suffix']).default('latest'),
+    source: FileSource.default('hosted'),
+    fileRule: FileRule.default('latest'),
     fileName: z
       .string()
       .min(1)
@@ -83,11 +84,9 @@ export const SyncConfigBody = z
       .regex(/^[^/\\\0]+$/, 'fileName must be a bare file name without folders, e.g. "roster.csv"')
       .nullish(),
     processOnArrival: z.boolean().default(false),
-    matchingKey: z
-      .enum(['email', 'internal_id', 'accounting_id', 'clever_id', 'platform_id'])
-      .default('email'),
+    matchingKey: MatchingKey.default('email'),
     coachingGroups: z
-      .array(z.enum(['individual', 'school_teachers']))
+      .array(CoachingGroup)
       .max(2)
       .default([])
       .transform((groups) => [...new Set(groups)]),

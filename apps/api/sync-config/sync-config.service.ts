@@ -1,12 +1,5 @@
 import net from 'node:net';
-import {
-  BadRequestException,
-  Inject,
-  Injectable,
-  Logger,
-  NotFoundException,
-  ServiceUnavailableException,
-} from '@nestjs/common';
+import { BadRequestException, Inject, Injectable, Logger, NotFoundException } from '@nestjs/common';
 import type { Env } from '../../../lib/config/env';
 import type { DistrictSchedule } from '../../../lib/contracts/schedule';
 import { refusal } from '../../../lib/files/external-host-guard';
@@ -18,6 +11,7 @@ import {
 } from '../../../lib/db/repositories/sync-configs.repository';
 import { DistrictSyncClient } from '../../../lib/temporal/district-sync.client';
 import { ENV } from '../api.tokens';
+import { schedulerUnavailable } from '../common/scheduler-unavailable';
 import { DistrictsService } from '../districts/districts.service';
 import { resolveExternalSecrets } from './external-secrets';
 import { externalFolder, type SyncConfigBody } from './sync-config.dto';
@@ -141,8 +135,11 @@ export class SyncConfigService {
     try {
       await this.districtSync.configChanged(districtId, scheduleFor(district, saved));
     } catch (err) {
-      this.logger.error(`configChanged for district ${districtId} failed: ${(err as Error).message}`);
-      throw new ServiceUnavailableException(
+      throw schedulerUnavailable(
+        this.logger,
+        'error',
+        `configChanged for district ${districtId} failed`,
+        err,
         'The config was saved but the scheduler (Temporal) could not be reached, so the schedule is not updated yet: save the config again once Temporal is up.',
       );
     }

@@ -1,6 +1,4 @@
-import type { Pool, PoolClient } from 'pg';
-
-type Queryable = Pool | PoolClient;
+import type { Queryable } from '../queryable';
 
 /** What lists and the issuing response show: never the key or its hash. */
 export interface ApiKeyView {

@@ -1,9 +1,6 @@
 import type { Queryable } from '../queryable';
-
-export type Frequency = 'once' | 'daily' | 'weekly' | 'monthly';
-export type FileRule = 'latest' | 'specific_name' | 'epoch' | 'auto_suffix';
-export type MatchingKey = 'email' | 'internal_id' | 'accounting_id' | 'clever_id' | 'platform_id';
-export type CoachingGroup = 'individual' | 'school_teachers';
+import type { ScheduleFrequency } from '../../contracts/schedule';
+import type { CoachingGroup, FileRule, FileSource, MatchingKey } from '../../contracts/sync-config';
 
 export interface ExternalServerSettings {
   host: string;
@@ -18,10 +15,10 @@ export interface ExternalServerSettings {
 export interface SyncConfigRecord {
   districtId: string;
   enabled: boolean;
-  frequency: Frequency;
+  frequency: ScheduleFrequency;
   startDate: string;
   timeOfDay: string;
-  source: 'hosted' | 'external';
+  source: FileSource;
   fileRule: FileRule;
   fileName: string | null;
   processOnArrival: boolean;
@@ -49,10 +46,10 @@ export type SyncConfigWrite = Omit<SyncConfigRecord, 'districtId' | 'updatedAt'>
 interface Row {
   district_id: string;
   enabled: boolean;
-  frequency: Frequency;
+  frequency: ScheduleFrequency;
   start_date: string;
   time_of_day: string;
-  source: 'hosted' | 'external';
+  source: FileSource;
   file_rule: FileRule;
   file_name: string | null;
   process_on_arrival: boolean;

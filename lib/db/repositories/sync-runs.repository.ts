@@ -1,7 +1,5 @@
-import type { Pool, PoolClient } from 'pg';
+import type { Queryable } from '../queryable';
 import type { RunStatus, SyncTrigger } from '../../contracts/sync';
-
-type Queryable = Pool | PoolClient;
 
 export interface SyncRunRow {
   id: string;

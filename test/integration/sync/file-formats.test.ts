@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { MatchingKey } from '../../../lib/csv/roster-record';
+import type { MatchingKey } from '../../../lib/contracts/sync-config';
 import { type RunError, type SyncHarness, useSyncDistricts } from './sync-harness';
 
 /** The schools the files under test/fixtures/csv name. */

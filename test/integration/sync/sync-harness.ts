@@ -10,7 +10,7 @@ import {
   type SyncEngineActivities,
 } from '../../../activities/sync-engine.activities';
 import type { ApplyResult, PlanResult, Safeguards, StageResult } from '../../../lib/contracts/sync';
-import type { MatchingKey } from '../../../lib/csv/roster-record';
+import type { MatchingKey } from '../../../lib/contracts/sync-config';
 import { DistrictsRepository } from '../../../lib/db/repositories/districts.repository';
 import { SchoolsRepository } from '../../../lib/db/repositories/schools.repository';
 import { SyncRunsRepository, type SyncRunRow } from '../../../lib/db/repositories/sync-runs.repository';

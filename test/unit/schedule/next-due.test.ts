@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DistrictSchedule } from '../../../lib/contracts/schedule';
+import { DistrictSchedule, type ScheduleFrequency } from '../../../lib/contracts/schedule';
 import { localToInstant, nextDueAfter, nextDueFor, toLocalIso } from '../../../lib/schedule/next-due';
-
-type Frequency = DistrictSchedule['frequency'];
 
 const schedule = (
   timeZone: string,
-  frequency: Frequency,
+  frequency: ScheduleFrequency,
   startDate: string,
   timeOfDay: string,
 ): DistrictSchedule => ({
