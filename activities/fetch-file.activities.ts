@@ -18,7 +18,7 @@ import { listHostedFolder, openHostedFile, statHostedFile } from '../lib/files/h
 import { pickFile, type DirEntry, type FileRule, type PickResult } from '../lib/files/pick-file';
 import { SourceWatch, type SourceLimits } from '../lib/files/source-watch';
 import { type ArtifactStore, gib } from '../lib/storage/artifact-store';
-import { heartbeat, withHeartbeat } from '../lib/sync/heartbeat';
+import { heartbeat, withHeartbeat } from '../lib/temporal/heartbeat';
 import type { SyncActivities } from './types';
 
 export interface FetchFileDeps {

@@ -4,7 +4,7 @@ import type { MailSweepResult } from '../lib/contracts/mail-sweep';
 import { MailDelivery } from '../lib/mail/mail-delivery';
 import { MailOutboxRepository } from '../lib/mail/mail-outbox.repository';
 import type { Mailer } from '../lib/mail/mailer';
-import { activityProgress } from './activity-progress';
+import { activityProgress } from '../lib/temporal/activity-progress';
 import type { MailSweepActivities } from './types';
 
 /** Runs whose owed mail one sweep delivers at most: the next sweep takes the rest. */

@@ -1,5 +1,6 @@
 import { Context } from '@temporalio/activity';
 import type { Pool } from 'pg';
+import { withCursor } from '../lib/db/cursor';
 import { type SyncRunRow, SyncRunsRepository } from '../lib/db/repositories/sync-runs.repository';
 import { MailDelivery } from '../lib/mail/mail-delivery';
 import { MailOutboxRepository } from '../lib/mail/mail-outbox.repository';
@@ -7,7 +8,7 @@ import type { Mailer } from '../lib/mail/mailer';
 import { NoticeHistoryRepository } from '../lib/mail/notice-history.repository';
 import { decideNotice, isFeedStale } from '../lib/mail/notice-policy';
 import { adminNotice, runOutcome, staleFeedAlert, welcomeMail } from '../lib/mail/run-mail';
-import { activityProgress } from './activity-progress';
+import { activityProgress } from '../lib/temporal/activity-progress';
 import type { SyncActivities } from './types';
 
 export interface MailActivityDeps {
@@ -206,34 +207,5 @@ export function createMailActivities(
       })),
     );
     return await deliver(runId, 'notify');
-  }
-}
-
-/**
- * Runs `sql` as a cursor in a read-only transaction and hands `each` its rows `chunk` at a time, so
- * memory holds one chunk whatever the result's size.
- */
-async function withCursor<R>(
-  pool: Pool,
-  sql: string,
-  params: unknown[],
-  chunk: number,
-  each: (rows: R[]) => Promise<void>,
-): Promise<void> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN READ ONLY');
-    await client.query(`DECLARE rows_cursor NO SCROLL CURSOR FOR ${sql}`, params);
-    for (;;) {
-      const { rows } = await client.query(`FETCH ${chunk} FROM rows_cursor`);
-      if (rows.length === 0) break;
-      await each(rows as R[]);
-    }
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
   }
 }

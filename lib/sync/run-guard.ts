@@ -1,8 +1,7 @@
-import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Pool, PoolClient } from 'pg';
 import { SyncRunsRepository } from '../db/repositories/sync-runs.repository';
-import { withHeartbeat } from './heartbeat';
+import { withHeartbeat } from '../temporal/heartbeat';
 
 /**
  * Retryable on purpose: the attempt that gets it is either stale (Temporal has already moved on and
@@ -12,18 +11,6 @@ export const ATTEMPT_SUPERSEDED = 'AttemptSuperseded';
 
 /** Checks, inside a writing transaction, that its attempt still holds the run's guard. */
 export type Fence = (db: PoolClient) => Promise<void>;
-
-/**
- * When Temporal scheduled the current attempt of the running activity: later attempts (retries,
- * resets) are scheduled later. Outside an activity (tests, benchmark) the current time.
- */
-export function attemptScheduledAt(): Date {
-  try {
-    return new Date(Context.current().info.currentAttemptScheduledTimestampMs);
-  } catch {
-    return new Date();
-  }
-}
 
 /**
  * The one guard of a run's stage, plan and apply: a session advisory lock on the run (an attempt

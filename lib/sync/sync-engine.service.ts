@@ -19,12 +19,13 @@ import { SyncConfigsRepository, type SyncConfigRecord } from '../db/repositories
 import { isSettled, SyncRunsRepository, type SyncRunRow } from '../db/repositories/sync-runs.repository';
 import { inTransaction } from '../db/transaction';
 import type { ArtifactStore } from '../storage/artifact-store';
+import { attemptScheduledAt } from '../temporal/activity-context';
 import { ApplyRepository } from './apply.repository';
 import { CoachingGroupsRepository } from './coaching-groups.repository';
 import { fatalFailureType } from './fatal-type';
-import { withHeartbeat } from './heartbeat';
+import { withHeartbeat } from '../temporal/heartbeat';
 import { PlanRepository } from './plan.repository';
-import { attemptScheduledAt, RunGuard } from './run-guard';
+import { RunGuard } from './run-guard';
 import { RunReports } from './run-reports';
 import { CHECKSUM_FORMAT, StagingRepository, type StagingFingerprint } from './staging.repository';
 

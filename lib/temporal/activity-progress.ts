@@ -1,5 +1,5 @@
 import type { Context } from '@temporalio/activity';
-import type { DeliveryProgress } from '../lib/mail/mail-delivery';
+import type { DeliveryProgress } from '../mail/mail-delivery';
 
 /** An activity's context as the progress lib/ code reports to: heartbeats, cancellation, sleep. */
 export function activityProgress(ctx: Context): DeliveryProgress {
