@@ -1,8 +1,8 @@
 import type { Readable } from 'node:stream';
-import { ApplicationFailure } from '@temporalio/common';
 import type { Pool } from 'pg';
 import {
   FailureType,
+  RetryableFailureType,
   type ApplyResult,
   type PlanResult,
   type RunStatus,
@@ -18,6 +18,7 @@ import { SchoolsRepository } from '../db/repositories/schools.repository';
 import { SyncConfigsRepository, type SyncConfigRecord } from '../db/repositories/sync-configs.repository';
 import { isSettled, SyncRunsRepository, type SyncRunRow } from '../db/repositories/sync-runs.repository';
 import { inTransaction } from '../db/transaction';
+import { DomainError } from '../errors/domain-error';
 import type { ArtifactStore } from '../storage/artifact-store';
 import { attemptScheduledAt } from '../temporal/activity-context';
 import { ApplyRepository } from './apply.repository';
@@ -90,19 +91,18 @@ export class SyncEngine {
       // running. Retryable on purpose: that run finishes, then this one starts.
       if ((err as { code?: string }).code !== UNIQUE_VIOLATION) throw err;
       const other = await this.runs.otherRunning(run.id, run.district_id);
-      throw ApplicationFailure.create({
-        type: 'RunInProgress',
-        message: `Run ${other?.id ?? '(just finished)'} of this district is still running; runs of one district never overlap.`,
-        nonRetryable: false,
-      });
+      throw new DomainError(
+        RetryableFailureType.RunInProgress,
+        `Run ${other?.id ?? '(just finished)'} of this district is still running; runs of one district never overlap.`,
+      );
     }
     if (!started) {
       // A reset or replay of a run that already ended (support reset a finished run in the Temporal
       // UI): its outcome, counts, findings and plan are history, so it is refused, never run again.
       const ended = await this.run(run.id);
-      throw ApplicationFailure.nonRetryable(
-        `Run ${run.id} already ended (${ended.status}${ended.applied_at ? ', applied' : ''}); a reset or replay leaves it as it is. Sync Now starts a new run, and a failed run can be retried through the API.`,
+      throw new DomainError(
         FailureType.RunFinished,
+        `Run ${run.id} already ended (${ended.status}${ended.applied_at ? ', applied' : ''}); a reset or replay leaves it as it is. Sync Now starts a new run, and a failed run can be retried through the API.`,
       );
     }
     return {
@@ -292,16 +292,16 @@ export class SyncEngine {
 
   private async run(runId: string): Promise<SyncRunRow> {
     const run = await this.runs.get(runId);
-    if (!run) throw ApplicationFailure.nonRetryable(`Run ${runId} does not exist.`, FailureType.RunNotFound);
+    if (!run) throw new DomainError(FailureType.RunNotFound, `Run ${runId} does not exist.`);
     return run;
   }
 
   private async config(districtId: string): Promise<EngineConfig> {
     const config = await this.configs.get(districtId);
     if (!config) {
-      throw ApplicationFailure.nonRetryable(
-        'The district has no sync configuration; save one on the sync settings page first.',
+      throw new DomainError(
         FailureType.ConfigMissing,
+        'The district has no sync configuration; save one on the sync settings page first.',
       );
     }
     return config;
@@ -420,20 +420,20 @@ export class SyncEngine {
       : !run.staged_checksum?.startsWith(CHECKSUM_FORMAT)
         ? 'it was staged by an earlier version that recorded no checksum to compare the rebuilt rows with'
         : `staging its file again did not give the same rows (${rebuilt.validRows} valid rows instead of ${run.rows_valid ?? 0}): the district's schools or settings changed since the run was planned`;
-    throw ApplicationFailure.nonRetryable(
+    throw new DomainError(
+      FailureType.StagingLost,
       `The rows this run staged were lost (the database restarted or failed over since), and they cannot be rebuilt: ${why}. ` +
         `Nothing was applied. Run Sync Now to sync the district's current file, or ask support to re-run this run from its first step, ` +
         `which stages the same file again and plans it against today's schools.`,
-      FailureType.StagingLost,
     );
   }
 }
 
 function storedFile(run: SyncRunRow): string {
   if (!run.file_ref) {
-    throw ApplicationFailure.nonRetryable(
-      'The run has no file to read: fetching the file did not complete.',
+    throw new DomainError(
       FailureType.FileNotFound,
+      'The run has no file to read: fetching the file did not complete.',
     );
   }
   return run.file_ref;
