@@ -51,7 +51,12 @@ export const RetryableFailureType = {
   FileStillUploading: 'FileStillUploading',
   /** A district's own SFTP server stopped answering, or sends under the minimum throughput. */
   SourceStalled: 'SourceStalled',
+  /** Another run of the district is running: this one starts once it has finished. */
+  RunInProgress: 'RunInProgress',
+  /** A newer attempt of the step took over the run (or the database restarted under this one). */
+  AttemptSuperseded: 'AttemptSuperseded',
 } as const;
+export type RetryableFailureType = (typeof RetryableFailureType)[keyof typeof RetryableFailureType];
 
 export const districtWorkflowId = (districtId: string): string => `district-sync:${districtId}`;
 export const runWorkflowId = (districtId: string, runId: string): string => `sync-run:${districtId}:${runId}`;

@@ -2,20 +2,23 @@ import type { Pool, PoolClient } from 'pg';
 
 /**
  * Runs `work` in one transaction on a client of its own: COMMIT when it resolves, ROLLBACK when it
- * throws, and the client always goes back to the pool.
+ * throws. The client goes back to the pool, unless a statement failed: it may have lost its
+ * connection, so the pool drops it.
  */
 export async function inTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
+  let broken: Error | undefined;
   try {
     await client.query('BEGIN');
     const result = await work(client);
     await client.query('COMMIT');
     return result;
   } catch (err) {
+    broken = err instanceof Error ? err : new Error(String(err));
     await client.query('ROLLBACK').catch(() => undefined);
     throw err;
   } finally {
-    client.release();
+    client.release(broken);
   }
 }
 

@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import { Client, type ConnectConfig, type SFTPWrapper, utils } from 'ssh2';
+import { DomainError } from '../errors/domain-error';
 import { checkHost, pinnedLookup, type Refusal } from './external-host-guard';
 import type { DirEntry } from './pick-file';
 import type { SourceWatch } from './source-watch';
@@ -21,15 +22,14 @@ export interface ExternalSftpSettings {
   path: string;
 }
 
-/** Failures a person must fix; their `type` becomes the run's non-retryable failure type. */
-export class ExternalSourceError extends Error {
+/** Failures a person must fix: their `type` becomes the run's non-retryable failure type. */
+export class ExternalSourceError extends DomainError {
   constructor(
     readonly type: 'AuthFailed' | 'HostKeyMismatch' | 'HostNotAllowed' | 'FileNotFound',
     message: string,
-    /** For the worker's log only: what a district must not see (e.g. an internal address). */
-    readonly detail?: Record<string, string>,
+    detail?: Record<string, string>,
   ) {
-    super(message);
+    super(type, message, detail);
   }
 }
 

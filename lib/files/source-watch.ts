@@ -1,3 +1,6 @@
+import { RetryableFailureType } from '../contracts/sync';
+import { DomainError } from '../errors/domain-error';
+
 /**
  * Bounds the time a district's own SFTP server can hold a worker: every request gets an answer
  * within the operation timeout, and a download must keep moving (no gap without bytes longer than
@@ -17,8 +20,10 @@ export interface SourceLimits {
 }
 
 /** A district's server stopped answering or sends too slowly: retryable, the next attempt may do better. */
-export class SourceStalledError extends Error {
-  readonly type = 'SourceStalled';
+export class SourceStalledError extends DomainError {
+  constructor(message: string) {
+    super(RetryableFailureType.SourceStalled, message);
+  }
 }
 
 export type ThroughputVerdict =

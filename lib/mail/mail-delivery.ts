@@ -18,6 +18,17 @@ export interface DeliveryProgress {
   sleep(ms: number): Promise<void>;
 }
 
+/** The worker's log, as the mail steps write to it. */
+export interface MailLog {
+  info(message: string, meta?: Record<string, unknown>): void;
+  warn(message: string, meta?: Record<string, unknown>): void;
+}
+
+/** A mail step's progress: delivery's, and the log it reports to. */
+export interface MailProgress extends DeliveryProgress {
+  readonly log: MailLog;
+}
+
 export interface DeliveryResult {
   sent: number;
   refused: number;
@@ -46,6 +57,20 @@ export class MailDelivery {
     private readonly outbox: MailOutboxRepository,
     private readonly mailer: Mailer,
   ) {}
+
+  /** Delivers as `deliver` does and logs the mails refused for good; returns the mails sent. */
+  async deliverReported(runId: string, kind: string, progress: MailProgress): Promise<number> {
+    const { sent, refused } = await this.deliver(runId, kind, progress);
+    if (refused > 0) {
+      progress.log.warn(`The mail server refused ${refused} ${kind} mail(s) of run ${runId} for good`, {
+        runId,
+        kind,
+        refused,
+        see: 'mail_outbox rows with failed_at set; last_error holds the reply',
+      });
+    }
+    return sent;
+  }
 
   async deliver(runId: string, kind: string, progress: DeliveryProgress): Promise<DeliveryResult> {
     // Mails this attempt could not send (a temporary refusal, or the server unreachable), with the

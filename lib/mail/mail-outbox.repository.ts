@@ -1,4 +1,5 @@
 import type { Pool } from 'pg';
+import { inTransaction } from '../db/transaction';
 
 export interface OutboxMail {
   id: string;
@@ -63,10 +64,7 @@ export class MailOutboxRepository {
     skip: readonly string[],
     send: (mails: OutboxMail[]) => Promise<DeliveryOutcome[]>,
   ): Promise<number> {
-    const client = await this.pool.connect();
-    let broken: Error | undefined;
-    try {
-      await client.query('BEGIN');
+    return await inTransaction(this.pool, async (client) => {
       const { rows } = await client.query<OutboxMail>(
         `SELECT id, recipient, subject, body FROM mail_outbox
          WHERE run_id = $1 AND kind = $2 AND sent_at IS NULL AND failed_at IS NULL AND id <> ALL($3::uuid[])
@@ -88,16 +86,8 @@ export class MailOutboxRepository {
           outcomes.map((o) => (o.status === 'sent' ? null : o.error)),
         ],
       );
-      await client.query('COMMIT');
       return rows.length;
-    } catch (err) {
-      broken = err instanceof Error ? err : new Error(String(err));
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      // A client whose statement failed may have lost its connection: the pool drops it.
-      client.release(broken);
-    }
+    });
   }
 
   /** Mails of the run still to deliver (neither sent nor failed), leaving out `skip`, locked or not. */

@@ -3,8 +3,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../contracts/sync';
+import { DomainError } from '../errors/domain-error';
 import type { DistrictArtifactsRepository } from './district-artifacts.repository';
 
 /** What one district may keep (DISTRICT_ARTIFACT_MAX_BYTES), counted in Postgres across every worker. */
@@ -162,8 +162,7 @@ export class ArtifactStore {
 
   private async districtOf(runId: string): Promise<string> {
     const districtId = await this.bound!.repository.districtOfRun(runId);
-    if (!districtId)
-      throw ApplicationFailure.nonRetryable(`Run ${runId} does not exist`, FailureType.RunNotFound);
+    if (!districtId) throw new DomainError(FailureType.RunNotFound, `Run ${runId} does not exist`);
     return districtId;
   }
 
@@ -189,14 +188,14 @@ export class ArtifactStore {
     return maxBytes - used;
   }
 
-  private limitExceeded(wouldUse: number, why: string | null): ApplicationFailure {
+  private limitExceeded(wouldUse: number, why: string | null): DomainError {
     const max = this.bound!.maxBytes;
     const reason = why
       ? `The file ${why}`
       : `The district's kept files would take ${wouldUse} bytes (${gib(wouldUse)})`;
-    return ApplicationFailure.nonRetryable(
-      `${reason}, over the district's storage limit of ${max} bytes (${gib(max)}, DISTRICT_ARTIFACT_MAX_BYTES); nothing was kept. The file of the last applied run and those of runs not yet ended are never released, older files were. Check that the district exports the right file; if it does, raise DISTRICT_ARTIFACT_MAX_BYTES on the worker, then run again.`,
+    return new DomainError(
       FailureType.ArtifactLimitExceeded,
+      `${reason}, over the district's storage limit of ${max} bytes (${gib(max)}, DISTRICT_ARTIFACT_MAX_BYTES); nothing was kept. The file of the last applied run and those of runs not yet ended are never released, older files were. Check that the district exports the right file; if it does, raise DISTRICT_ARTIFACT_MAX_BYTES on the worker, then run again.`,
     );
   }
 

@@ -1,29 +1,17 @@
-import { Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
 import type { Pool, PoolClient } from 'pg';
+import { RetryableFailureType } from '../contracts/sync';
 import { SyncRunsRepository } from '../db/repositories/sync-runs.repository';
-import { withHeartbeat } from './heartbeat';
+import { DomainError } from '../errors/domain-error';
+import { withHeartbeat } from '../temporal/heartbeat';
 
 /**
  * Retryable on purpose: the attempt that gets it is either stale (Temporal has already moved on and
  * ignores its outcome) or lost its database session in a restart (and a retry is what it needs).
  */
-export const ATTEMPT_SUPERSEDED = 'AttemptSuperseded';
+export const ATTEMPT_SUPERSEDED = RetryableFailureType.AttemptSuperseded;
 
 /** Checks, inside a writing transaction, that its attempt still holds the run's guard. */
 export type Fence = (db: PoolClient) => Promise<void>;
-
-/**
- * When Temporal scheduled the current attempt of the running activity: later attempts (retries,
- * resets) are scheduled later. Outside an activity (tests, benchmark) the current time.
- */
-export function attemptScheduledAt(): Date {
-  try {
-    return new Date(Context.current().info.currentAttemptScheduledTimestampMs);
-  } catch {
-    return new Date();
-  }
-}
 
 /**
  * The one guard of a run's stage, plan and apply: a session advisory lock on the run (an attempt
@@ -73,9 +61,9 @@ export class RunGuard {
   }
 }
 
-function superseded(runId: string): ApplicationFailure {
-  return ApplicationFailure.retryable(
-    `A newer attempt of this step took over run ${runId} (or the database restarted under this one); this attempt stopped without writing.`,
+function superseded(runId: string): DomainError {
+  return new DomainError(
     ATTEMPT_SUPERSEDED,
+    `A newer attempt of this step took over run ${runId} (or the database restarted under this one); this attempt stopped without writing.`,
   );
 }

@@ -9,7 +9,7 @@ import type { Finding } from '../csv/roster-record';
 import { inParallelTransactions, inTransaction } from '../db/transaction';
 import { BULK_WORK_MEM } from './apply.repository';
 import { copyLine } from './copy-text';
-import { heartbeat } from './heartbeat';
+import { heartbeat } from '../temporal/heartbeat';
 import type { Fence } from './run-guard';
 import { KEY_LABEL, recordKey } from './matching-key';
 import { customJson, rowHash } from './row-hash';

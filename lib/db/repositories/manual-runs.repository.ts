@@ -1,4 +1,5 @@
 import type { Pool } from 'pg';
+import { inTransaction } from '../transaction';
 import { type SyncRunRow, SyncRunsRepository } from './sync-runs.repository';
 
 /** Runs a person or script asks for; schedules and uploads are not counted. */
@@ -31,10 +32,8 @@ export class ManualRunsRepository {
     limit: number,
     windowSeconds: number,
   ): Promise<ManualRunAdmission> {
-    const client = await this.pool.connect();
-    let broken: Error | undefined;
-    try {
-      await client.query('BEGIN');
+    // Nothing is written but the new run: a joined or refused request commits nothing else.
+    return await inTransaction<ManualRunAdmission>(this.pool, async (client) => {
       await client.query("SELECT pg_advisory_xact_lock(hashtextextended('manual-runs:' || $1::text, 0))", [
         input.districtId,
       ]);
@@ -45,37 +44,28 @@ export class ManualRunsRepository {
         oldest_age: number | null;
       }>(
         `SELECT count(*) FILTER (WHERE started_at IS NOT NULL)::int AS started,
-                coalesce(bool_or(started_at IS NULL AND status = 'queued'), false) AS waiting,
-                (array_agg(id ORDER BY created_at DESC)
-                  FILTER (WHERE started_at IS NULL AND status = 'queued' AND (NOT dry_run OR $4)
-                          AND ($5::uuid IS NULL OR retry_of = $5)))[1] AS joinable,
-                extract(epoch FROM now() - min(created_at)
-                  FILTER (WHERE started_at IS NOT NULL OR status = 'queued'))::float8 AS oldest_age
-         FROM sync_runs
-         WHERE district_id = $1 AND trigger = ANY($2::text[])
-           AND created_at > now() - $3 * interval '1 second'`,
+              coalesce(bool_or(started_at IS NULL AND status = 'queued'), false) AS waiting,
+              (array_agg(id ORDER BY created_at DESC)
+                FILTER (WHERE started_at IS NULL AND status = 'queued' AND (NOT dry_run OR $4)
+                        AND ($5::uuid IS NULL OR retry_of = $5)))[1] AS joinable,
+              extract(epoch FROM now() - min(created_at)
+                FILTER (WHERE started_at IS NOT NULL OR status = 'queued'))::float8 AS oldest_age
+       FROM sync_runs
+       WHERE district_id = $1 AND trigger = ANY($2::text[])
+         AND created_at > now() - $3 * interval '1 second'`,
         [input.districtId, MANUAL_TRIGGERS, windowSeconds, input.dryRun, input.retryOf],
       );
       const { started, waiting, joinable, oldest_age } = rows[0];
       if (joinable !== null) {
-        await client.query('ROLLBACK');
         return { outcome: 'joined', runId: joinable };
       }
       const runsInWindow = started + (waiting ? 1 : 0);
       if (!waiting && runsInWindow >= limit) {
-        await client.query('ROLLBACK');
         const retryAfterSeconds = Math.max(1, Math.ceil(windowSeconds - (oldest_age ?? 0)));
         return { outcome: 'refused', retryAfterSeconds, runsInWindow };
       }
       const run = await new SyncRunsRepository(client).create(input);
-      await client.query('COMMIT');
       return { outcome: 'created', run };
-    } catch (err) {
-      broken = err instanceof Error ? err : new Error(String(err));
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release(broken);
-    }
+    });
   }
 }

@@ -130,6 +130,16 @@ export class SyncConfigsRepository {
     return rows[0] && toRecord(rows[0]);
   }
 
+  /** The sync config of a run's district, with the district's slug (its hosted folder); undefined: none saved. */
+  async forRun(runId: string): Promise<{ slug: string; config: SyncConfigRecord } | undefined> {
+    const { rows } = await this.db.query<Row & { slug: string }>(
+      `SELECT ${COLUMNS}, (SELECT d.slug FROM districts d WHERE d.id = sync_configs.district_id) AS slug
+       FROM sync_configs WHERE district_id = (SELECT r.district_id FROM sync_runs r WHERE r.id = $1)`,
+      [runId],
+    );
+    return rows[0] && { slug: rows[0].slug, config: toRecord(rows[0]) };
+  }
+
   async upsert(districtId: string, config: SyncConfigWrite): Promise<SyncConfigRecord> {
     const ext = config.external;
     const values = [

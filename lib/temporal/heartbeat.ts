@@ -1,17 +1,11 @@
-import { Context } from '@temporalio/activity';
+import { currentActivity } from './activity-context';
 
 /**
  * Heartbeats when running inside a Temporal activity, does nothing otherwise (tests, benchmark):
  * the same engine code runs in both places.
  */
 export function heartbeat(details?: unknown): void {
-  let ctx: Context;
-  try {
-    ctx = Context.current();
-  } catch {
-    return;
-  }
-  ctx.heartbeat(details);
+  currentActivity()?.heartbeat(details);
 }
 
 /**
