@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { OneRosterOptions } from '../../../lib/contracts/roster-format';
 import { BadRequestException, Inject, Injectable, Logger, NotFoundException } from '@nestjs/common';
 import type { Env } from '../../../lib/config/env';
 import type { DistrictSchedule } from '../../../lib/contracts/schedule';
@@ -123,6 +124,10 @@ export class SyncConfigService {
       notifyEmails: body.notifyEmails,
       notifyOnSuccess: body.notifyOnSuccess,
       staleFeedHours: body.staleFeedHours,
+      // Kept as saved until the config's API offers formats.
+      format: existing?.format ?? 'template',
+      columnMapping: existing?.columnMapping ?? null,
+      oneRoster: existing?.oneRoster ?? OneRosterOptions.parse({}),
       external: ext && {
         host: ext.host,
         port: ext.port,

@@ -1,6 +1,7 @@
 import type { Queryable } from '../queryable';
 import type { ScheduleFrequency } from '../../contracts/schedule';
 import type { CoachingGroup, FileRule, FileSource, MatchingKey } from '../../contracts/sync-config';
+import { ColumnMapping, OneRosterOptions, type RosterFormat } from '../../contracts/roster-format';
 
 export interface ExternalServerSettings {
   host: string;
@@ -33,6 +34,10 @@ export interface SyncConfigRecord {
   notifyOnSuccess: boolean;
   /** Hours without a new file after which a scheduled run alerts the admins once; null: off. */
   staleFeedHours: number | null;
+  format: RosterFormat;
+  /** The `mapped` format's columns, and overrides of OneRoster's default columns; null: none saved. */
+  columnMapping: ColumnMapping | null;
+  oneRoster: OneRosterOptions;
   external: ExternalServerSettings | null;
   /** AES-GCM blobs (lib/crypto/secret-box); null when not set. */
   externalPasswordEnc: string | null;
@@ -63,6 +68,9 @@ interface Row {
   notify_emails: string[];
   notify_on_success: boolean;
   stale_feed_hours: number | null;
+  format: RosterFormat;
+  column_mapping: unknown;
+  oneroster_options: unknown;
   external_host: string | null;
   external_port: number | null;
   external_username: string | null;
@@ -79,7 +87,7 @@ const COLUMNS = `district_id, enabled, frequency, start_date::text AS start_date
   process_on_arrival, matching_key, coaching_groups, error_threshold_pct::float8 AS error_threshold_pct,
   max_archive_pct::float8 AS max_archive_pct, max_archive_count, max_row_drop_pct::float8 AS max_row_drop_pct,
   welcome_emails, notify_emails, notify_on_success, stale_feed_hours, external_host, external_port, external_username,
-  external_password_enc, external_key_enc, external_key_passphrase_enc, external_host_key, external_path, updated_at`;
+  external_password_enc, external_key_enc, external_key_passphrase_enc, external_host_key, external_path, format, column_mapping, oneroster_options, updated_at`;
 
 function toRecord(row: Row): SyncConfigRecord {
   return {
@@ -102,6 +110,10 @@ function toRecord(row: Row): SyncConfigRecord {
     notifyEmails: row.notify_emails,
     notifyOnSuccess: row.notify_on_success,
     staleFeedHours: row.stale_feed_hours,
+    format: row.format,
+    // Parsed on the way out too: a document saved by an older version gets today's defaults.
+    columnMapping: row.column_mapping === null ? null : ColumnMapping.parse(row.column_mapping),
+    oneRoster: OneRosterOptions.parse(row.oneroster_options),
     external:
       row.external_host === null
         ? null
@@ -170,15 +182,18 @@ export class SyncConfigsRepository {
       ext?.path ?? null,
       config.staleFeedHours,
       config.externalKeyPassphraseEnc,
+      config.format,
+      config.columnMapping === null ? null : JSON.stringify(config.columnMapping),
+      JSON.stringify(config.oneRoster),
     ];
     const { rows } = await this.db.query<Row>(
       `INSERT INTO sync_configs (district_id, enabled, frequency, start_date, time_of_day, source, file_rule, file_name,
          process_on_arrival, matching_key, coaching_groups, error_threshold_pct, max_archive_pct, max_archive_count,
          max_row_drop_pct, welcome_emails, notify_emails, notify_on_success, external_host, external_port,
          external_username, external_password_enc, external_key_enc, external_host_key, external_path,
-         stale_feed_hours, external_key_passphrase_enc, updated_at)
+         stale_feed_hours, external_key_passphrase_enc, format, column_mapping, oneroster_options, updated_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22,
-         $23, $24, $25, $26, $27, now())
+         $23, $24, $25, $26, $27, $28, $29, $30, now())
        ON CONFLICT (district_id) DO UPDATE SET enabled = EXCLUDED.enabled, frequency = EXCLUDED.frequency,
          start_date = EXCLUDED.start_date, time_of_day = EXCLUDED.time_of_day, source = EXCLUDED.source,
          file_rule = EXCLUDED.file_rule, file_name = EXCLUDED.file_name,
@@ -191,7 +206,8 @@ export class SyncConfigsRepository {
          external_username = EXCLUDED.external_username, external_password_enc = EXCLUDED.external_password_enc,
          external_key_enc = EXCLUDED.external_key_enc, external_host_key = EXCLUDED.external_host_key,
          external_path = EXCLUDED.external_path, stale_feed_hours = EXCLUDED.stale_feed_hours,
-         external_key_passphrase_enc = EXCLUDED.external_key_passphrase_enc, updated_at = now()
+         external_key_passphrase_enc = EXCLUDED.external_key_passphrase_enc, format = EXCLUDED.format,
+         column_mapping = EXCLUDED.column_mapping, oneroster_options = EXCLUDED.oneroster_options, updated_at = now()
        RETURNING ${COLUMNS}`,
       values,
     );
