@@ -62,7 +62,7 @@ export const FETCH: ActivityOptions = {
 };
 
 /**
- * Long, streaming database work. The engine heartbeats every few seconds (lib/sync/heartbeat.ts), so
+ * Long, streaming database work. The engine heartbeats every few seconds (lib/temporal/heartbeat.ts), so
  * a 30 s heartbeat timeout notices a dead worker quickly and another worker resumes the run instead
  * of waiting out the whole start-to-close timeout.
  */

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { type DynamicModule, Module } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
 import { getOptionsToken, getStorageToken } from '@nestjs/throttler';
 import type { Client } from '@temporalio/client';
 import { ZodValidationPipe } from 'nestjs-zod';
@@ -20,8 +20,12 @@ import { SftpHostKeysRepository } from '../../lib/sftp-server/sftp-host-keys.rep
 import { ArtifactStore } from '../../lib/storage/artifact-store';
 import { RunReports } from '../../lib/sync/run-reports';
 import { DistrictSyncClient } from '../../lib/temporal/district-sync.client';
+import { AuditEventsRepository } from '../../lib/audit/audit-events.repository';
 import { ApiKeysController } from './api-keys/api-keys.controller';
 import { ApiKeysService } from './api-keys/api-keys.service';
+import { AuditController } from './audit/audit.controller';
+import { AuditTrail } from './audit/audit-trail.service';
+import { RequestActorInterceptor } from './audit/request-actor';
 import { ENV, EXPORTS_POOL, PG_POOL, TEMPORAL_CLIENT } from './api.tokens';
 import { ApiErrorFilter } from './common/api-error.filter';
 import { BearerAuthGuard } from './common/bearer-auth.guard';
@@ -82,6 +86,7 @@ export class ApiModule {
         RunsController,
         UsersController,
         ApiKeysController,
+        AuditController,
         ReferenceController,
       ],
       providers: [
@@ -99,6 +104,7 @@ export class ApiModule {
         onPool(ApiKeysRepository),
         onPool(ManualRunsRepository),
         onPool(OpenUploadsRepository),
+        onPool(AuditEventsRepository),
         {
           provide: getStorageToken(),
           useFactory: () =>
@@ -133,9 +139,11 @@ export class ApiModule {
         RunsService,
         ReportDownloads,
         ApiKeysService,
+        AuditTrail,
         // Rate limits first: they must hold before authentication costs a lookup.
         { provide: APP_GUARD, useClass: ApiRateLimitGuard },
         { provide: APP_GUARD, useClass: BearerAuthGuard },
+        { provide: APP_INTERCEPTOR, useClass: RequestActorInterceptor },
         { provide: APP_PIPE, useClass: ZodValidationPipe },
         { provide: APP_FILTER, useClass: ApiErrorFilter },
       ],

@@ -1,3 +1,4 @@
+import { AuditTrail } from '../audit/audit-trail.service';
 import { ConflictException, Injectable, NotFoundException } from '@nestjs/common';
 import { type ApiKeyView, ApiKeysRepository } from '../../../lib/db/repositories/api-keys.repository';
 import type { PageQuery } from '../common/paging.dto';
@@ -17,6 +18,7 @@ export class ApiKeysService {
   constructor(
     private readonly districts: DistrictsService,
     private readonly keys: ApiKeysRepository,
+    private readonly audit: AuditTrail,
   ) {}
 
   async issue(districtId: string, label: string | undefined): Promise<IssuedApiKey> {
@@ -33,6 +35,7 @@ export class ApiKeysService {
       throw new ConflictException(
         `District ${districtId} already has ${MAX_ACTIVE_KEYS_PER_DISTRICT} active API keys: revoke unused ones (DELETE /districts/${districtId}/api-keys/<keyId>) first.`,
       );
+    await this.audit.record('api_key.issued', districtId, { after: view });
     return { ...view, key };
   }
 
@@ -47,5 +50,6 @@ export class ApiKeysService {
       throw new NotFoundException(
         `API key ${keyId} not found for district ${districtId}: list keys with GET /districts/${districtId}/api-keys.`,
       );
+    await this.audit.record('api_key.revoked', districtId, { before: { keyId } });
   }
 }

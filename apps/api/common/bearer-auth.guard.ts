@@ -67,7 +67,7 @@ export class BearerAuthGuard implements CanActivate {
       throw new UnauthorizedException(
         'Invalid API key: it is unknown or has been revoked; ask rostersync support for a new key.',
       );
-    rememberCredential(request, { kind: 'district-key', keyId: key.id });
+    rememberCredential(request, { kind: 'district-key', keyId: key.id, prefix: displayPrefix(presented) });
     if (key.lastUsedAt === null || Date.now() - key.lastUsedAt.getTime() >= TOUCH_INTERVAL_SECONDS * 1000)
       await this.apiKeys.touch(key.id, TOUCH_INTERVAL_SECONDS);
 

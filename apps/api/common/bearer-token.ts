@@ -10,7 +10,10 @@ export function bearerToken(request: Pick<IncomingMessage, 'headers'>): string |
 }
 
 /** Who made an authenticated request, for limits kept per credential (report downloads). */
-export type Credential = { kind: 'operator' } | { kind: 'district-key'; keyId: string };
+export type Credential =
+  | { kind: 'operator' }
+  /** `prefix`: the key's display prefix (rsk_...), what admins see in the key list and the audit. */
+  | { kind: 'district-key'; keyId: string; prefix: string };
 
 const CREDENTIAL = Symbol('rostersync:credential');
 

@@ -1,3 +1,4 @@
+import { AuditTrail } from '../audit/audit-trail.service';
 import { Injectable, Logger, NotFoundException, ServiceUnavailableException } from '@nestjs/common';
 import { type District, DistrictsRepository } from '../../../lib/db/repositories/districts.repository';
 import { SyncConfigsRepository } from '../../../lib/db/repositories/sync-configs.repository';
@@ -14,12 +15,15 @@ export class DistrictSettingsService {
     private readonly districts: DistrictsRepository,
     private readonly configs: SyncConfigsRepository,
     private readonly districtSync: DistrictSyncClient,
+    private readonly audit: AuditTrail,
   ) {}
 
   async update(districtId: string, changes: UpdateDistrictBody): Promise<District> {
-    const district = await this.districts.update(districtId, changes);
+    const before = await this.districts.get(districtId);
+    const district = before && (await this.districts.update(districtId, changes));
     if (!district)
       throw new NotFoundException(`District ${districtId} not found: list districts with GET /districts.`);
+    await this.audit.record('district.updated', districtId, { before, after: district });
     // Sent whenever a time zone is given, changed or not, so that repeating the call after a 503 works.
     if (changes.timeZone !== undefined) await this.reschedule(district);
     return district;

@@ -1,10 +1,14 @@
+import { AuditTrail } from '../audit/audit-trail.service';
 import { ConflictException, Injectable, NotFoundException } from '@nestjs/common';
 import { type District, DistrictsRepository } from '../../../lib/db/repositories/districts.repository';
 import type { PageQuery } from '../common/paging.dto';
 
 @Injectable()
 export class DistrictsService {
-  constructor(private readonly districts: DistrictsRepository) {}
+  constructor(
+    private readonly districts: DistrictsRepository,
+    private readonly audit: AuditTrail,
+  ) {}
 
   async create(input: { name: string; slug: string; timeZone: string }): Promise<District> {
     const district = await this.districts.create(input);
@@ -12,6 +16,7 @@ export class DistrictsService {
       throw new ConflictException(
         `A district with slug "${input.slug}" already exists: slugs are unique (they are SFTP usernames); pick another.`,
       );
+    await this.audit.record('district.created', district.id, { after: district });
     return district;
   }
 

@@ -1,3 +1,4 @@
+import { AuditTrail } from '../audit/audit-trail.service';
 import type { Readable } from 'node:stream';
 import { ConflictException, Inject, Injectable, Logger, NotFoundException } from '@nestjs/common';
 import type { Env } from '../../../lib/config/env';
@@ -82,6 +83,7 @@ export class RunsService {
     private readonly districtSync: DistrictSyncClient,
     private readonly manualRuns: ManualRunsRepository,
     @Inject(ENV) private readonly env: Readonly<Env>,
+    private readonly audit: AuditTrail,
   ) {}
 
   async syncNow(districtId: string, dryRun: boolean): Promise<StartedRun> {
@@ -112,7 +114,14 @@ export class RunsService {
       this.env.SYNC_NOW_PER_HOUR,
       MANUAL_RUN_WINDOW_SECONDS,
     );
-    if (admission.outcome === 'joined') return { runId: admission.runId, joinedQueuedRun: true };
+    const kind = opts.trigger === 'retry' ? 'run.retried' : 'run.sync_now';
+    const request = { dryRun: opts.dryRun, retryOf: opts.retryOf };
+    if (admission.outcome === 'joined') {
+      await this.audit.record(kind, districtId, {
+        after: { ...request, runId: admission.runId, joinedQueuedRun: true },
+      });
+      return { runId: admission.runId, joinedQueuedRun: true };
+    }
     if (admission.outcome === 'refused')
       throw new TooManyRequestsException(
         `District ${districtId} has had ${admission.runsInWindow} runs from Sync Now and retries in the last hour, ` +
@@ -145,6 +154,9 @@ export class RunsService {
       });
       throw unavailable;
     }
+    await this.audit.record(kind, districtId, {
+      after: { ...request, runId: run.id, joinedQueuedRun: false },
+    });
     return { runId: run.id, joinedQueuedRun: false };
   }
 
@@ -265,6 +277,9 @@ export class RunsService {
         'The scheduler (Temporal) could not be reached, so the decision was not sent and the run is still held: decide again in a minute.',
       );
     }
+    await this.audit.record(approve ? 'run.approved' : 'run.discarded', districtId, {
+      before: { runId, status: run.status },
+    });
     return { runId, decision: approve ? 'approve' : 'discard' };
   }
 

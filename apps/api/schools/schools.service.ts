@@ -1,5 +1,6 @@
 import { ConflictException, Injectable, NotFoundException } from '@nestjs/common';
 import { type School, SchoolsRepository } from '../../../lib/db/repositories/schools.repository';
+import { AuditTrail } from '../audit/audit-trail.service';
 import { DistrictsService } from '../districts/districts.service';
 import { SchoolName } from './schools.dto';
 
@@ -22,12 +23,14 @@ export class SchoolsService {
   constructor(
     private readonly districts: DistrictsService,
     private readonly schools: SchoolsRepository,
+    private readonly audit: AuditTrail,
   ) {}
 
   async create(districtId: string, name: string): Promise<School> {
     await this.districts.require(districtId);
     const school = await this.schools.create(districtId, name);
     if (!school) throw this.duplicate(districtId, name);
+    await this.audit.record('school.created', districtId, { after: school });
     return school;
   }
 
@@ -58,7 +61,17 @@ export class SchoolsService {
     });
     const count = (status: BulkSchoolResult['status']): number =>
       results.filter((r) => r.status === status).length;
-    return { created: count('created'), existing: count('exists'), invalid: count('invalid'), results };
+    const outcome = {
+      created: count('created'),
+      existing: count('exists'),
+      invalid: count('invalid'),
+      results,
+    };
+    if (outcome.created > 0)
+      await this.audit.record('schools.bulk_created', districtId, {
+        after: { created: results.flatMap((r) => (r.status === 'created' ? [r.name] : [])) },
+      });
+    return outcome;
   }
 
   /** Roster rows name schools exactly, so files must use the new name from now on. */
@@ -67,6 +80,10 @@ export class SchoolsService {
     const outcome = await this.schools.rename(districtId, schoolId, name);
     if ('duplicate' in outcome) throw this.duplicate(districtId, name);
     if ('missing' in outcome) throw this.missing(districtId, schoolId);
+    await this.audit.record('school.renamed', districtId, {
+      before: { id: schoolId, name: outcome.previousName },
+      after: outcome.renamed,
+    });
     return outcome.renamed;
   }
 
@@ -81,6 +98,7 @@ export class SchoolsService {
           'move them to another school in your roster file and sync first (archived users keep their school until they are deleted).',
       );
     }
+    await this.audit.record('school.deleted', districtId, { before: outcome.deleted });
   }
 
   private duplicate(districtId: string, name: string): ConflictException {

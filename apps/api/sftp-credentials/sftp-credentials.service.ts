@@ -9,6 +9,7 @@ import {
   type HostKeyFingerprint,
   SftpHostKeysRepository,
 } from '../../../lib/sftp-server/sftp-host-keys.repository';
+import { AuditTrail } from '../audit/audit-trail.service';
 import { ENV } from '../api.tokens';
 import { DistrictsService } from '../districts/districts.service';
 
@@ -38,6 +39,7 @@ export class SftpCredentialsService {
     private readonly accounts: SftpAccountsRepository,
     private readonly hostKeys: SftpHostKeysRepository,
     @Inject(ENV) private readonly env: Readonly<Env>,
+    private readonly audit: AuditTrail,
   ) {}
 
   /** Published by the SFTP server when it starts: the API never reads its key files. */
@@ -48,6 +50,7 @@ export class SftpCredentialsService {
   async regeneratePassword(districtId: string): Promise<NewSftpPassword> {
     const district = await this.districts.require(districtId);
     const password = await this.accounts.regeneratePassword(districtId, district.slug);
+    await this.audit.record('sftp.password_regenerated', districtId, { after: { username: district.slug } });
     return {
       host: this.env.SFTP_PUBLIC_HOST,
       port: this.env.SFTP_PORT,
@@ -85,7 +88,9 @@ export class SftpCredentialsService {
   async addKey(districtId: string, publicKey: string): Promise<PublicKeyView> {
     await this.districts.require(districtId);
     try {
-      return await this.accounts.addPublicKey(districtId, publicKey);
+      const added = await this.accounts.addPublicKey(districtId, publicKey);
+      await this.audit.record('sftp.key_added', districtId, { after: added });
+      return added;
     } catch (err) {
       // Branch on the name, not the class: the message is already written for the admin.
       if ((err as Error).name === 'InvalidPublicKeyError')
@@ -100,5 +105,6 @@ export class SftpCredentialsService {
       throw new NotFoundException(
         `Key ${keyId} not found for district ${districtId}: list keys with GET /districts/${districtId}/sftp-credentials.`,
       );
+    await this.audit.record('sftp.key_removed', districtId, { before: { keyId } });
   }
 }

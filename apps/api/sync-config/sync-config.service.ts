@@ -12,6 +12,7 @@ import {
 } from '../../../lib/db/repositories/sync-configs.repository';
 import { DistrictSyncClient } from '../../../lib/temporal/district-sync.client';
 import { ENV } from '../api.tokens';
+import { AuditTrail } from '../audit/audit-trail.service';
 import { schedulerUnavailable } from '../common/scheduler-unavailable';
 import { DistrictsService } from '../districts/districts.service';
 import { resolveExternalSecrets } from './external-secrets';
@@ -66,6 +67,7 @@ export class SyncConfigService {
     private readonly configs: SyncConfigsRepository,
     private readonly districtSync: DistrictSyncClient,
     @Inject(ENV) private readonly env: Readonly<Env>,
+    private readonly audit: AuditTrail,
   ) {}
 
   async get(districtId: string): Promise<SyncConfigView> {
@@ -136,6 +138,11 @@ export class SyncConfigService {
         path: externalFolder(ext),
       },
       ...secrets,
+    });
+    // Recorded before the schedule is told: the save stands even when Temporal does not answer.
+    await this.audit.record('sync_config.saved', districtId, {
+      before: existing && toConfigView(existing),
+      after: toConfigView(saved),
     });
     try {
       await this.districtSync.configChanged(districtId, scheduleFor(district, saved));

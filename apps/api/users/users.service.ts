@@ -1,3 +1,4 @@
+import { AuditTrail } from '../audit/audit-trail.service';
 import { Injectable, NotFoundException } from '@nestjs/common';
 import {
   type UserDetail,
@@ -12,6 +13,7 @@ export class UsersService {
   constructor(
     private readonly districts: DistrictsService,
     private readonly users: UsersRepository,
+    private readonly audit: AuditTrail,
   ) {}
 
   async list(districtId: string, query: UsersQuery): Promise<{ total: number; users: UserView[] }> {
@@ -27,8 +29,15 @@ export class UsersService {
   /** A protected user is never archived by a sync, even when no file row names it. */
   async setProtected(districtId: string, userId: string, value: boolean): Promise<UserDetail> {
     await this.districts.require(districtId);
+    const before = await this.found(districtId, userId);
     await this.users.setProtected(districtId, userId, value);
-    return await this.found(districtId, userId);
+    const after = await this.found(districtId, userId);
+    if (before.protected !== after.protected)
+      await this.audit.record('user.protection_changed', districtId, {
+        before: { userId, protected: before.protected },
+        after: { userId, protected: after.protected },
+      });
+    return after;
   }
 
   private async found(districtId: string, userId: string): Promise<UserDetail> {

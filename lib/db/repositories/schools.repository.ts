@@ -13,8 +13,9 @@ export interface SchoolMembers {
   archived: number;
 }
 
-export type RenameOutcome = { renamed: School } | { missing: true } | { duplicate: true };
-export type DeleteOutcome = { deleted: true } | { missing: true } | { inUse: SchoolMembers };
+export type RenameOutcome =
+  { renamed: School; previousName: string } | { missing: true } | { duplicate: true };
+export type DeleteOutcome = { deleted: School } | { missing: true } | { inUse: SchoolMembers };
 
 const COLUMNS = `id, district_id AS "districtId", name, created_at AS "createdAt"`;
 
@@ -68,11 +69,16 @@ export class SchoolsRepository {
 
   async rename(districtId: string, schoolId: string, name: string): Promise<RenameOutcome> {
     try {
-      const { rows } = await this.db.query<School>(
-        `UPDATE schools SET name = $3 WHERE district_id = $1 AND id = $2 RETURNING ${COLUMNS}`,
+      // The self-join's row is the one before the update: the audit keeps the old name.
+      const { rows } = await this.db.query<School & { previousName: string }>(
+        `UPDATE schools s SET name = $3 FROM schools old
+         WHERE s.district_id = $1 AND s.id = $2 AND old.id = s.id
+         RETURNING s.id, s.district_id AS "districtId", s.name, s.created_at AS "createdAt", old.name AS "previousName"`,
         [districtId, schoolId, name],
       );
-      return rows[0] ? { renamed: rows[0] } : { missing: true };
+      if (!rows[0]) return { missing: true };
+      const { previousName, ...renamed } = rows[0];
+      return { renamed, previousName };
     } catch (err) {
       if (isUniqueViolation(err)) return { duplicate: true };
       throw err;
@@ -82,12 +88,12 @@ export class SchoolsRepository {
   /** Deletes a school no user (active or archived) belongs to; otherwise says how many do. */
   async delete(districtId: string, schoolId: string): Promise<DeleteOutcome> {
     try {
-      const res = await this.db.query(
+      const { rows } = await this.db.query<School>(
         `DELETE FROM schools s WHERE s.district_id = $1 AND s.id = $2
-           AND NOT EXISTS (SELECT 1 FROM users u WHERE u.school_id = s.id)`,
+           AND NOT EXISTS (SELECT 1 FROM users u WHERE u.school_id = s.id) RETURNING ${COLUMNS}`,
         [districtId, schoolId],
       );
-      if (res.rowCount === 1) return { deleted: true };
+      if (rows[0]) return { deleted: rows[0] };
     } catch (err) {
       // A sync gave the school a user between the check and the delete.
       if (!isForeignKeyViolation(err)) throw err;
